@@ -1,0 +1,281 @@
+//! GPX reader. The gpx crate reads tracks and times; it drops `<extensions>`, where GPX keeps
+//! heart rate, so a second, streaming quick-xml pass reads heart rate per track point, matched on
+//! the namespace URI (Garmin TrackPointExtension v1/v2, cluetrust gpxdata, ...), never the prefix.
+//! That pass also serves as the fallback for files the gpx crate rejects (a stray unbound prefix).
+
+use chrono::{DateTime, Utc};
+use quick_xml::NsReader;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+
+use super::{IngestError, Parsed, name_marks_race, sport_from_text, xml};
+use crate::model::{Activity, Device, Format, HrSample, WatchFigures, haversine_m, hr_summary};
+
+/// Namespaces whose `hr` (or `heartrate`) element is a heart rate.
+const HR_NAMESPACES: &[&str] = &[
+    "http://www.garmin.com/xmlschemas/TrackPointExtension/v1",
+    "http://www.garmin.com/xmlschemas/TrackPointExtension/v2",
+    "http://www.cluetrust.com/XML/GPXDATA/1/0",
+    "http://www.topografix.com/GPX/1/1",
+    "http://www.topografix.com/GPX/1/0",
+];
+
+/// A gap longer than this between points counts as a pause, not moving time.
+const PAUSE_S: f64 = 30.0;
+
+/// One track point as the streaming pass saw it.
+#[derive(Debug, Clone, Default)]
+struct Point {
+    time: Option<DateTime<Utc>>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    hr: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+struct Scan {
+    points: Vec<Point>,
+    track_type: Option<String>,
+    name: Option<String>,
+    creator: Option<String>,
+}
+
+/// Reads a GPX document.
+///
+/// # Errors
+/// [`IngestError`] for hostile, truncated or unreadable XML.
+pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
+    xml::guard(bytes)?;
+    let mut warnings = Vec::new();
+    let mut scan = scan(bytes, &mut warnings)?;
+    // The gpx crate is the reference for tracks and times; the scan adds heart rate per point.
+    match ::gpx::read(bytes) {
+        Ok(doc) => {
+            let pts: Vec<_> = doc
+                .tracks
+                .iter()
+                .flat_map(|t| t.segments.iter().flat_map(|s| s.points.iter()))
+                .collect();
+            if pts.len() == scan.points.len() {
+                for (p, w) in scan.points.iter_mut().zip(pts) {
+                    let t: time::OffsetDateTime = match w.time {
+                        Some(t) => t.into(),
+                        None => {
+                            p.time = None;
+                            continue;
+                        }
+                    };
+                    p.time = DateTime::from_timestamp(t.unix_timestamp(), t.nanosecond());
+                    let pt = w.point();
+                    p.lon = Some(pt.x());
+                    p.lat = Some(pt.y());
+                }
+            }
+            if let Some(t) = doc.tracks.iter().find_map(|t| t.type_.clone()) {
+                scan.track_type = Some(t);
+            }
+            if let Some(n) = doc.tracks.iter().find_map(|t| t.name.clone()) {
+                scan.name = Some(n);
+            }
+        }
+        Err(e) => warnings.push(format!("the GPX is not strictly valid ({e}); read leniently")),
+    }
+    build(scan, warnings)
+}
+
+fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
+    let mut reader = NsReader::from_reader(bytes);
+    reader.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let mut out = Scan::default();
+    let mut stack: Vec<String> = Vec::new();
+    let mut current: Option<Point> = None;
+    let mut text_target: Option<&'static str> = None;
+    loop {
+        let ev = match reader.read_resolved_event_into(&mut buf) {
+            Ok(ev) => ev,
+            Err(e) => {
+                let at = reader.buffer_position();
+                if out.points.is_empty() {
+                    return Err(IngestError::damaged(format!(
+                        "the GPX is not readable XML (at byte {at}: {e})"
+                    )));
+                }
+                warnings.push(format!("the GPX stops being readable at byte {at} ({e}); kept the points before it"));
+                break;
+            }
+        };
+        match ev {
+            (ns, Event::Start(e)) => {
+                let local = e.local_name().as_ref().to_string();
+                if stack.len() >= xml::MAX_DEPTH {
+                    return Err(IngestError::damaged(format!(
+                        "the GPX nests elements more than {} deep; refused", xml::MAX_DEPTH
+                    )));
+                }
+                if stack.is_empty() {
+                    out.creator = e
+                        .attributes()
+                        .flatten()
+                        .find(|a| a.key.local_name().as_ref() == "creator")
+                        .map(|a| a.value.to_string());
+                }
+                text_target = None;
+                match local.as_str() {
+                    "trkpt" => current = Some(point_from_attrs(&e)),
+                    "time" if current.is_some() && stack.last().is_some_and(|p| p == "trkpt") => {
+                        text_target = Some("time");
+                    }
+                    "hr" | "heartrate" if current.is_some() && is_hr_ns(&ns) => {
+                        text_target = Some("hr");
+                    }
+                    "type" if stack.last().is_some_and(|p| p == "trk") => text_target = Some("type"),
+                    "name" if stack.last().is_some_and(|p| p == "trk") => text_target = Some("name"),
+                    _ => {}
+                }
+                stack.push(local);
+            }
+            (_, Event::Empty(e)) => {
+                if e.local_name().as_ref() == "trkpt" {
+                    out.points.push(point_from_attrs(&e));
+                }
+            }
+            (_, Event::Text(t)) => {
+                let text = t.xml10_content();
+                match (text_target, current.as_mut()) {
+                    (Some("time"), Some(p)) => p.time = xml::parse_time(&text),
+                    (Some("hr"), Some(p)) => {
+                        if p.hr.is_none() {
+                            p.hr = text.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0);
+                        }
+                    }
+                    (Some("type"), _) => {
+                        out.track_type.get_or_insert_with(|| text.trim().to_string());
+                    }
+                    (Some("name"), _) => {
+                        out.name.get_or_insert_with(|| text.trim().to_string());
+                    }
+                    _ => {}
+                }
+            }
+            (_, Event::End(e)) => {
+                text_target = None;
+                stack.pop();
+                if e.local_name().as_ref() == "trkpt" {
+                    if let Some(p) = current.take() {
+                        out.points.push(p);
+                    }
+                }
+            }
+            (_, Event::Eof) => {
+                if !stack.is_empty() {
+                    return Err(IngestError::truncated(format!(
+                        "the GPX ends inside <{}>: the copy may still be running, or the file is cut short",
+                        stack.last().map_or("", String::as_str)
+                    )));
+                }
+                break;
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(out)
+}
+
+fn is_hr_ns(ns: &ResolveResult<'_>) -> bool {
+    match ns {
+        ResolveResult::Bound(n) => HR_NAMESPACES.contains(&n.as_ref()),
+        // A prefix nobody declared (seen in Strava exports): judge by the local name alone.
+        ResolveResult::Unknown(_) | ResolveResult::Unbound => true,
+    }
+}
+
+fn point_from_attrs(e: &quick_xml::events::BytesStart<'_>) -> Point {
+    let mut p = Point::default();
+    for a in e.attributes().flatten() {
+        let v = a.value.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+        match a.key.local_name().as_ref() {
+            "lat" => p.lat = v,
+            "lon" => p.lon = v,
+            _ => {}
+        }
+    }
+    p
+}
+
+fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
+    if scan.points.is_empty() {
+        return Ok(Parsed::Skipped("GPX holds no track points: not a recorded activity".into()));
+    }
+    let timed: Vec<&Point> = scan.points.iter().filter(|p| p.time.is_some()).collect();
+    let (Some(first), Some(last)) = (timed.first(), timed.last()) else {
+        return Ok(Parsed::Skipped(
+            "GPX track has no timestamps: a route or a plan, not a recorded activity".into(),
+        ));
+    };
+    let (Some(start), Some(end)) = (first.time, last.time) else {
+        return Ok(Parsed::Skipped("GPX track has no timestamps".into()));
+    };
+    if end < start {
+        return Err(IngestError::damaged("GPX track ends before it starts".into()));
+    }
+    let mut distance = 0.0;
+    let mut moving = 0.0;
+    let mut backwards = 0usize;
+    let mut hr = Vec::new();
+    let mut prev: Option<&Point> = None;
+    for p in &timed {
+        let Some(t) = p.time else { continue };
+        if let Some(q) = prev {
+            let Some(qt) = q.time else { continue };
+            let dt = (t - qt).num_milliseconds() as f64 / 1000.0;
+            if dt < 0.0 {
+                backwards += 1;
+                continue;
+            }
+            if let (Some(a), Some(b), Some(c), Some(d)) = (q.lat, q.lon, p.lat, p.lon) {
+                distance += haversine_m(a, b, c, d);
+            }
+            if dt <= PAUSE_S {
+                moving += dt;
+            }
+        }
+        if let Some(bpm) = p.hr {
+            hr.push(HrSample {
+                t: (t - start).num_milliseconds() as f64 / 1000.0,
+                bpm: u16::try_from(bpm.round() as i64).unwrap_or(u16::MAX),
+            });
+        }
+        prev = Some(p);
+    }
+    if backwards > 0 {
+        warnings.push(format!("{backwards} track points went back in time and were left out"));
+    }
+    let (avg_hr, max_hr) = hr_summary(hr.iter().map(|s| s.bpm)).map_or((None, None), |(a, m)| (Some(a), Some(m)));
+    let sport = scan.track_type.as_deref().map_or_else(|| "generic".to_string(), sport_from_text);
+    let marked_race = scan.name.as_deref().is_some_and(name_marks_race);
+    let elapsed_s = (end - start).num_milliseconds() as f64 / 1000.0;
+    Ok(Parsed::Activity(Box::new(Activity {
+        format: Format::Gpx,
+        sport,
+        sub_sport: None,
+        name: scan.name.filter(|n| !n.is_empty()),
+        start,
+        end,
+        utc_offset_s: None,
+        elapsed_s,
+        moving_s: Some(moving),
+        distance_m: (distance > 0.0).then_some(distance),
+        avg_hr,
+        max_hr,
+        avg_temperature_c: None,
+        hr,
+        legs: Vec::new(),
+        device: Device { manufacturer: scan.creator, product: None, serial: None },
+        time_created: None,
+        watch: WatchFigures::default(),
+        marked_race,
+        warnings,
+    })))
+}

@@ -1,0 +1,212 @@
+//! TCX (Garmin Training Center XML) reader: activities, laps and track points with
+//! `HeartRateBpm`; no GPS needed. Streaming quick-xml, with the same guards as the GPX reader.
+
+use chrono::{DateTime, Utc};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+use super::{IngestError, Parsed, sport_from_text, xml};
+use crate::model::{Activity, Device, Format, HrSample, WatchFigures, hr_summary};
+
+#[derive(Default)]
+struct Scan {
+    sport: Option<String>,
+    laps_time_s: f64,
+    laps_distance_m: f64,
+    lap_starts: Vec<DateTime<Utc>>,
+    points: Vec<(DateTime<Utc>, Option<f64>)>,
+    last_distance: Option<f64>,
+    creator: Option<String>,
+    notes: Option<String>,
+}
+
+/// Reads a TCX document (the first activity in it).
+///
+/// # Errors
+/// [`IngestError`] for hostile, truncated or unreadable XML.
+pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
+    xml::guard(bytes)?;
+    // Some exporters put white space before the XML declaration, which strict parsers refuse.
+    let start = bytes.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(0);
+    let bytes = &bytes[start..];
+    let mut reader = Reader::from_reader(bytes);
+    reader.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut scan = Scan::default();
+    let mut activities = 0usize;
+    let mut point: Option<(Option<DateTime<Utc>>, Option<f64>)> = None;
+    let mut warnings = Vec::new();
+    loop {
+        let ev = match reader.read_event_into(&mut buf) {
+            Ok(ev) => ev,
+            Err(e) => {
+                let at = reader.buffer_position();
+                if scan.points.is_empty() {
+                    return Err(IngestError::damaged(format!(
+                        "the TCX is not readable XML (at byte {at}: {e})"
+                    )));
+                }
+                warnings.push(format!(
+                    "the TCX stops being readable at byte {at} ({e}); kept the points before it"
+                ));
+                break;
+            }
+        };
+        match ev {
+            Event::Start(e) => {
+                if stack.len() >= xml::MAX_DEPTH {
+                    return Err(IngestError::damaged(format!(
+                        "the TCX nests elements more than {} deep; refused",
+                        xml::MAX_DEPTH
+                    )));
+                }
+                let local = e.local_name().as_ref().to_string();
+                match local.as_str() {
+                    "Activity" => {
+                        activities += 1;
+                        if activities == 1 {
+                            scan.sport = e
+                                .attributes()
+                                .flatten()
+                                .find(|a| a.key.local_name().as_ref() == "Sport")
+                                .map(|a| a.value.to_string());
+                        }
+                    }
+                    "Lap" if activities == 1 => {
+                        if let Some(t) = e
+                            .attributes()
+                            .flatten()
+                            .find(|a| a.key.local_name().as_ref() == "StartTime")
+                            .and_then(|a| xml::parse_time(&a.value))
+                        {
+                            scan.lap_starts.push(t);
+                        }
+                    }
+                    "Trackpoint" if activities == 1 => point = Some((None, None)),
+                    _ => {}
+                }
+                stack.push(local);
+            }
+            Event::Text(t) if activities == 1 => {
+                let text = t.xml10_content();
+                let parent = stack.last().map_or("", String::as_str);
+                let grand = stack.len().checked_sub(2).and_then(|i| stack.get(i)).map_or("", String::as_str);
+                match (grand, parent) {
+                    ("Trackpoint", "Time") => {
+                        if let Some(p) = point.as_mut() {
+                            p.0 = xml::parse_time(&text);
+                        }
+                    }
+                    ("HeartRateBpm", "Value") => {
+                        if let Some(p) = point.as_mut() {
+                            p.1 = text.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0);
+                        }
+                    }
+                    ("Trackpoint", "DistanceMeters") => {
+                        if let Ok(d) = text.trim().parse::<f64>() {
+                            scan.last_distance = Some(d);
+                        }
+                    }
+                    ("Lap", "TotalTimeSeconds") => {
+                        scan.laps_time_s += text.trim().parse::<f64>().unwrap_or(0.0);
+                    }
+                    ("Lap", "DistanceMeters") => {
+                        scan.laps_distance_m += text.trim().parse::<f64>().unwrap_or(0.0);
+                    }
+                    ("Activity", "Notes") => scan.notes = Some(text.trim().to_string()),
+                    ("Creator", "Name") => scan.creator = Some(text.trim().to_string()),
+                    _ => {}
+                }
+            }
+            Event::End(e) => {
+                stack.pop();
+                if e.local_name().as_ref() == "Trackpoint" {
+                    if let Some((Some(t), hr)) = point.take() {
+                        scan.points.push((t, hr));
+                    }
+                }
+            }
+            Event::Eof => {
+                if !stack.is_empty() {
+                    return Err(IngestError::truncated(format!(
+                        "the TCX ends inside <{}>: the copy may still be running, or the file is cut short",
+                        stack.last().map_or("", String::as_str)
+                    )));
+                }
+                break;
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    if activities == 0 {
+        return Ok(Parsed::Skipped("TCX holds no activity (a course or workout file)".into()));
+    }
+    if activities > 1 {
+        warnings.push(format!("the TCX holds {activities} activities; only the first was read"));
+    }
+    build(scan, warnings)
+}
+
+fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
+    let first_point = scan.points.first().map(|p| p.0);
+    let last_point = scan.points.last().map(|p| p.0);
+    let start = match (scan.lap_starts.iter().min().copied(), first_point) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).ok_or_else(|| {
+            IngestError::damaged("the TCX activity has no lap start and no timed track point".into())
+        })?,
+    };
+    let end = last_point.unwrap_or(start).max(start + chrono::Duration::milliseconds((scan.laps_time_s * 1000.0) as i64));
+    let span = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_milliseconds() as f64 / 1000.0;
+    let elapsed_s = match (first_point, last_point) {
+        (Some(a), Some(b)) if b > a => span(a, b),
+        _ => scan.laps_time_s,
+    };
+    let mut hr = Vec::new();
+    let mut backwards = 0usize;
+    let mut prev: Option<DateTime<Utc>> = None;
+    for &(t, bpm) in &scan.points {
+        if prev.is_some_and(|p| t < p) {
+            backwards += 1;
+            continue;
+        }
+        prev = Some(t);
+        if let Some(bpm) = bpm {
+            hr.push(HrSample {
+                t: span(start, t).max(0.0),
+                bpm: u16::try_from(bpm.round() as i64).unwrap_or(u16::MAX),
+            });
+        }
+    }
+    if backwards > 0 {
+        warnings.push(format!("{backwards} track points went back in time and were left out"));
+    }
+    let (avg_hr, max_hr) = hr_summary(hr.iter().map(|s| s.bpm)).map_or((None, None), |(a, m)| (Some(a), Some(m)));
+    let distance = if scan.laps_distance_m > 0.0 { Some(scan.laps_distance_m) } else { scan.last_distance };
+    let sport = scan.sport.as_deref().map_or_else(|| "generic".to_string(), sport_from_text);
+    let marked_race = scan.notes.as_deref().is_some_and(super::name_marks_race);
+    Ok(Parsed::Activity(Box::new(Activity {
+        format: Format::Tcx,
+        sport,
+        sub_sport: None,
+        name: scan.notes.filter(|n| !n.is_empty()),
+        start,
+        end,
+        utc_offset_s: None,
+        elapsed_s,
+        moving_s: (scan.laps_time_s > 0.0).then_some(scan.laps_time_s),
+        distance_m: distance.filter(|d| *d > 0.0),
+        avg_hr,
+        max_hr,
+        avg_temperature_c: None,
+        hr,
+        legs: Vec::new(),
+        device: Device { manufacturer: scan.creator, product: None, serial: None },
+        time_created: None,
+        watch: WatchFigures::default(),
+        marked_race,
+        warnings,
+    })))
+}

@@ -1,0 +1,10 @@
+//! recoverd: turns a finished run's FIT, GPX or TCX file into a tailored recovery plan.
+//!
+//! The pipeline for one file: [`ingest`] reads it into a [`model::Activity`]; the pure
+//! [`effort`] module judges how hard it was and the pure [`plan`] module turns that into a
+//! timeline of recovery tactics; [`store`] keeps all of it in SQLite; [`notifier`] tells the
+//! desktop. [`pipeline::process_file`] runs those steps for one file and is shared by the
+//! `import` command and the `run` service ([`daemon`]).
+
+pub mod model;
+pub mod ingest;

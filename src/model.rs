@@ -1,0 +1,165 @@
+//! Plain domain data shared by every module: an activity as read from a file, its heart-rate
+//! stream and the figures the watch wrote about it. No parser, database or runtime types here.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The container format a file was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Garmin/ANT Flexible and Interoperable Data Transfer.
+    Fit,
+    /// GPS Exchange Format 1.0 / 1.1.
+    Gpx,
+    /// Garmin Training Center XML.
+    Tcx,
+}
+
+impl Format {
+    /// The lowercase name used in the database and in JSON.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Fit => "fit",
+            Self::Gpx => "gpx",
+            Self::Tcx => "tcx",
+        }
+    }
+
+    /// Parses the name written by [`Format::as_str`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "fit" => Some(Self::Fit),
+            "gpx" => Some(Self::Gpx),
+            "tcx" => Some(Self::Tcx),
+            _ => None,
+        }
+    }
+}
+
+/// One heart-rate sample: seconds since the activity's start and beats per minute.
+///
+/// The stream is kept as the device wrote it (zeros and spikes included); cleaning is the
+/// effort model's job, so a change of model can recompute from the stored stream.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HrSample {
+    /// Seconds since [`Activity::start`]; never negative, non-decreasing along a stream.
+    pub t: f64,
+    /// Heart rate in beats per minute, as recorded.
+    pub bpm: u16,
+}
+
+/// One leg of a multisport activity (a FIT session).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Leg {
+    /// Sport of the leg (`running`, `cycling`, `transition`, ...).
+    pub sport: String,
+    /// Sub-sport where the file names one.
+    pub sub_sport: Option<String>,
+    /// Start of the leg.
+    pub start: DateTime<Utc>,
+    /// Elapsed seconds of the leg.
+    pub elapsed_s: f64,
+    /// Distance of the leg in metres.
+    pub distance_m: Option<f64>,
+}
+
+/// Figures the watch itself computed or stored, shown beside ours and used as fallbacks for the
+/// athlete's physiology.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchFigures {
+    /// `zones_target.max_heart_rate`.
+    pub max_hr: Option<u16>,
+    /// `zones_target.threshold_heart_rate`.
+    pub threshold_hr: Option<u16>,
+    /// `user_profile.resting_heart_rate`.
+    pub resting_hr: Option<u16>,
+    /// The watch's own recovery time in minutes (event 38, or Garmin message 140 field 9).
+    pub recovery_time_min: Option<u32>,
+    /// `session.total_training_effect` (1.0–5.0).
+    pub total_training_effect: Option<f64>,
+}
+
+/// The recording device.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    /// Maker (`garmin`, `polar_electro`, `suunto`, ...).
+    pub manufacturer: Option<String>,
+    /// Product name or number.
+    pub product: Option<String>,
+    /// Serial number of the device (FIT `file_id.serial_number`).
+    pub serial: Option<u32>,
+}
+
+/// An activity as read from one file: what every later stage works from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Activity {
+    /// Container format of the source.
+    pub format: Format,
+    /// Sport (`running`, `cycling`, `swimming`, `multisport`, ...); `generic` when unknown.
+    pub sport: String,
+    /// Sub-sport (`treadmill`, `trail`, `indoor_cycling`, ...).
+    pub sub_sport: Option<String>,
+    /// A name from the file or an export's index (Strava `activities.csv`).
+    pub name: Option<String>,
+    /// Start in UTC.
+    pub start: DateTime<Utc>,
+    /// End in UTC.
+    pub end: DateTime<Utc>,
+    /// The local UTC offset in seconds where the file gives it.
+    pub utc_offset_s: Option<i32>,
+    /// Elapsed (wall-clock) seconds.
+    pub elapsed_s: f64,
+    /// Timer (moving) seconds, pauses excluded.
+    pub moving_s: Option<f64>,
+    /// Distance in metres.
+    pub distance_m: Option<f64>,
+    /// Average heart rate: the mean of the plausible samples, else the device's session average.
+    pub avg_hr: Option<f64>,
+    /// Maximum heart rate: the highest plausible sample, else the device's session maximum.
+    pub max_hr: Option<f64>,
+    /// Average temperature in °C where the file records it.
+    pub avg_temperature_c: Option<f64>,
+    /// The heart-rate stream, in time order.
+    pub hr: Vec<HrSample>,
+    /// Legs of a multisport activity (empty for a single-sport one).
+    pub legs: Vec<Leg>,
+    /// The recording device.
+    pub device: Device,
+    /// FIT `file_id.time_created` (with the serial number, the identity used to spot re-exports).
+    pub time_created: Option<DateTime<Utc>>,
+    /// The watch's own figures.
+    pub watch: WatchFigures,
+    /// The file marks the activity as a race.
+    pub marked_race: bool,
+    /// Things a person may want to know about how the file was read (kept data after damage, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Sample-based heart-rate summary as recorded: the plain mean and the maximum of the non-zero
+/// samples (0 is how devices write "no reading"). Cleaning for the effort model is stricter.
+#[must_use]
+pub fn hr_summary(bpm: impl IntoIterator<Item = u16>) -> Option<(f64, f64)> {
+    let mut n = 0u32;
+    let mut sum = 0.0;
+    let mut max = 0u16;
+    for b in bpm.into_iter().filter(|&b| b > 0) {
+        n += 1;
+        sum += f64::from(b);
+        max = max.max(b);
+    }
+    (n > 0).then(|| (sum / f64::from(n), f64::from(max)))
+}
+
+/// Great-circle distance in metres between two WGS84 points (haversine).
+#[must_use]
+pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    const R: f64 = 6_371_008.8;
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * R * a.sqrt().min(1.0).asin()
+}
