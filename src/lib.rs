@@ -4,8 +4,18 @@
 //! [`effort`] module judges how hard it was and the pure [`plan`] module turns that into a
 //! timeline of recovery tactics; [`store`] keeps all of it in SQLite; [`notifier`] tells the
 //! desktop. [`pipeline::process_file`] runs those steps for one file and is shared by the
-//! `import` command and the `run` service ([`daemon`]).
+//! `import` command ([`app`]) and the `run` service ([`daemon`]).
 
-pub mod model;
-pub mod ingest;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod effort;
+pub mod ingest;
+pub mod logging;
+pub mod model;
+pub mod notifier;
+pub mod pipeline;
+pub mod plan;
+pub mod render;
+pub mod store;

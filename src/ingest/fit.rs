@@ -82,6 +82,12 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
                 break;
             }
         };
+        if segments == 0 && seg.data_end == seg.start + seg.header_size && bytes.len() > seg.end {
+            return Err(IngestError::damaged(format!(
+                "the FIT header declares no data, yet {} bytes follow: the file is damaged",
+                group((bytes.len() - seg.end) as u64)
+            )));
+        }
         if seg.end > bytes.len() {
             if segments == 0 {
                 return Err(IngestError::truncated(format!(

@@ -1,0 +1,115 @@
+//! The command-line surface (clap types only).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Turns a finished run's FIT/GPX/TCX file into a tailored recovery plan.
+#[derive(Debug, Parser)]
+#[command(name = "recoverd", version, about)]
+pub struct Cli {
+    /// Config file (default: $XDG_CONFIG_HOME/recoverd/config.toml).
+    #[arg(long, global = true, env = "RECOVERD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database file (default: $XDG_DATA_HOME/recoverd/recoverd.db).
+    #[arg(long, global = true, env = "RECOVERD_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The service: watch the folders, process every complete new file, notify.
+    Run,
+    /// Process files and folders now (recursive; .fit .gpx .tcx, and .gz/.zip holding them).
+    Import {
+        /// One JSON object per line per input file.
+        #[arg(long)]
+        json: bool,
+        /// Send no desktop notification.
+        #[arg(long)]
+        no_notify: bool,
+        /// Read again files that failed before.
+        #[arg(long)]
+        retry_failed: bool,
+        /// Files and folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Activities, newest first.
+    List {
+        /// One JSON array.
+        #[arg(long)]
+        json: bool,
+        /// At most N activities.
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+    /// One activity with its effort and plan.
+    Show {
+        /// Activity id, or `latest`.
+        #[arg(default_value = "latest")]
+        id: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Now: latest hard effort, ready-at, fitness / fatigue / form.
+    Status {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every file seen, with its status and reason.
+    Files {
+        /// Only files with this status.
+        #[arg(long, value_enum)]
+        status: Option<StatusFilter>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute effort and plan for every stored activity.
+    Replan,
+    /// Write the systemd user unit for this binary.
+    InstallService {
+        /// Also enable and start it.
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Check config, folders, database and the notification service.
+    Doctor,
+}
+
+/// `show` formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    /// Day-by-day timeline.
+    Text,
+    /// Markdown.
+    Markdown,
+    /// JSON (INTERFACE.md).
+    Json,
+    /// iCalendar.
+    Ics,
+}
+
+/// `files --status` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Could not be read.
+    Failed,
+    /// Not activities.
+    Skipped,
+    /// Waiting.
+    Pending,
+}

@@ -1,0 +1,504 @@
+//! `recoverd run`: the service's life on tokio. Reads top to bottom:
+//! open the store → start the writer thread → watch the roots → reconcile what arrived while we
+//! were down → `READY=1` → loop over file events, settle timers, signals and the watchdog →
+//! finish the file in hand → checkpoint → `STOPPING=1`.
+//!
+//! The notify callback only forwards events into a channel. Files are processed on one writer
+//! thread with [`pipeline::process_file`], the same function `import` uses. No domain logic or
+//! SQL here.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use chrono::{Local, Offset, Utc};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+use notify::{Event, EventKind, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+
+use crate::config::{self, Config};
+use crate::ingest;
+use crate::notifier::Desktop;
+use crate::pipeline::{self, Options, Outcome};
+use crate::render;
+use crate::store::{FileStatus, Store};
+
+/// Quiet time after a file's last event before it is read.
+const QUIET: Duration = Duration::from_millis(300);
+/// Re-check interval for a file still changing, or left pending by a database fault.
+const RECHECK: Duration = Duration::from_secs(1);
+const RETRY_PENDING: Duration = Duration::from_secs(10);
+
+/// What the writer thread is asked to do.
+enum Job {
+    File(PathBuf, Origin),
+    Reload(Box<Config>),
+}
+
+/// Why a file is processed: news (an event) or the start-up reconcile (may be history).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Origin {
+    Event,
+    Scan,
+}
+
+/// A file waiting to settle.
+struct Candidate {
+    due: Instant,
+    complete: bool,
+    last_stat: Option<(u64, i64)>,
+    origin: Origin,
+}
+
+/// Runs the service until SIGTERM or SIGINT.
+///
+/// # Errors
+/// When the database cannot be opened or the runtime cannot start.
+pub fn run(cfg: Config) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(cfg))
+}
+
+#[allow(clippy::too_many_lines)]
+async fn serve(mut cfg: Config) -> Result<()> {
+    // 1. The store, on its own writer thread.
+    let mut store = Store::open(&cfg.database)
+        .with_context(|| format!("check that {} is writable", cfg.database.display()))?;
+    let n = pipeline::replan(&mut store, &cfg, false)?;
+    if n > 0 {
+        tracing::info!(activities = n, "settings changed: recomputed effort and plans");
+    }
+    let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Outcome, Origin, Option<crate::store::Stored>)>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        let mut cfg = cfg.clone();
+        std::thread::Builder::new().name("recoverd-writer".into()).spawn(move || {
+            while let Ok(job) = job_rx.recv() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                match job {
+                    Job::Reload(c) => cfg = *c,
+                    Job::File(path, origin) => {
+                        let o = pipeline::process_file(&mut store, &cfg, &path, Options::default(), Utc::now());
+                        let stored = o.activity_id.and_then(|id| store.load(id).ok().flatten());
+                        if done_tx.send((o, origin, stored)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            if let Err(e) = store.checkpoint() {
+                tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+            }
+        })?
+    };
+
+    // 2. The watcher: its callback only forwards.
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<notify::Result<Event>>();
+    let mut watcher = notify::recommended_watcher(move |ev| {
+        let _ = ev_tx.send(ev);
+    })
+    .context("cannot start the file watcher (inotify)")?;
+    let mut roots = Roots::default();
+    roots.sync(&cfg, &mut watcher);
+
+    // 3. Reconcile: everything already in the roots (known files are recognised without parsing).
+    let mut pending: HashMap<PathBuf, Candidate> = HashMap::new();
+    for root in roots.present() {
+        scan(&root, &cfg, &mut pending, Origin::Scan);
+    }
+
+    // 4. Ready.
+    let mut counts = Counts::default();
+    let _ = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("watching {} folder(s)", roots.watched.len())),
+    ]);
+    tracing::info!(roots = ?cfg.watch, "recoverd is watching");
+    let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    let mut desktop = Desktop::new(cfg.notifications);
+    let mut backfill: (usize, Option<crate::store::Stored>) = (0, None);
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut in_flight = 0usize;
+    loop {
+        let next_due = pending.values().map(|c| c.due).min();
+        let sleep_until = next_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        let poll_due = roots.poll_due(&cfg);
+        tokio::select! {
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break; }
+            _ = sighup.recv() => {
+                match config::load(Some(&cfg.config_path), Some(&cfg.database)) {
+                    Ok(new) => {
+                        cfg = new;
+                        roots.sync(&cfg, &mut watcher);
+                        desktop = Desktop::new(cfg.notifications);
+                        let _ = job_tx.send(Job::Reload(Box::new(cfg.clone())));
+                        for root in roots.present() { scan(&root, &cfg, &mut pending, Origin::Scan); }
+                        tracing::info!("SIGHUP: configuration reloaded");
+                    }
+                    Err(e) => tracing::warn!("SIGHUP: keeping the old configuration: {e}"),
+                }
+            }
+            _ = watchdog_tick.tick(), if watchdog.is_some() => {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+            _ = tokio::time::sleep(poll_due), if roots.needs_polling() => {
+                roots.sync(&cfg, &mut watcher);
+                for root in roots.polled() { scan(&root, &cfg, &mut pending, Origin::Event); }
+            }
+            ev = ev_rx.recv() => {
+                let Some(ev) = ev else { break };
+                match ev {
+                    Ok(ev) => on_event(&ev, &cfg, &mut pending, &mut roots, &mut watcher),
+                    Err(e) => tracing::warn!(error = %e, "file watcher error; rescanning"),
+                }
+            }
+            _ = tokio::time::sleep_until(sleep_until.into()), if next_due.is_some() => {
+                let now = Instant::now();
+                let due: Vec<PathBuf> = pending.iter().filter(|(_, c)| c.due <= now).map(|(p, _)| p.clone()).collect();
+                for path in due {
+                    settle(path, &mut pending, &job_tx, &mut in_flight);
+                }
+            }
+            done = done_rx.recv() => {
+                let Some((o, origin, stored)) = done else { break };
+                in_flight = in_flight.saturating_sub(1);
+                counts.add(&o);
+                log(&o);
+                if o.transient && o.status == FileStatus::Pending {
+                    pending.insert(PathBuf::from(&o.path), Candidate { due: Instant::now() + RETRY_PENDING, complete: true, last_stat: None, origin });
+                }
+                if let Some(s) = stored {
+                    let off = render::offset_for(&s.activity, Local::now().offset().fix());
+                    if Desktop::is_recent(&s, Utc::now()) || origin == Origin::Event {
+                        desktop.announce(&s, off).await;
+                    } else {
+                        backfill.0 += 1;
+                        if backfill.1.as_ref().is_none_or(|b| b.activity.start < s.activity.start) { backfill.1 = Some(s); }
+                    }
+                }
+                if in_flight == 0 && pending.is_empty() && backfill.0 > 0 {
+                    let off = Local::now().offset().fix();
+                    desktop.announce_backfill(backfill.0, backfill.1.as_ref(), off).await;
+                    backfill = (0, None);
+                }
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&counts.status(&o))]);
+            }
+        }
+    }
+
+    // 5. Stop: finish the file in hand, then checkpoint (on the writer thread).
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    stop.store(true, Ordering::SeqCst);
+    drop(job_tx);
+    drop(watcher);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Sends a settled candidate to the writer, or re-arms it while it still changes.
+fn settle(path: PathBuf, pending: &mut HashMap<PathBuf, Candidate>, jobs: &std::sync::mpsc::Sender<Job>, in_flight: &mut usize) {
+    let Some(mut c) = pending.remove(&path) else { return };
+    let Ok(stat) = pipeline::stat(&path) else {
+        return; // gone (renamed away, deleted)
+    };
+    if !c.complete && c.last_stat != Some(stat) {
+        c.last_stat = Some(stat);
+        c.due = Instant::now() + RECHECK;
+        pending.insert(path, c);
+        return;
+    }
+    if jobs.send(Job::File(path, c.origin)).is_ok() {
+        *in_flight += 1;
+    }
+}
+
+fn on_event(
+    ev: &Event,
+    cfg: &Config,
+    pending: &mut HashMap<PathBuf, Candidate>,
+    roots: &mut Roots,
+    watcher: &mut notify::RecommendedWatcher,
+) {
+    tracing::trace!(?ev, "event");
+    if ev.need_rescan() {
+        tracing::warn!("the kernel dropped file events; rescanning every folder");
+        for root in roots.present() {
+            scan(&root, cfg, pending, Origin::Event);
+        }
+        return;
+    }
+    let complete = matches!(
+        ev.kind,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+    );
+    let changing = matches!(
+        ev.kind,
+        EventKind::Create(CreateKind::File | CreateKind::Any) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
+    );
+    if matches!(ev.kind, EventKind::Remove(_)) {
+        roots.sync(cfg, watcher);
+        return;
+    }
+    let path = match ev.kind {
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => ev.paths.last(),
+        _ => ev.paths.first(),
+    };
+    let Some(path) = path else { return };
+    if path.is_dir() {
+        // A folder created or moved in: walk it (its files may give no events of their own).
+        if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))) {
+            scan(path, cfg, pending, Origin::Event);
+        }
+        return;
+    }
+    if !(complete || changing) || !wanted(path, cfg) {
+        return;
+    }
+    let c = pending.entry(path.clone()).or_insert(Candidate {
+        due: Instant::now() + QUIET,
+        complete,
+        last_stat: None,
+        origin: Origin::Event,
+    });
+    c.due = Instant::now() + QUIET;
+    c.complete = complete;
+    c.origin = Origin::Event;
+}
+
+fn wanted(path: &Path, cfg: &Config) -> bool {
+    ingest::has_activity_extension(path) && !cfg.ignored(path)
+}
+
+/// Queues every activity file under `dir`; known unchanged files cost a `stat` and a lookup.
+fn scan(dir: &Path, cfg: &Config, pending: &mut HashMap<PathBuf, Candidate>, origin: Origin) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            let p = e.path();
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() && wanted(&p, cfg) {
+                pending.entry(p).or_insert(Candidate { due: Instant::now(), complete: false, last_stat: None, origin });
+            }
+        }
+    }
+}
+
+/// The configured roots: watched with inotify, polled (no inotify there), or missing for now.
+#[derive(Default)]
+struct Roots {
+    watched: Vec<PathBuf>,
+    polled: Vec<PathBuf>,
+    missing: Vec<PathBuf>,
+    last_poll: Option<Instant>,
+}
+
+impl Roots {
+    /// Adds watches for roots that appeared, drops those that went.
+    fn sync(&mut self, cfg: &Config, watcher: &mut notify::RecommendedWatcher) {
+        let mut watched = Vec::new();
+        let mut polled = Vec::new();
+        let mut missing = Vec::new();
+        for root in &cfg.watch {
+            if !root.is_dir() {
+                if *root == default_root() {
+                    let _ = std::fs::create_dir_all(root);
+                }
+                if !root.is_dir() {
+                    if self.watched.contains(root) {
+                        let _ = watcher.unwatch(root);
+                        tracing::info!(root = %root.display(), "folder went away; watching for it to come back");
+                    }
+                    missing.push(root.clone());
+                    continue;
+                }
+            }
+            if needs_polling(root) {
+                polled.push(root.clone());
+                continue;
+            }
+            if self.watched.contains(root) {
+                watched.push(root.clone());
+                continue;
+            }
+            match watcher.watch(root, RecursiveMode::Recursive) {
+                Ok(()) => {
+                    tracing::info!(root = %root.display(), "watching");
+                    watched.push(root.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(root = %root.display(), error = %e, "cannot watch with inotify (raise fs.inotify.max_user_watches?); polling instead");
+                    polled.push(root.clone());
+                }
+            }
+        }
+        for gone in self.watched.iter().filter(|r| !watched.contains(r)) {
+            let _ = watcher.unwatch(gone);
+        }
+        self.watched = watched;
+        self.polled = polled;
+        self.missing = missing;
+    }
+
+    fn present(&self) -> Vec<PathBuf> {
+        self.watched.iter().chain(&self.polled).cloned().collect()
+    }
+
+    fn polled(&mut self) -> Vec<PathBuf> {
+        self.last_poll = Some(Instant::now());
+        self.polled.clone()
+    }
+
+    /// Only polled or missing roots cost wakeups; inotify roots cost none while idle.
+    fn needs_polling(&self) -> bool {
+        !self.polled.is_empty() || !self.missing.is_empty()
+    }
+
+    fn poll_due(&self, cfg: &Config) -> Duration {
+        let interval = if self.polled.is_empty() { cfg.poll_interval.min(Duration::from_secs(5)) } else { cfg.poll_interval };
+        self.last_poll.map_or(interval, |t| interval.saturating_sub(t.elapsed()))
+    }
+}
+
+fn default_root() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join("Activities")
+}
+
+/// True for filesystems where inotify sees nothing useful (FUSE/gvfs MTP, NFS, SMB).
+fn needs_polling(path: &Path) -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let Ok(path) = path.canonicalize() else { return false };
+    let mut best: Option<(usize, String)> = None;
+    for line in mounts.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(sep) = fields.iter().position(|f| *f == "-") else { continue };
+        let (Some(mount), Some(fstype)) = (fields.get(4), fields.get(sep + 1)) else { continue };
+        let mount = mount.replace("\\040", " ");
+        if path.starts_with(&mount) && best.as_ref().is_none_or(|(len, _)| mount.len() > *len) {
+            best = Some((mount.len(), (*fstype).to_string()));
+        }
+    }
+    best.is_some_and(|(_, t)| t.starts_with("fuse") || matches!(t.as_str(), "nfs" | "nfs4" | "cifs" | "smb3" | "9p"))
+}
+
+#[derive(Default)]
+struct Counts {
+    imported: u64,
+    duplicate: u64,
+    skipped: u64,
+    failed: u64,
+    pending: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Outcome) {
+        match o.status {
+            FileStatus::Imported => self.imported += 1,
+            FileStatus::Duplicate => self.duplicate += 1,
+            FileStatus::Skipped => self.skipped += 1,
+            FileStatus::Failed => self.failed += 1,
+            FileStatus::Pending => self.pending += 1,
+        }
+    }
+
+    fn status(&self, last: &Outcome) -> String {
+        let mut s = format!(
+            "{} imported, {} duplicate, {} skipped, {} failed",
+            self.imported, self.duplicate, self.skipped, self.failed
+        );
+        if last.status == FileStatus::Pending {
+            s.push_str(&format!("; waiting: {}", last.reason.as_deref().unwrap_or("")));
+        }
+        s
+    }
+}
+
+fn log(o: &Outcome) {
+    if o.known {
+        tracing::debug!(path = %o.path, "unchanged, already known");
+        return;
+    }
+    match o.status {
+        FileStatus::Imported => tracing::info!(path = %o.path, id = o.activity_id, "imported"),
+        FileStatus::Duplicate => tracing::info!(path = %o.path, of = o.duplicate_of, "duplicate"),
+        FileStatus::Skipped => tracing::info!(path = %o.path, "skipped: {}", o.reason.as_deref().unwrap_or("")),
+        FileStatus::Failed | FileStatus::Pending => {
+            tracing::warn!(path = %o.path, "{}: {}", o.status.as_str(), o.reason.as_deref().unwrap_or(""));
+        }
+    }
+}
+
+/// The unit file shipped in `systemd/`, with this binary's path and database folder filled in.
+#[must_use]
+pub fn unit_text(binary: &Path, db_dir: &Path) -> String {
+    include_str!("../systemd/recoverd.service")
+        .lines()
+        .map(|l| {
+            if l.starts_with("ExecStart=") {
+                format!("ExecStart={} run", binary.display())
+            } else if l.starts_with("ReadWritePaths=") {
+                format!("ReadWritePaths={}", db_dir.display())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// `install-service`: writes `~/.config/systemd/user/recoverd.service`.
+///
+/// # Errors
+/// When the unit cannot be written or systemctl fails.
+pub fn install_service(cfg: &Config, enable: bool) -> Result<ExitCode> {
+    let binary = std::env::current_exe().context("cannot find this binary's path")?;
+    let binary = binary.canonicalize().unwrap_or(binary);
+    let db_dir = cfg.database.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    std::fs::create_dir_all(&db_dir).with_context(|| format!("cannot create {}", db_dir.display()))?;
+    let dir = config::default_config_path()?
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        .join("systemd/user");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let unit = dir.join("recoverd.service");
+    std::fs::write(&unit, unit_text(&binary, &db_dir)).with_context(|| format!("cannot write {}", unit.display()))?;
+    println!("wrote {}", unit.display());
+    let steps: [&[&str]; 2] = [&["--user", "daemon-reload"], &["--user", "enable", "--now", "recoverd.service"]];
+    if enable {
+        for args in steps {
+            let status = std::process::Command::new("systemctl").args(args).status().context("cannot run systemctl")?;
+            if !status.success() {
+                anyhow::bail!("`systemctl {}` failed", args.join(" "));
+            }
+        }
+        println!("recoverd is enabled and running: `systemctl --user status recoverd`");
+    } else {
+        println!("to start it now and at every login:");
+        for args in steps {
+            println!("  systemctl {}", args.join(" "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
