@@ -1,0 +1,206 @@
+//! Test support: a small FIT writer and a GPX writer that produce activity files with a known
+//! heart-rate profile, plus helpers to run the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Seconds between the Unix epoch and the FIT epoch.
+pub const FIT_EPOCH: i64 = 631_065_600;
+
+/// FIT CRC-16.
+pub fn crc16(bytes: &[u8]) -> u16 {
+    const T: [u16; 16] = [
+        0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401, 0xA001, 0x6C00, 0x7800, 0xB401, 0x5000,
+        0x9C01, 0x8801, 0x4400,
+    ];
+    let mut crc = 0u16;
+    for &b in bytes {
+        let mut tmp = T[(crc & 0xF) as usize];
+        crc = (crc >> 4) & 0x0FFF;
+        crc = crc ^ tmp ^ T[(b & 0xF) as usize];
+        tmp = T[(crc & 0xF) as usize];
+        crc = (crc >> 4) & 0x0FFF;
+        crc = crc ^ tmp ^ T[((b >> 4) & 0xF) as usize];
+    }
+    crc
+}
+
+/// One sample of a generated activity: seconds from the start, heart rate (None = no reading).
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub t: u32,
+    pub hr: Option<u8>,
+}
+
+/// A generated FIT activity.
+#[derive(Clone, Debug)]
+pub struct FitActivity {
+    /// Unix seconds of the start.
+    pub start: i64,
+    /// FIT sport enum (1 = running, 2 = cycling).
+    pub sport: u8,
+    pub samples: Vec<Sample>,
+    /// Metres per second, for record distance.
+    pub speed: f64,
+    pub serial: u32,
+    /// Local UTC offset in seconds, written as activity.local_timestamp − timestamp.
+    pub utc_offset_s: i32,
+    /// Timer (moving) time; defaults to the sample span.
+    pub timer_s: Option<f64>,
+}
+
+impl FitActivity {
+    /// A 1 Hz stream with a constant HR per (minutes, bpm) segment.
+    pub fn segments(start: i64, segs: &[(u32, u8)]) -> Self {
+        let mut samples = Vec::new();
+        let mut t = 0;
+        for &(min, bpm) in segs {
+            for _ in 0..min * 60 {
+                samples.push(Sample { t, hr: Some(bpm) });
+                t += 1;
+            }
+        }
+        Self { start, sport: 1, samples, speed: 3.0, serial: 3_900_000_001, utc_offset_s: 7200, timer_s: None }
+    }
+
+    pub fn span(&self) -> u32 {
+        self.samples.last().map_or(0, |s| s.t)
+    }
+
+    pub fn distance_m(&self) -> f64 {
+        (f64::from(self.span()) * self.speed * 100.0).round() / 100.0
+    }
+
+    /// Encodes the file.
+    pub fn encode(&self) -> Vec<u8> {
+        let ts0 = u32::try_from(self.start - FIT_EPOCH).unwrap_or(0);
+        let mut data = Vec::new();
+        // file_id (global 0) as local 0
+        def(&mut data, 0, 0, &[(0, 1, 0x00), (1, 2, 0x84), (2, 2, 0x84), (3, 4, 0x8C), (4, 4, 0x86)]);
+        data.push(0);
+        data.push(4);
+        data.extend(1u16.to_le_bytes());
+        data.extend(3113u16.to_le_bytes());
+        data.extend(self.serial.to_le_bytes());
+        data.extend(ts0.to_le_bytes());
+        // record (global 20) as local 1: timestamp, heart_rate, distance
+        def(&mut data, 1, 20, &[(253, 4, 0x86), (3, 1, 0x02), (5, 4, 0x86)]);
+        for s in &self.samples {
+            data.push(1);
+            data.extend((ts0 + s.t).to_le_bytes());
+            data.push(s.hr.unwrap_or(0xFF));
+            let d = (f64::from(s.t) * self.speed * 100.0).round() as u32;
+            data.extend(d.to_le_bytes());
+        }
+        let span = self.span();
+        let elapsed = f64::from(span);
+        let timer = self.timer_s.unwrap_or(elapsed);
+        let hrs: Vec<u8> = self.samples.iter().filter_map(|s| s.hr).collect();
+        let avg = if hrs.is_empty() { 0xFF } else { (hrs.iter().map(|&h| u32::from(h)).sum::<u32>() / hrs.len() as u32) as u8 };
+        let max = hrs.iter().copied().max().unwrap_or(0xFF);
+        // session (global 18) as local 2
+        def(&mut data, 2, 18, &[(253, 4, 0x86), (2, 4, 0x86), (5, 1, 0x00), (6, 1, 0x00), (7, 4, 0x86), (8, 4, 0x86), (9, 4, 0x86), (16, 1, 0x02), (17, 1, 0x02)]);
+        data.push(2);
+        data.extend((ts0 + span).to_le_bytes());
+        data.extend(ts0.to_le_bytes());
+        data.push(self.sport);
+        data.push(0);
+        data.extend(((elapsed * 1000.0) as u32).to_le_bytes());
+        data.extend(((timer * 1000.0) as u32).to_le_bytes());
+        data.extend(((self.distance_m() * 100.0).round() as u32).to_le_bytes());
+        data.push(avg);
+        data.push(max);
+        // activity (global 34) as local 3: timestamp, local_timestamp
+        def(&mut data, 3, 34, &[(253, 4, 0x86), (5, 4, 0x86)]);
+        data.push(3);
+        data.extend((ts0 + span).to_le_bytes());
+        data.extend(((i64::from(ts0 + span) + i64::from(self.utc_offset_s)) as u32).to_le_bytes());
+        frame(&data)
+    }
+}
+
+fn def(out: &mut Vec<u8>, local: u8, global: u16, fields: &[(u8, u8, u8)]) {
+    out.push(0x40 | local);
+    out.push(0);
+    out.push(0);
+    out.extend(global.to_le_bytes());
+    out.push(fields.len() as u8);
+    for &(n, size, base) in fields {
+        out.extend([n, size, base]);
+    }
+}
+
+/// Wraps data messages in a 14-byte header and the trailing CRC.
+pub fn frame(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![14u8, 0x20];
+    out.extend(2132u16.to_le_bytes());
+    out.extend((data.len() as u32).to_le_bytes());
+    out.extend(b".FIT");
+    let hcrc = crc16(&out);
+    out.extend(hcrc.to_le_bytes());
+    out.extend(data);
+    let crc = crc16(&out);
+    out.extend(crc.to_le_bytes());
+    out
+}
+
+/// A GPX track with heart rate in two extension dialects, alternating per point: Garmin
+/// TrackPointExtension v2 under the `ns3` prefix, and cluetrust `gpxdata:hr`.
+pub fn gpx_two_dialects(start: i64, hr: &[u8]) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<gpx version=\"1.1\" creator=\"recoverd tests\" \
+         xmlns=\"http://www.topografix.com/GPX/1/1\" \
+         xmlns:ns3=\"http://www.garmin.com/xmlschemas/TrackPointExtension/v2\" \
+         xmlns:gpxdata=\"http://www.cluetrust.com/XML/GPXDATA/1/0\">\n<trk><name>Test run</name><type>running</type><trkseg>\n",
+    );
+    for (i, h) in hr.iter().enumerate() {
+        let t = chrono::DateTime::from_timestamp(start + i as i64, 0).unwrap_or_default();
+        let lat = 46.0 + i as f64 * 0.00003;
+        let ext = if i % 2 == 0 {
+            format!("<ns3:TrackPointExtension><ns3:hr>{h}</ns3:hr></ns3:TrackPointExtension>")
+        } else {
+            format!("<gpxdata:hr>{h}</gpxdata:hr>")
+        };
+        s.push_str(&format!(
+            "<trkpt lat=\"{lat:.6}\" lon=\"14.000000\"><ele>500</ele><time>{}</time><extensions>{ext}</extensions></trkpt>\n",
+            t.format("%Y-%m-%dT%H:%M:%SZ")
+        ));
+    }
+    s.push_str("</trkseg></trk>\n</gpx>\n");
+    s
+}
+
+/// The built binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_recoverd"))
+}
+
+/// Runs the binary with an isolated HOME and the given config and database.
+pub fn run(home: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("RECOVERD_CONFIG")
+        .env_remove("RECOVERD_DB")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run recoverd: {e}"))
+}
+
+/// The corpus folder.
+pub fn corpus() -> PathBuf {
+    PathBuf::from(std::env::var("RECOVERD_CORPUS").unwrap_or_else(|_| "../shared/corpus".into()))
+}
+
+/// Writes the reference runner's config (MODEL.md) into `home`.
+pub fn reference_config(home: &Path) -> PathBuf {
+    let dir = home.join(".config/recoverd");
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    let p = dir.join("config.toml");
+    std::fs::write(&p, "[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n\n[notifications]\nenabled = false\n")
+        .unwrap_or_default();
+    p
+}
