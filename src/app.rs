@@ -31,9 +31,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .map_err(|e| UsageError(e.to_string()))?;
     match cli.command {
         Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
-        Command::Import { json, no_notify, retry_failed, paths } => {
-            import(&cfg, &paths, json, !no_notify, Options { retry_failed })
-        }
+        Command::Import {
+            json,
+            no_notify,
+            retry_failed,
+            paths,
+        } => import(&cfg, &paths, json, !no_notify, Options { retry_failed }),
         Command::List { json, limit } => list(&cfg, json, limit),
         Command::Show { id, format } => show(&cfg, &id, format),
         Command::Status { json } => status(&cfg, json),
@@ -55,7 +58,10 @@ fn open(cfg: &Config) -> Result<Store> {
         .with_context(|| format!("check that {} is writable", cfg.database.display()))?;
     let n = pipeline::replan(&mut store, cfg, false)?;
     if n > 0 {
-        tracing::info!(activities = n, "settings changed: recomputed effort and plans");
+        tracing::info!(
+            activities = n,
+            "settings changed: recomputed effort and plans"
+        );
     }
     Ok(store)
 }
@@ -96,7 +102,13 @@ fn walk(dir: &Path, cfg: &Config, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn import(cfg: &Config, paths: &[PathBuf], json: bool, notify: bool, opts: Options) -> Result<ExitCode> {
+fn import(
+    cfg: &Config,
+    paths: &[PathBuf],
+    json: bool,
+    notify: bool,
+    opts: Options,
+) -> Result<ExitCode> {
     for p in paths {
         if !p.exists() {
             return Err(UsageError(format!("{} does not exist", p.display())).into());
@@ -118,19 +130,30 @@ fn import(cfg: &Config, paths: &[PathBuf], json: bool, notify: bool, opts: Optio
         outcomes.push(o);
     }
     let count = |s: FileStatus| outcomes.iter().filter(|o| o.status == s).count();
-    let (imported, failed, pending) =
-        (count(FileStatus::Imported), count(FileStatus::Failed), count(FileStatus::Pending));
+    let (imported, failed, pending) = (
+        count(FileStatus::Imported),
+        count(FileStatus::Failed),
+        count(FileStatus::Pending),
+    );
     eprintln!(
         "{imported} imported, {} duplicate, {} skipped, {failed} failed{} in {:.1} s",
         count(FileStatus::Duplicate),
         count(FileStatus::Skipped),
-        if pending > 0 { format!(", {pending} pending") } else { String::new() },
+        if pending > 0 {
+            format!(", {pending} pending")
+        } else {
+            String::new()
+        },
         started.elapsed().as_secs_f64()
     );
     if notify && cfg.notifications && imported > 0 {
         announce(&store, &outcomes)?;
     }
-    Ok(if failed + pending > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed + pending > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One notification per recent new activity; one summary for the past ones.
@@ -140,18 +163,28 @@ fn announce(store: &Store, outcomes: &[Outcome]) -> Result<()> {
     let mut past: Vec<Stored> = Vec::new();
     for id in outcomes.iter().filter_map(|o| o.activity_id) {
         if let Some(s) = store.load(id)? {
-            if Desktop::is_recent(&s, now) { recent.push(s) } else { past.push(s) }
+            if Desktop::is_recent(&s, now) {
+                recent.push(s)
+            } else {
+                past.push(s)
+            }
         }
     }
     past.sort_by_key(|s| s.activity.start);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let mut desktop = Desktop::new(true);
         for s in &recent {
-            desktop.announce(s, render::offset_for(&s.activity, local_offset())).await;
+            desktop
+                .announce(s, render::offset_for(&s.activity, local_offset()))
+                .await;
         }
         let latest = past.last();
-        desktop.announce_backfill(past.len(), latest, local_offset()).await;
+        desktop
+            .announce_backfill(past.len(), latest, local_offset())
+            .await;
     });
     Ok(())
 }
@@ -187,7 +220,11 @@ fn list(cfg: &Config, json: bool, limit: Option<u32>) -> Result<ExitCode> {
         writeln!(out)?;
     } else {
         for s in &rows {
-            writeln!(out, "{}", render::list_line(s, render::offset_for(&s.activity, local_offset())))?;
+            writeln!(
+                out,
+                "{}",
+                render::list_line(s, render::offset_for(&s.activity, local_offset()))
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -198,10 +235,13 @@ fn show(cfg: &Config, id: &str, format: Format) -> Result<ExitCode> {
     let id = if id == "latest" {
         match store.newest_ids(Some(1))?.first() {
             Some(&id) => id,
-            None => bail!(UsageError("no activities stored yet: import some with `recoverd import PATH`".into())),
+            None => bail!(UsageError(
+                "no activities stored yet: import some with `recoverd import PATH`".into()
+            )),
         }
     } else {
-        id.parse::<i64>().map_err(|_| UsageError(format!("`{id}` is not an activity id or `latest`")))?
+        id.parse::<i64>()
+            .map_err(|_| UsageError(format!("`{id}` is not an activity id or `latest`")))?
     };
     let Some(s) = store.load(id)? else {
         bail!(UsageError(format!("no activity {id}: see `recoverd list`")));
@@ -211,7 +251,11 @@ fn show(cfg: &Config, id: &str, format: Format) -> Result<ExitCode> {
     match format {
         Format::Text => write!(out, "{}", render::show_text(&s, off))?,
         Format::Markdown => write!(out, "{}", render::show_markdown(&s, off))?,
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&render::show_json(&s))?)?,
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&render::show_json(&s))?
+        )?,
         Format::Ics => write!(out, "{}", render::show_ics(&s))?,
     }
     Ok(ExitCode::SUCCESS)
@@ -222,17 +266,21 @@ fn status(cfg: &Config, json: bool) -> Result<ExitCode> {
     let now = Utc::now();
     let mut latest_hard: Option<Stored> = None;
     for id in store.newest_ids(None)? {
-        if let Some(s) = store.load(id)? {
-            if s.assessment.as_ref().is_some_and(|a| a.effort.class >= EffortClass::Hard) {
-                latest_hard = Some(s);
-                break;
-            }
+        if let Some(s) = store.load(id)?
+            && s.assessment
+                .as_ref()
+                .is_some_and(|a| a.effort.class >= EffortClass::Hard)
+        {
+            latest_hard = Some(s);
+            break;
         }
     }
     let today = now.with_timezone(&local_offset()).date_naive();
     let pmc = effort::pmc_on(&store.daily_loads(None)?, today);
     let (atl, ctl) = pmc.map_or((0.0, 0.0), |p| (p.atl, p.ctl));
-    let hard = latest_hard.as_ref().and_then(|s| s.assessment.as_ref().map(|a| (s, a)));
+    let hard = latest_hard
+        .as_ref()
+        .and_then(|s| s.assessment.as_ref().map(|a| (s, a)));
     let mut out = std::io::stdout().lock();
     if json {
         let v = serde_json::json!({
@@ -263,14 +311,26 @@ fn status(cfg: &Config, json: bool) -> Result<ExitCode> {
                     s.activity.start.with_timezone(&off).format("%a %-d %b")
                 )?;
                 if from <= now {
-                    writeln!(out, "Ready for hard training: yes, since {}", render::local_short(from, off))?;
+                    writeln!(
+                        out,
+                        "Ready for hard training: yes, since {}",
+                        render::local_short(from, off)
+                    )?;
                 } else {
-                    writeln!(out, "Ready for hard training: {}", render::local_short(from, off))?;
+                    writeln!(
+                        out,
+                        "Ready for hard training: {}",
+                        render::local_short(from, off)
+                    )?;
                 }
             }
             None => writeln!(out, "No hard effort stored: ready for hard training.")?,
         }
-        writeln!(out, "Fitness (CTL) {ctl:.0} · fatigue (ATL) {atl:.0} · form (TSB) {:.0}", ctl - atl)?;
+        writeln!(
+            out,
+            "Fitness (CTL) {ctl:.0} · fatigue (ATL) {atl:.0} · form (TSB) {:.0}",
+            ctl - atl
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -325,20 +385,33 @@ fn doctor(cfg: &Config) -> ExitCode {
         format!(
             "config: {}{}",
             cfg.config_path.display(),
-            if cfg.config_path.exists() { "" } else { " (not present: defaults)" }
+            if cfg.config_path.exists() {
+                ""
+            } else {
+                " (not present: defaults)"
+            }
         ),
     );
     for w in &cfg.watch {
         if w.is_dir() {
             line(true, format!("watch folder {}", w.display()));
         } else {
-            line(true, format!("watch folder {} does not exist yet: it is picked up when it appears", w.display()));
+            line(
+                true,
+                format!(
+                    "watch folder {} does not exist yet: it is picked up when it appears",
+                    w.display()
+                ),
+            );
         }
     }
     match Store::open(&cfg.database) {
         Ok(store) => {
             let check = store.integrity_check().unwrap_or_else(|e| e.to_string());
-            line(check == "ok", format!("database {}: integrity {check}", cfg.database.display()));
+            line(
+                check == "ok",
+                format!("database {}: integrity {check}", cfg.database.display()),
+            );
         }
         Err(e) => line(false, format!("database: {e}")),
     }
@@ -350,5 +423,9 @@ fn doctor(cfg: &Config) -> ExitCode {
     } else {
         line(true, "notifications: off in the config".into());
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

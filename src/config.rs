@@ -89,11 +89,17 @@ pub struct Config {
 }
 
 fn home() -> Result<PathBuf, ConfigError> {
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from).ok_or(ConfigError::NoHome)
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .ok_or(ConfigError::NoHome)
 }
 
 fn xdg(var: &str, fallback: &str) -> Result<PathBuf, ConfigError> {
-    match std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from) {
+    match std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+    {
         Some(p) if p.is_absolute() => Ok(p),
         _ => Ok(home()?.join(fallback)),
     }
@@ -115,7 +121,9 @@ fn expand(p: &str) -> Result<PathBuf, ConfigError> {
 /// # Errors
 /// [`ConfigError::NoHome`].
 pub fn default_config_path() -> Result<PathBuf, ConfigError> {
-    Ok(xdg("XDG_CONFIG_HOME", ".config")?.join("recoverd").join("config.toml"))
+    Ok(xdg("XDG_CONFIG_HOME", ".config")?
+        .join("recoverd")
+        .join("config.toml"))
 }
 
 /// Loads the configuration. `config` and `db` come from the flags or their environment variables.
@@ -132,51 +140,69 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
-    let invalid = |message: String| ConfigError::Invalid { path: path.clone(), message };
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.clone(),
+        message,
+    };
     let database = match (db, &file.database) {
         (Some(p), _) => p.to_path_buf(),
         (None, Some(p)) => expand(p)?,
-        (None, None) => xdg("XDG_DATA_HOME", ".local/share")?.join("recoverd").join("recoverd.db"),
+        (None, None) => xdg("XDG_DATA_HOME", ".local/share")?
+            .join("recoverd")
+            .join("recoverd.db"),
     };
     let watch = match &file.watch {
-        Some(list) => list.iter().map(|p| expand(p)).collect::<Result<Vec<_>, _>>()?,
+        Some(list) => list
+            .iter()
+            .map(|p| expand(p))
+            .collect::<Result<Vec<_>, _>>()?,
         None => vec![home()?.join("Activities")],
     };
     let poll = file.poll_interval_s.unwrap_or(30);
     if !(1..=3600).contains(&poll) {
-        return Err(invalid(format!("poll_interval_s = {poll} is out of range: use 1 to 3600")));
+        return Err(invalid(format!(
+            "poll_interval_s = {poll} is out of range: use 1 to 3600"
+        )));
     }
     let max_mb = file.max_file_mb.unwrap_or(256);
     if !(1..=4096).contains(&max_mb) {
-        return Err(invalid(format!("max_file_mb = {max_mb} is out of range: use 1 to 4096")));
+        return Err(invalid(format!(
+            "max_file_mb = {max_mb} is out of range: use 1 to 4096"
+        )));
     }
     let a = file.athlete;
     let hr_ok = |key: &str, v: Option<u16>, lo: u16, hi: u16| match v {
-        Some(x) if !(lo..=hi).contains(&x) => {
-            Err(invalid(format!("athlete.{key} = {x} is not plausible: use {lo} to {hi} bpm")))
-        }
+        Some(x) if !(lo..=hi).contains(&x) => Err(invalid(format!(
+            "athlete.{key} = {x} is not plausible: use {lo} to {hi} bpm"
+        ))),
         _ => Ok(()),
     };
     hr_ok("max_hr", a.max_hr, 100, 250)?;
     hr_ok("resting_hr", a.resting_hr, 25, 120)?;
     hr_ok("threshold_hr", a.threshold_hr, 80, 240)?;
-    if let (Some(rest), Some(max)) = (a.resting_hr, a.max_hr) {
-        if rest + 20 > max {
-            return Err(invalid(format!(
-                "athlete.resting_hr = {rest} must be well below athlete.max_hr = {max}"
-            )));
-        }
+    if let (Some(rest), Some(max)) = (a.resting_hr, a.max_hr)
+        && rest + 20 > max
+    {
+        return Err(invalid(format!(
+            "athlete.resting_hr = {rest} must be well below athlete.max_hr = {max}"
+        )));
     }
-    if let (Some(lt), Some(max)) = (a.threshold_hr, a.max_hr) {
-        if lt > max {
-            return Err(invalid(format!("athlete.threshold_hr = {lt} is above athlete.max_hr = {max}")));
-        }
+    if let (Some(lt), Some(max)) = (a.threshold_hr, a.max_hr)
+        && lt > max
+    {
+        return Err(invalid(format!(
+            "athlete.threshold_hr = {lt} is above athlete.max_hr = {max}"
+        )));
     }
     if let Some(y) = a.birth_year.filter(|y| !(1900..=2100).contains(y)) {
-        return Err(invalid(format!("athlete.birth_year = {y} is not a year of birth")));
+        return Err(invalid(format!(
+            "athlete.birth_year = {y} is not a year of birth"
+        )));
     }
     if let Some(w) = a.weight_kg.filter(|w| !(30.0..=250.0).contains(w)) {
-        return Err(invalid(format!("athlete.weight_kg = {w} is not plausible: use 30 to 250")));
+        return Err(invalid(format!(
+            "athlete.weight_kg = {w} is not plausible: use 30 to 250"
+        )));
     }
     Ok(Config {
         config_path: path.clone(),
@@ -213,7 +239,9 @@ impl Config {
         let Some(name) = path.file_name().map(|n| n.to_string_lossy()) else {
             return false;
         };
-        self.ignore.iter().any(|p| glob(p.as_bytes(), name.as_bytes()))
+        self.ignore
+            .iter()
+            .any(|p| glob(p.as_bytes(), name.as_bytes()))
     }
 
     /// A key that changes when anything that affects the judgement changes.
@@ -269,7 +297,10 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("max_hrr") && err.contains("/x/config.toml"), "{err}");
+        assert!(
+            err.contains("max_hrr") && err.contains("/x/config.toml"),
+            "{err}"
+        );
         let err = parse(Path::new("/x/c.toml"), "[athlete]\nsex = \"robot\"\n")
             .err()
             .map(|e| e.to_string())

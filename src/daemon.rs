@@ -74,34 +74,46 @@ async fn serve(mut cfg: Config) -> Result<()> {
         .with_context(|| format!("check that {} is writable", cfg.database.display()))?;
     let n = pipeline::replan(&mut store, &cfg, false)?;
     if n > 0 {
-        tracing::info!(activities = n, "settings changed: recomputed effort and plans");
+        tracing::info!(
+            activities = n,
+            "settings changed: recomputed effort and plans"
+        );
     }
     let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Outcome, Origin, Option<crate::store::Stored>)>();
+    let (done_tx, mut done_rx) =
+        mpsc::unbounded_channel::<(Outcome, Origin, Option<crate::store::Stored>)>();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let stop = Arc::clone(&stop);
         let mut cfg = cfg.clone();
-        std::thread::Builder::new().name("recoverd-writer".into()).spawn(move || {
-            while let Ok(job) = job_rx.recv() {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                match job {
-                    Job::Reload(c) => cfg = *c,
-                    Job::File(path, origin) => {
-                        let o = pipeline::process_file(&mut store, &cfg, &path, Options::default(), Utc::now());
-                        let stored = o.activity_id.and_then(|id| store.load(id).ok().flatten());
-                        if done_tx.send((o, origin, stored)).is_err() {
-                            break;
+        std::thread::Builder::new()
+            .name("recoverd-writer".into())
+            .spawn(move || {
+                while let Ok(job) = job_rx.recv() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    match job {
+                        Job::Reload(c) => cfg = *c,
+                        Job::File(path, origin) => {
+                            let o = pipeline::process_file(
+                                &mut store,
+                                &cfg,
+                                &path,
+                                Options::default(),
+                                Utc::now(),
+                            );
+                            let stored = o.activity_id.and_then(|id| store.load(id).ok().flatten());
+                            if done_tx.send((o, origin, stored)).is_err() {
+                                break;
+                            }
                         }
                     }
                 }
-            }
-            if let Err(e) = store.checkpoint() {
-                tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
-            }
-        })?
+                if let Err(e) = store.checkpoint() {
+                    tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+                }
+            })?
     };
 
     // 2. The watcher: its callback only forwards.
@@ -213,8 +225,15 @@ async fn serve(mut cfg: Config) -> Result<()> {
 }
 
 /// Sends a settled candidate to the writer, or re-arms it while it still changes.
-fn settle(path: PathBuf, pending: &mut HashMap<PathBuf, Candidate>, jobs: &std::sync::mpsc::Sender<Job>, in_flight: &mut usize) {
-    let Some(mut c) = pending.remove(&path) else { return };
+fn settle(
+    path: PathBuf,
+    pending: &mut HashMap<PathBuf, Candidate>,
+    jobs: &std::sync::mpsc::Sender<Job>,
+    in_flight: &mut usize,
+) {
+    let Some(mut c) = pending.remove(&path) else {
+        return;
+    };
     let Ok(stat) = pipeline::stat(&path) else {
         return; // gone (renamed away, deleted)
     };
@@ -251,7 +270,8 @@ fn on_event(
     );
     let changing = matches!(
         ev.kind,
-        EventKind::Create(CreateKind::File | CreateKind::Any) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
+        EventKind::Create(CreateKind::File | CreateKind::Any)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
     );
     if matches!(ev.kind, EventKind::Remove(_)) {
         roots.sync(cfg, watcher);
@@ -264,7 +284,10 @@ fn on_event(
     let Some(path) = path else { return };
     if path.is_dir() {
         // A folder created or moved in: walk it (its files may give no events of their own).
-        if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))) {
+        if matches!(
+            ev.kind,
+            EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))
+        ) {
             scan(path, cfg, pending, Origin::Event);
         }
         return;
@@ -291,14 +314,21 @@ fn wanted(path: &Path, cfg: &Config) -> bool {
 fn scan(dir: &Path, cfg: &Config, pending: &mut HashMap<PathBuf, Candidate>, origin: Origin) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(ft) = e.file_type() else { continue };
             let p = e.path();
             if ft.is_dir() {
                 stack.push(p);
             } else if ft.is_file() && wanted(&p, cfg) {
-                pending.entry(p).or_insert(Candidate { due: Instant::now(), complete: false, last_stat: None, origin });
+                pending.entry(p).or_insert(Candidate {
+                    due: Instant::now(),
+                    complete: false,
+                    last_stat: None,
+                    origin,
+                });
             }
         }
     }
@@ -375,30 +405,48 @@ impl Roots {
     }
 
     fn poll_due(&self, cfg: &Config) -> Duration {
-        let interval = if self.polled.is_empty() { cfg.poll_interval.min(Duration::from_secs(5)) } else { cfg.poll_interval };
-        self.last_poll.map_or(interval, |t| interval.saturating_sub(t.elapsed()))
+        let interval = if self.polled.is_empty() {
+            cfg.poll_interval.min(Duration::from_secs(5))
+        } else {
+            cfg.poll_interval
+        };
+        self.last_poll
+            .map_or(interval, |t| interval.saturating_sub(t.elapsed()))
     }
 }
 
 fn default_root() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join("Activities")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join("Activities")
 }
 
 /// True for filesystems where inotify sees nothing useful (FUSE/gvfs MTP, NFS, SMB).
 fn needs_polling(path: &Path) -> bool {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
-    let Ok(path) = path.canonicalize() else { return false };
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let Ok(path) = path.canonicalize() else {
+        return false;
+    };
     let mut best: Option<(usize, String)> = None;
     for line in mounts.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else { continue };
-        let (Some(mount), Some(fstype)) = (fields.get(4), fields.get(sep + 1)) else { continue };
+        let Some(sep) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
+        let (Some(mount), Some(fstype)) = (fields.get(4), fields.get(sep + 1)) else {
+            continue;
+        };
         let mount = mount.replace("\\040", " ");
         if path.starts_with(&mount) && best.as_ref().is_none_or(|(len, _)| mount.len() > *len) {
             best = Some((mount.len(), (*fstype).to_string()));
         }
     }
-    best.is_some_and(|(_, t)| t.starts_with("fuse") || matches!(t.as_str(), "nfs" | "nfs4" | "cifs" | "smb3" | "9p"))
+    best.is_some_and(|(_, t)| {
+        t.starts_with("fuse") || matches!(t.as_str(), "nfs" | "nfs4" | "cifs" | "smb3" | "9p")
+    })
 }
 
 #[derive(Default)]
@@ -427,7 +475,10 @@ impl Counts {
             self.imported, self.duplicate, self.skipped, self.failed
         );
         if last.status == FileStatus::Pending {
-            s.push_str(&format!("; waiting: {}", last.reason.as_deref().unwrap_or("")));
+            s.push_str(&format!(
+                "; waiting: {}",
+                last.reason.as_deref().unwrap_or("")
+            ));
         }
         s
     }
@@ -441,7 +492,9 @@ fn log(o: &Outcome) {
     match o.status {
         FileStatus::Imported => tracing::info!(path = %o.path, id = o.activity_id, "imported"),
         FileStatus::Duplicate => tracing::info!(path = %o.path, of = o.duplicate_of, "duplicate"),
-        FileStatus::Skipped => tracing::info!(path = %o.path, "skipped: {}", o.reason.as_deref().unwrap_or("")),
+        FileStatus::Skipped => {
+            tracing::info!(path = %o.path, "skipped: {}", o.reason.as_deref().unwrap_or(""))
+        }
         FileStatus::Failed | FileStatus::Pending => {
             tracing::warn!(path = %o.path, "{}: {}", o.status.as_str(), o.reason.as_deref().unwrap_or(""));
         }
@@ -474,8 +527,12 @@ pub fn unit_text(binary: &Path, db_dir: &Path) -> String {
 pub fn install_service(cfg: &Config, enable: bool) -> Result<ExitCode> {
     let binary = std::env::current_exe().context("cannot find this binary's path")?;
     let binary = binary.canonicalize().unwrap_or(binary);
-    let db_dir = cfg.database.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    std::fs::create_dir_all(&db_dir).with_context(|| format!("cannot create {}", db_dir.display()))?;
+    let db_dir = cfg
+        .database
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    std::fs::create_dir_all(&db_dir)
+        .with_context(|| format!("cannot create {}", db_dir.display()))?;
     let dir = config::default_config_path()?
         .parent()
         .and_then(Path::parent)
@@ -483,12 +540,19 @@ pub fn install_service(cfg: &Config, enable: bool) -> Result<ExitCode> {
         .join("systemd/user");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let unit = dir.join("recoverd.service");
-    std::fs::write(&unit, unit_text(&binary, &db_dir)).with_context(|| format!("cannot write {}", unit.display()))?;
+    std::fs::write(&unit, unit_text(&binary, &db_dir))
+        .with_context(|| format!("cannot write {}", unit.display()))?;
     println!("wrote {}", unit.display());
-    let steps: [&[&str]; 2] = [&["--user", "daemon-reload"], &["--user", "enable", "--now", "recoverd.service"]];
+    let steps: [&[&str]; 2] = [
+        &["--user", "daemon-reload"],
+        &["--user", "enable", "--now", "recoverd.service"],
+    ];
     if enable {
         for args in steps {
-            let status = std::process::Command::new("systemctl").args(args).status().context("cannot run systemctl")?;
+            let status = std::process::Command::new("systemctl")
+                .args(args)
+                .status()
+                .context("cannot run systemctl")?;
             if !status.success() {
                 anyhow::bail!("`systemctl {}` failed", args.join(" "));
             }

@@ -145,34 +145,58 @@ pub fn resolve_athlete(
     year: i32,
 ) -> Athlete {
     let sane = |v: u16| (100..=250).contains(&v);
-    let fallback = cfg
-        .birth_year
-        .filter(|&y| y > 1900 && y < year)
-        .map_or(
-            Sourced { value: 190.0, source: Source::Default },
-            |y| Sourced { value: 208.0 - 0.7 * f64::from(year - y), source: Source::Formula },
-        );
+    let fallback = cfg.birth_year.filter(|&y| y > 1900 && y < year).map_or(
+        Sourced {
+            value: 190.0,
+            source: Source::Default,
+        },
+        |y| Sourced {
+            value: 208.0 - 0.7 * f64::from(year - y),
+            source: Source::Formula,
+        },
+    );
     let max_hr = if let Some(v) = cfg.max_hr {
-        Sourced { value: f64::from(v), source: Source::Config }
+        Sourced {
+            value: f64::from(v),
+            source: Source::Config,
+        }
     } else if let Some(v) = watch.max_hr.filter(|&v| sane(v)) {
-        Sourced { value: f64::from(v), source: Source::Device }
+        Sourced {
+            value: f64::from(v),
+            source: Source::Device,
+        }
     } else {
         // An observed peak only proves a lower bound: it can raise the estimate, never lower it.
         match observed_max {
-            Some(o) if o > fallback.value => Sourced { value: o.round(), source: Source::Observed },
+            Some(o) if o > fallback.value => Sourced {
+                value: o.round(),
+                source: Source::Observed,
+            },
             _ => fallback,
         }
     };
     let resting_hr = if let Some(v) = cfg.resting_hr {
-        Sourced { value: f64::from(v), source: Source::Config }
+        Sourced {
+            value: f64::from(v),
+            source: Source::Config,
+        }
     } else if let Some(v) = watch.resting_hr.filter(|&v| (25..=120).contains(&v)) {
-        Sourced { value: f64::from(v), source: Source::Device }
+        Sourced {
+            value: f64::from(v),
+            source: Source::Device,
+        }
     } else {
-        Sourced { value: 60.0, source: Source::Default }
+        Sourced {
+            value: 60.0,
+            source: Source::Default,
+        }
     };
     // Keep the reserve positive whatever a device wrote.
     let resting_hr = if resting_hr.value + 20.0 > max_hr.value {
-        Sourced { value: (max_hr.value - 20.0).max(25.0), source: Source::Default }
+        Sourced {
+            value: (max_hr.value - 20.0).max(25.0),
+            source: Source::Default,
+        }
     } else {
         resting_hr
     };
@@ -181,16 +205,28 @@ pub fn resolve_athlete(
         source: Source::Formula,
     };
     let threshold_hr = if let Some(v) = cfg.threshold_hr {
-        Sourced { value: f64::from(v), source: Source::Config }
+        Sourced {
+            value: f64::from(v),
+            source: Source::Config,
+        }
     } else if let Some(v) = watch
         .threshold_hr
         .filter(|&v| f64::from(v) > resting_hr.value && f64::from(v) <= max_hr.value)
     {
-        Sourced { value: f64::from(v), source: Source::Device }
+        Sourced {
+            value: f64::from(v),
+            source: Source::Device,
+        }
     } else {
         karvonen
     };
-    Athlete { max_hr, resting_hr, threshold_hr, sex: cfg.sex, weight_kg: cfg.weight_kg }
+    Athlete {
+        max_hr,
+        resting_hr,
+        threshold_hr,
+        sex: cfg.sex,
+        weight_kg: cfg.weight_kg,
+    }
 }
 
 /// Which heart-rate data the load came from.
@@ -375,7 +411,11 @@ fn trimp_hour_at_threshold(a: &Athlete) -> f64 {
 #[must_use]
 pub fn hrss_from_trimp(trimp: f64, a: &Athlete) -> f64 {
     let unit = trimp_hour_at_threshold(a);
-    if unit > 0.0 && trimp.is_finite() { (100.0 * trimp / unit).max(0.0) } else { 0.0 }
+    if unit > 0.0 && trimp.is_finite() {
+        (100.0 * trimp / unit).max(0.0)
+    } else {
+        0.0
+    }
 }
 
 /// Stream integration: (TRIMP, Edwards, covered seconds).
@@ -446,7 +486,10 @@ fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
         (cum_t[i] - cut, cum_h[i] - cut * s.2)
     };
     let mut best: Option<f64> = None;
-    let starts = segs.iter().map(|s| s.0).chain(segs.iter().map(|s| s.1 - window_s));
+    let starts = segs
+        .iter()
+        .map(|s| s.0)
+        .chain(segs.iter().map(|s| s.1 - window_s));
     for a in starts {
         if a < first.0 - 1e-9 || a + window_s > last.1 + 1e-9 {
             continue;
@@ -480,12 +523,19 @@ pub fn implausible(trimp: f64, moving_s: f64) -> bool {
 /// Judges one activity's effort.
 #[must_use]
 pub fn assess(activity: &Activity, athlete: &Athlete) -> Effort {
-    let moving_s = activity.moving_s.filter(|m| *m > 0.0).unwrap_or(activity.elapsed_s).max(0.0);
+    let moving_s = activity
+        .moving_s
+        .filter(|m| *m > 0.0)
+        .unwrap_or(activity.elapsed_s)
+        .max(0.0);
     let stream = clean(&activity.hr);
     let (trimp_s, edwards_s, covered) = integrate(&stream, athlete);
     let (hr_source, trimp, edwards) = if moving_s > 0.0 && covered >= STREAM_COVERAGE * moving_s {
         (HrSource::Stream, Some(trimp_s), Some(edwards_s))
-    } else if let Some(avg) = activity.avg_hr.filter(|h| (f64::from(HR_MIN)..=f64::from(HR_MAX)).contains(h)) {
+    } else if let Some(avg) = activity
+        .avg_hr
+        .filter(|h| (f64::from(HR_MIN)..=f64::from(HR_MAX)).contains(h))
+    {
         let minutes = moving_s / 60.0;
         let trimp = minutes * banister(reserve(avg, athlete), athlete.sex.b());
         (HrSource::Average, Some(trimp), None)
@@ -506,7 +556,15 @@ pub fn assess(activity: &Activity, athlete: &Athlete) -> Effort {
         }
         _ => EffortClass::from_moving_s(moving_s),
     };
-    Effort { hr_source, trimp, hrss, edwards, intensity_ratio, class, implausible }
+    Effort {
+        hr_source,
+        trimp,
+        hrss,
+        edwards,
+        intensity_ratio,
+        class,
+        implausible,
+    }
 }
 
 /// A long-race rule that applies (MODEL.md §4).
@@ -577,7 +635,11 @@ pub fn long_race(activity: &Activity, effort: &Effort) -> Option<LongRace> {
     if activity.sport != "running" {
         return None;
     }
-    let minutes = activity.moving_s.filter(|m| *m > 0.0).unwrap_or(activity.elapsed_s) / 60.0;
+    let minutes = activity
+        .moving_s
+        .filter(|m| *m > 0.0)
+        .unwrap_or(activity.elapsed_s)
+        / 60.0;
     let km = activity.distance_m.unwrap_or(0.0) / 1000.0;
     if effort.class >= EffortClass::Hard && (minutes >= 150.0 || km >= 30.0) {
         Some(LongRace::Marathon)
@@ -643,10 +705,15 @@ impl Pmc {
 /// the first day with load. `None` when there is no load on or before `day`.
 #[must_use]
 pub fn pmc_on(daily: &[(NaiveDate, f64)], day: NaiveDate) -> Option<Pmc> {
-    let mut sorted: Vec<(NaiveDate, f64)> = daily.iter().copied().filter(|(d, _)| *d <= day).collect();
+    let mut sorted: Vec<(NaiveDate, f64)> =
+        daily.iter().copied().filter(|(d, _)| *d <= day).collect();
     sorted.sort_by_key(|(d, _)| *d);
     let first = sorted.first()?.0;
-    let mut pmc = Pmc { atl: 0.0, ctl: 0.0, history_days: 0 };
+    let mut pmc = Pmc {
+        atl: 0.0,
+        ctl: 0.0,
+        history_days: 0,
+    };
     let mut i = 0;
     let mut d = first;
     while d <= day {
@@ -677,7 +744,11 @@ pub fn extension(pmc: &Pmc, base_hours: u32) -> Option<Extension> {
         days += 1;
     }
     let hours = (days * 24).min(MAX_RECOVERY_H - base_hours);
-    (hours > 0).then(|| Extension { hours, tsb: pmc.tsb(), rest_days: days })
+    (hours > 0).then(|| Extension {
+        hours,
+        tsb: pmc.tsb(),
+        rest_days: days,
+    })
 }
 
 /// The local calendar day of an instant, given a UTC offset in seconds.
@@ -719,7 +790,10 @@ mod tests {
                 t += 1.0;
             }
         }
-        let start = Utc.with_ymd_and_hms(2026, 4, 20, 9, 0, 0).single().unwrap_or_default();
+        let start = Utc
+            .with_ymd_and_hms(2026, 4, 20, 9, 0, 0)
+            .single()
+            .unwrap_or_default();
         Activity {
             format: Format::Fit,
             sport: "running".into(),
@@ -747,20 +821,77 @@ mod tests {
     #[test]
     fn reference_runner_table() {
         let a = reference();
-        let cases: &[(&str, &[(u32, u16)], f64, f64, f64, EffortClass, u32)] = &[
-            ("easy", &[(45, 130)], 53.23, 29.61, 0.774, EffortClass::Moderate, 7),
-            ("tempo", &[(60, 160)], 149.52, 83.17, 0.952, EffortClass::Hard, 24),
-            ("5k", &[(15, 130), (20, 176)], 89.43, 49.74, 1.048, EffortClass::Max, 60),
-            ("10k", &[(42, 174)], 143.96, 80.08, 1.036, EffortClass::Max, 60),
-            ("half", &[(105, 166)], 300.55, 167.18, 0.988, EffortClass::VeryHard, 48),
-            ("marathon", &[(210, 158)], 499.49, 277.85, 0.940, EffortClass::Max, 67),
+        type Case<'a> = (&'a str, &'a [(u32, u16)], f64, f64, f64, EffortClass, u32);
+        let cases: &[Case<'_>] = &[
+            (
+                "easy",
+                &[(45, 130)],
+                53.23,
+                29.61,
+                0.774,
+                EffortClass::Moderate,
+                7,
+            ),
+            (
+                "tempo",
+                &[(60, 160)],
+                149.52,
+                83.17,
+                0.952,
+                EffortClass::Hard,
+                24,
+            ),
+            (
+                "5k",
+                &[(15, 130), (20, 176)],
+                89.43,
+                49.74,
+                1.048,
+                EffortClass::Max,
+                60,
+            ),
+            (
+                "10k",
+                &[(42, 174)],
+                143.96,
+                80.08,
+                1.036,
+                EffortClass::Max,
+                60,
+            ),
+            (
+                "half",
+                &[(105, 166)],
+                300.55,
+                167.18,
+                0.988,
+                EffortClass::VeryHard,
+                48,
+            ),
+            (
+                "marathon",
+                &[(210, 158)],
+                499.49,
+                277.85,
+                0.940,
+                EffortClass::Max,
+                67,
+            ),
         ];
         for &(name, segs, trimp, hrss, r, class, hours) in cases {
             let act = session(segs);
             let e = assess(&act, &a);
             assert_eq!(e.hr_source, HrSource::Stream, "{name}");
-            assert!((e.trimp.unwrap_or(0.0) - trimp).abs() <= 0.05, "{name}: TRIMP {:?}", e.trimp);
-            assert!((e.hrss.unwrap_or(0.0) - hrss).abs() <= 0.05, "{name}: HRSS {:?}", e.hrss);
+            assert!(
+                (e.trimp.unwrap_or(0.0) - trimp).abs() <= 0.05,
+                "{name}: TRIMP {:?}",
+                e.trimp
+            );
+            assert!(
+                (e.hrss.unwrap_or(0.0) - hrss).abs() <= 0.05,
+                "{name}: HRSS {:?}",
+                e.hrss
+            );
             let got_r = e.intensity_ratio.unwrap_or(0.0);
             assert!((got_r - r).abs() < 0.0005, "{name}: r {got_r}");
             assert_eq!(e.class, class, "{name}");
@@ -794,7 +925,11 @@ mod tests {
 
     #[test]
     fn pmc_vector() {
-        let steady = Pmc { atl: 50.0, ctl: 50.0, history_days: 100 };
+        let steady = Pmc {
+            atl: 50.0,
+            ctl: 50.0,
+            history_days: 100,
+        };
         let p = steady.step(300.0);
         assert!((p.atl - 83.28).abs() < 0.005, "{}", p.atl);
         assert!((p.ctl - 55.88).abs() < 0.005, "{}", p.ctl);
@@ -803,11 +938,27 @@ mod tests {
 
     #[test]
     fn max_hr_sources_in_order() {
-        let watch = WatchFigures { max_hr: Some(191), ..WatchFigures::default() };
-        let mut cfg = AthleteSettings { max_hr: Some(185), ..AthleteSettings::default() };
-        assert_eq!(resolve_athlete(&cfg, &watch, Some(200.0), 2026).max_hr.source, Source::Config);
+        let watch = WatchFigures {
+            max_hr: Some(191),
+            ..WatchFigures::default()
+        };
+        let mut cfg = AthleteSettings {
+            max_hr: Some(185),
+            ..AthleteSettings::default()
+        };
+        assert_eq!(
+            resolve_athlete(&cfg, &watch, Some(200.0), 2026)
+                .max_hr
+                .source,
+            Source::Config
+        );
         cfg.max_hr = None;
-        assert_eq!(resolve_athlete(&cfg, &watch, Some(200.0), 2026).max_hr.value, 191.0);
+        assert_eq!(
+            resolve_athlete(&cfg, &watch, Some(200.0), 2026)
+                .max_hr
+                .value,
+            191.0
+        );
         let none = WatchFigures::default();
         cfg.birth_year = Some(1986); // age 40 → Tanaka 180
         let a = resolve_athlete(&cfg, &none, Some(176.0), 2026);
@@ -817,7 +968,10 @@ mod tests {
         cfg.birth_year = None;
         let a = resolve_athlete(&cfg, &none, None, 2026);
         assert_eq!((a.max_hr.value, a.max_hr.source), (190.0, Source::Default));
-        assert_eq!((a.resting_hr.value, a.resting_hr.source), (60.0, Source::Default));
+        assert_eq!(
+            (a.resting_hr.value, a.resting_hr.source),
+            (60.0, Source::Default)
+        );
     }
 
     #[test]
@@ -863,7 +1017,10 @@ mod tests {
         assert_eq!(r.easy_only_until, Some(act.end + Duration::days(7)));
         let act = session(&[(105, 166)]);
         let e = assess(&act, &a);
-        assert_eq!(recovery(&act, &e, None).long_race, Some(LongRace::HalfMarathon));
+        assert_eq!(
+            recovery(&act, &e, None).long_race,
+            Some(LongRace::HalfMarathon)
+        );
         let act = session(&[(45, 130)]);
         let e = assess(&act, &a);
         assert_eq!(recovery(&act, &e, None).long_race, None);
@@ -872,15 +1029,28 @@ mod tests {
     #[test]
     fn extension_needs_history_and_deep_fatigue() {
         let d0 = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
-        let mut daily: Vec<(NaiveDate, f64)> = (0..60).map(|i| (d0 + Duration::days(i), 40.0)).collect();
+        let mut daily: Vec<(NaiveDate, f64)> =
+            (0..60).map(|i| (d0 + Duration::days(i), 40.0)).collect();
         let race_day = d0 + Duration::days(60);
         daily.push((race_day, 400.0));
-        let pmc = pmc_on(&daily, race_day).unwrap_or(Pmc { atl: 0.0, ctl: 0.0, history_days: 0 });
+        let pmc = pmc_on(&daily, race_day).unwrap_or(Pmc {
+            atl: 0.0,
+            ctl: 0.0,
+            history_days: 0,
+        });
         assert!(pmc.tsb() < -30.0, "{}", pmc.tsb());
-        let ext = extension(&pmc, 67).unwrap_or(Extension { hours: 0, tsb: 0.0, rest_days: 0 });
+        let ext = extension(&pmc, 67).unwrap_or(Extension {
+            hours: 0,
+            tsb: 0.0,
+            rest_days: 0,
+        });
         assert!(ext.hours > 0 && 67 + ext.hours <= MAX_RECOVERY_H);
         // The same day as a first activity: no history, no extension.
-        let first = pmc_on(&[(race_day, 400.0)], race_day).unwrap_or(Pmc { atl: 0.0, ctl: 0.0, history_days: 0 });
+        let first = pmc_on(&[(race_day, 400.0)], race_day).unwrap_or(Pmc {
+            atl: 0.0,
+            ctl: 0.0,
+            history_days: 0,
+        });
         assert_eq!(extension(&first, 67), None);
     }
 

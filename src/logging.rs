@@ -10,7 +10,8 @@ pub fn init(verbose: u8, quiet: bool) {
         (false, 1) => Level::DEBUG,
         _ => Level::TRACE,
     };
-    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
+    let under_systemd =
+        std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)

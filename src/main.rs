@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("recoverd: {err:#}");
-            if err.is::<recoverd::app::UsageError>() { ExitCode::from(2) } else { ExitCode::from(1) }
+            if err.is::<recoverd::app::UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

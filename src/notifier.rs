@@ -23,7 +23,10 @@ impl Desktop {
     /// A notifier; `enabled = false` sends nothing.
     #[must_use]
     pub const fn new(enabled: bool) -> Self {
-        Self { enabled, failed: false }
+        Self {
+            enabled,
+            failed: false,
+        }
     }
 
     /// True when the activity ended recently enough to be announced on its own.
@@ -40,15 +43,25 @@ impl Desktop {
     }
 
     /// Announces a backfill of `count` past activities with one notification.
-    pub async fn announce_backfill(&mut self, count: usize, latest: Option<&Stored>, off: FixedOffset) {
+    pub async fn announce_backfill(
+        &mut self,
+        count: usize,
+        latest: Option<&Stored>,
+        off: FixedOffset,
+    ) {
         if count == 0 {
             return;
         }
-        let summary = format!("Imported {count} past activit{}", if count == 1 { "y" } else { "ies" });
-        let body = latest.and_then(|s| render::notification(s, off)).map_or_else(
-            || "Fitness and form are up to date.".to_string(),
-            |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),
+        let summary = format!(
+            "Imported {count} past activit{}",
+            if count == 1 { "y" } else { "ies" }
         );
+        let body = latest
+            .and_then(|s| render::notification(s, off))
+            .map_or_else(
+                || "Fitness and form are up to date.".to_string(),
+                |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),
+            );
         self.send(&summary, &body).await;
     }
 
@@ -83,6 +96,11 @@ impl Desktop {
 /// A sentence saying why no server answered.
 pub fn server_information() -> Result<String, String> {
     notify_rust::get_server_information()
-        .map(|i| format!("{} {} ({}), spec {}", i.name, i.version, i.vendor, i.spec_version))
+        .map(|i| {
+            format!(
+                "{} {} ({}), spec {}",
+                i.name, i.version, i.vendor, i.spec_version
+            )
+        })
         .map_err(|e| e.to_string())
 }

@@ -94,8 +94,15 @@ pub fn process_file(
         Ok(_) => {}
         Err(e) => return pending(path, &e),
     }
-    let mut meta = FileMeta { path: path.to_path_buf(), sha256: None, size, mtime_ns };
-    let limits = Limits { max_file_bytes: cfg.max_file_bytes };
+    let mut meta = FileMeta {
+        path: path.to_path_buf(),
+        sha256: None,
+        size,
+        mtime_ns,
+    };
+    let limits = Limits {
+        max_file_bytes: cfg.max_file_bytes,
+    };
     let bytes = match ingest::read_path(path, limits) {
         Ok(b) => b,
         Err(e) => return failed(store, &meta, &e, now),
@@ -107,10 +114,10 @@ pub fn process_file(
         Ok(None) => {}
         Err(e) => return pending(path, &e),
     }
-    if !opts.retry_failed {
-        if let Ok(Some((FileStatus::Skipped, reason))) = store.status_by_sha(&bytes.sha256) {
-            return record(store, &meta, FileStatus::Skipped, reason, now);
-        }
+    if !opts.retry_failed
+        && let Ok(Some((FileStatus::Skipped, reason))) = store.status_by_sha(&bytes.sha256)
+    {
+        return record(store, &meta, FileStatus::Skipped, reason, now);
     }
     let parsed = match parse_content(&bytes.bytes, limits) {
         Ok(p) => p,
@@ -195,14 +202,22 @@ pub fn gunzip(bytes: &[u8], limits: Limits) -> Result<Vec<u8>, IngestError> {
 ///
 /// # Errors
 /// On database failure.
-pub fn assess(store: &Store, cfg: &Config, a: &Activity, id: Option<i64>) -> Result<plan::Assessment, StoreError> {
+pub fn assess(
+    store: &Store,
+    cfg: &Config,
+    a: &Activity,
+    id: Option<i64>,
+) -> Result<plan::Assessment, StoreError> {
     let stored = store.observed_max_hr()?;
     let own = effort::peak_10s(&a.hr);
     let observed_max_hr = match (stored, own) {
         (Some(x), Some(y)) => Some(x.max(y)),
         (x, y) => x.or(y),
     };
-    let history = History { observed_max_hr, daily_loads: store.daily_loads(id)? };
+    let history = History {
+        observed_max_hr,
+        daily_loads: store.daily_loads(id)?,
+    };
     Ok(plan::evaluate(a, &cfg.athlete, &history))
 }
 
@@ -257,7 +272,13 @@ fn record(
 }
 
 fn failed(store: &mut Store, meta: &FileMeta, e: &IngestError, now: DateTime<Utc>) -> Outcome {
-    let mut o = record(store, meta, FileStatus::Failed, Some(e.message.clone()), now);
+    let mut o = record(
+        store,
+        meta,
+        FileStatus::Failed,
+        Some(e.message.clone()),
+        now,
+    );
     o.transient = o.transient || matches!(e.kind, FailureKind::Truncated | FailureKind::Unreadable);
     o
 }
@@ -276,10 +297,16 @@ fn pending(path: &Path, e: &StoreError) -> Outcome {
 /// On database failure.
 pub fn replan(store: &mut Store, cfg: &Config, all: bool) -> Result<usize, StoreError> {
     let key = cfg.settings_key();
-    let ids = if all { store.activity_ids()? } else { store.stale_assessments(&key)? };
+    let ids = if all {
+        store.activity_ids()?
+    } else {
+        store.stale_assessments(&key)?
+    };
     let mut n = 0;
     for id in ids {
-        let Some(stored) = store.load(id)? else { continue };
+        let Some(stored) = store.load(id)? else {
+            continue;
+        };
         let assessment = assess(store, cfg, &stored.activity, Some(id))?;
         store.save_assessment(id, &stored.activity, &assessment, &key)?;
         n += 1;

@@ -186,19 +186,32 @@ pub fn evaluate(activity: &Activity, settings: &AthleteSettings, history: &Histo
     let recovery = effort::recovery(activity, &eff, pmc.as_ref());
     let race = race_kind(activity, eff.class);
     let plan = build(activity, &eff, &recovery, race, &athlete);
-    Assessment { athlete, effort: eff, recovery, race, plan }
+    Assessment {
+        athlete,
+        effort: eff,
+        recovery,
+        race,
+        plan,
+    }
 }
 
 /// True for strength work, after which cold water blunts adaptation.
 fn is_strength(activity: &Activity) -> bool {
     activity.sport == "training"
-        || activity.sub_sport.as_deref().is_some_and(|s| s.contains("strength"))
+        || activity
+            .sub_sport
+            .as_deref()
+            .is_some_and(|s| s.contains("strength"))
 }
 
 /// Litres of fluid: 1.25–1.5 × estimated sweat loss (1.0 L/h, 1.5 L/h above 25 °C).
 #[must_use]
 pub fn fluid_litres(moving_s: f64, temperature_c: Option<f64>) -> (f64, f64) {
-    let rate = if temperature_c.is_some_and(|t| t > 25.0) { 1.5 } else { 1.0 };
+    let rate = if temperature_c.is_some_and(|t| t > 25.0) {
+        1.5
+    } else {
+        1.0
+    };
     let loss = rate * moving_s.max(0.0) / 3600.0;
     let round = |v: f64| (v * 10.0).round() / 10.0;
     (round(1.25 * loss), round(1.5 * loss))
@@ -217,12 +230,24 @@ pub fn build(
     let at = |h: f64| end + Duration::seconds((h * 3600.0).round() as i64);
     let class = eff.class;
     let hard = class >= EffortClass::Hard;
-    let what = race.map_or_else(|| "this session".to_string(), |r| format!("your {}", r.words()));
-    let moving_s = activity.moving_s.filter(|m| *m > 0.0).unwrap_or(activity.elapsed_s);
+    let what = race.map_or_else(
+        || "this session".to_string(),
+        |r| format!("your {}", r.words()),
+    );
+    let moving_s = activity
+        .moving_s
+        .filter(|m| *m > 0.0)
+        .unwrap_or(activity.elapsed_s);
     let long = moving_s >= 150.0 * 60.0;
     let mut items = Vec::new();
     let mut push = |tactic, start, end, text: String, why: &str| {
-        items.push(PlanItem { tactic, start, end, text, why: why.to_string() });
+        items.push(PlanItem {
+            tactic,
+            start,
+            end,
+            text,
+            why: why.to_string(),
+        });
     };
 
     push(
@@ -250,8 +275,16 @@ pub fn build(
     } else {
         format!("Drink {lo:.1}–{hi:.1} L of water over the next {hydrate_h:.0} hours")
     };
-    let salt = if hard || long || hot { ", with something salty or an electrolyte drink" } else { "" };
-    let beer = if hard { " No beer (4 % or more) until you have rehydrated." } else { "" };
+    let salt = if hard || long || hot {
+        ", with something salty or an electrolyte drink"
+    } else {
+        ""
+    };
+    let beer = if hard {
+        " No beer (4 % or more) until you have rehydrated."
+    } else {
+        ""
+    };
     push(
         Tactic::Hydrate,
         at(0.0),
@@ -275,9 +308,11 @@ pub fn build(
                 0.25 * kg,
                 0.3 * kg
             ),
-            None => "Eat a real meal with carbohydrate and some protein within the next few hours, \
+            None => {
+                "Eat a real meal with carbohydrate and some protein within the next few hours, \
                      not finish-line junk."
-                .into(),
+                    .into()
+            }
         };
         push(
             Tactic::HealthyEating,
@@ -289,7 +324,11 @@ pub fn build(
         );
     }
     if hard {
-        let until = if class == EffortClass::Max { 48.0 } else { 24.0 };
+        let until = if class == EffortClass::Max {
+            48.0
+        } else {
+            24.0
+        };
         push(
             Tactic::Compression,
             at(1.0),
@@ -318,7 +357,11 @@ pub fn build(
             "Easy, low-impact movement for 20–40 minutes: walk, cycle or swim.".into(),
             "Active recovery reduces soreness more than lying still (Dupuy 2018).",
         );
-        let from = if class == EffortClass::Hard { 24.0 } else { 48.0 };
+        let from = if class == EffortClass::Hard {
+            24.0
+        } else {
+            48.0
+        };
         push(
             Tactic::FoamRoller,
             at(from),
@@ -370,7 +413,11 @@ pub fn build(
     );
     match (recovery.long_race, recovery.easy_only_until) {
         (Some(kind), Some(until)) => {
-            let easy_from = if kind == LongRace::Marathon { at(48.0) } else { recovery.ready_at.min(until) };
+            let easy_from = if kind == LongRace::Marathon {
+                at(48.0)
+            } else {
+                recovery.ready_at.min(until)
+            };
             push(
                 Tactic::ReturnToTraining,
                 easy_from,
@@ -417,5 +464,7 @@ pub fn build(
 /// When hard training can resume: the end of the easy-only window for long races, else `ready_at`.
 #[must_use]
 pub fn hard_training_from(recovery: &Recovery) -> DateTime<Utc> {
-    recovery.easy_only_until.map_or(recovery.ready_at, |u| u.max(recovery.ready_at))
+    recovery
+        .easy_only_until
+        .map_or(recovery.ready_at, |u| u.max(recovery.ready_at))
 }

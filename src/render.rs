@@ -14,7 +14,9 @@ use crate::store::Stored;
 /// The athlete's local offset for an activity: the file's own, else the given fallback.
 #[must_use]
 pub fn offset_for(a: &Activity, fallback: FixedOffset) -> FixedOffset {
-    a.utc_offset_s.and_then(FixedOffset::east_opt).unwrap_or(fallback)
+    a.utc_offset_s
+        .and_then(FixedOffset::east_opt)
+        .unwrap_or(fallback)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -60,7 +62,11 @@ pub fn size(a: &Activity) -> String {
 #[must_use]
 pub fn duration(s: f64) -> String {
     let m = (s / 60.0).round() as i64;
-    if m >= 60 { format!("{} h {:02} min", m / 60, m % 60) } else { format!("{m} min") }
+    if m >= 60 {
+        format!("{} h {:02} min", m / 60, m % 60)
+    } else {
+        format!("{m} min")
+    }
 }
 
 /// "Wed 07:30" in the athlete's local time.
@@ -77,7 +83,11 @@ fn day_label(item: &PlanItem, finish: DateTime<Utc>, off: FixedOffset) -> String
     if item.start - finish < Duration::minutes(60) {
         "Now".into()
     } else if days == 0 {
-        if start.hour() >= 17 { "Tonight".into() } else { "Later today".into() }
+        if start.hour() >= 17 {
+            "Tonight".into()
+        } else {
+            "Later today".into()
+        }
     } else if days == 1 {
         "Tomorrow".into()
     } else {
@@ -99,7 +109,12 @@ fn window(item: &PlanItem, off: FixedOffset) -> String {
 
 fn headline(s: &Stored, a: &Assessment) -> String {
     let act = &s.activity;
-    format!("{}, {}: {} effort", title(act, a.race), size(act), a.effort.class.words())
+    format!(
+        "{}, {}: {} effort",
+        title(act, a.race),
+        size(act),
+        a.effort.class.words()
+    )
 }
 
 fn facts(s: &Stored, a: &Assessment, off: FixedOffset) -> Vec<String> {
@@ -108,21 +123,29 @@ fn facts(s: &Stored, a: &Assessment, off: FixedOffset) -> Vec<String> {
         "{} · {} · {}",
         act.start.with_timezone(&off).format("%a %-d %b %Y, %H:%M"),
         duration(act.elapsed_s),
-        act.distance_m.map_or_else(|| "no distance".into(), |d| format!("{:.2} km", d / 1000.0))
+        act.distance_m
+            .map_or_else(|| "no distance".into(), |d| format!("{:.2} km", d / 1000.0))
     )];
     let e = &a.effort;
     match e.hr_source {
-        HrSource::None => lines.push(
-            "No heart rate in the file: the effort is estimated from moving time.".into(),
-        ),
+        HrSource::None => lines
+            .push("No heart rate in the file: the effort is estimated from moving time.".into()),
         src => {
-            let avg = act.avg_hr.map_or_else(String::new, |h| format!("avg HR {h:.0} bpm, "));
+            let avg = act
+                .avg_hr
+                .map_or_else(String::new, |h| format!("avg HR {h:.0} bpm, "));
             lines.push(format!(
                 "{avg}HRSS {:.0}{}{}",
                 e.hrss.unwrap_or(0.0),
-                e.intensity_ratio
-                    .map_or_else(String::new, |r| format!(", best 20 min at {:.0} % of threshold", r * 100.0)),
-                if src == HrSource::Average { " (from the average heart rate only)" } else { "" }
+                e.intensity_ratio.map_or_else(String::new, |r| format!(
+                    ", best 20 min at {:.0} % of threshold",
+                    r * 100.0
+                )),
+                if src == HrSource::Average {
+                    " (from the average heart rate only)"
+                } else {
+                    ""
+                }
             ));
         }
     }
@@ -149,7 +172,10 @@ fn facts(s: &Stored, a: &Assessment, off: FixedOffset) -> Vec<String> {
 #[must_use]
 pub fn show_text(s: &Stored, off: FixedOffset) -> String {
     let Some(a) = &s.assessment else {
-        return format!("Activity {}: not assessed yet (run `recoverd replan`).\n", s.id);
+        return format!(
+            "Activity {}: not assessed yet (run `recoverd replan`).\n",
+            s.id
+        );
     };
     let mut out = String::new();
     let _ = writeln!(out, "{}", headline(s, a));
@@ -168,9 +194,17 @@ pub fn show_text(s: &Stored, off: FixedOffset) -> String {
     let _ = writeln!(out);
     if let Some(until) = a.recovery.easy_only_until {
         let _ = writeln!(out, "Easy running from: {}", local_short(easy_from(a), off));
-        let _ = writeln!(out, "Ready for hard training: {}", local_short(until.max(a.recovery.ready_at), off));
+        let _ = writeln!(
+            out,
+            "Ready for hard training: {}",
+            local_short(until.max(a.recovery.ready_at), off)
+        );
     } else {
-        let _ = writeln!(out, "Ready for hard training: {}", local_short(a.recovery.ready_at, off));
+        let _ = writeln!(
+            out,
+            "Ready for hard training: {}",
+            local_short(a.recovery.ready_at, off)
+        );
     }
     out
 }
@@ -199,7 +233,13 @@ pub fn show_markdown(s: &Stored, off: FixedOffset) -> String {
             let _ = writeln!(out, "\n## {label}\n");
             last_label = label;
         }
-        let _ = writeln!(out, "- **{}** {} — _{}_", window(item, off), item.text, item.why);
+        let _ = writeln!(
+            out,
+            "- **{}** {} — _{}_",
+            window(item, off),
+            item.text,
+            item.why
+        );
     }
     let _ = writeln!(
         out,
@@ -300,36 +340,52 @@ pub fn list_json(s: &Stored) -> Value {
 #[must_use]
 pub fn list_line(s: &Stored, off: FixedOffset) -> String {
     let act = &s.activity;
-    let class = s.assessment.as_ref().map_or("-", |a| a.effort.class.as_str());
+    let class = s
+        .assessment
+        .as_ref()
+        .map_or("-", |a| a.effort.class.as_str());
     format!(
         "{:>5}  {}  {:<11} {:>9} {:>12} {:>5}  {:<9} {}",
         s.id,
         act.start.with_timezone(&off).format("%Y-%m-%d %H:%M"),
         act.sport,
-        act.distance_m.map_or_else(|| "-".into(), |d| format!("{:.1} km", d / 1000.0)),
+        act.distance_m
+            .map_or_else(|| "-".into(), |d| format!("{:.1} km", d / 1000.0)),
         duration(act.elapsed_s),
         act.avg_hr.map_or_else(|| "-".into(), |h| format!("{h:.0}")),
         class,
-        s.assessment
-            .as_ref()
-            .map_or_else(String::new, |a| format!("ready {}", local_short(a.recovery.ready_at, off)))
+        s.assessment.as_ref().map_or_else(String::new, |a| format!(
+            "ready {}",
+            local_short(a.recovery.ready_at, off)
+        ))
     )
 }
 
 /// `show --format ics`: one event per plan item, with a reminder for those that start later.
 #[must_use]
 pub fn show_ics(s: &Stored) -> String {
-    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//recoverd//recovery plan//EN\r\nCALSCALE:GREGORIAN\r\n");
+    let mut out = String::from(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//recoverd//recovery plan//EN\r\nCALSCALE:GREGORIAN\r\n",
+    );
     let Some(a) = &s.assessment else {
         out.push_str("END:VCALENDAR\r\n");
         return out;
     };
     let stamp = ics_time(s.activity.end);
     for (i, item) in a.plan.iter().enumerate() {
-        let end = if item.end > item.start { item.end } else { item.start + Duration::minutes(30) };
+        let end = if item.end > item.start {
+            item.end
+        } else {
+            item.start + Duration::minutes(30)
+        };
         let mut ev = vec![
             "BEGIN:VEVENT".to_string(),
-            format!("UID:recoverd-{}-{}-{}@localhost", &s.sha256[..s.sha256.len().min(16)], s.id, i),
+            format!(
+                "UID:recoverd-{}-{}-{}@localhost",
+                &s.sha256[..s.sha256.len().min(16)],
+                s.id,
+                i
+            ),
             format!("DTSTAMP:{stamp}"),
             format!("DTSTART:{}", ics_time(item.start)),
             format!("DTEND:{}", ics_time(end)),
@@ -360,7 +416,10 @@ fn ics_time(t: DateTime<Utc>) -> String {
 }
 
 fn ics_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+        .replace('\n', "\\n")
 }
 
 /// Folds a content line at 75 octets (RFC 5545 §3.1), never inside a UTF-8 character.
@@ -387,7 +446,10 @@ pub fn notification(s: &Stored, off: FixedOffset) -> Option<(String, String)> {
     let summary = headline(s, a);
     let mut body = Vec::new();
     let hard_from = plan::hard_training_from(&a.recovery);
-    body.push(format!("Ready for hard training: {}", local_short(hard_from, off)));
+    body.push(format!(
+        "Ready for hard training: {}",
+        local_short(hard_from, off)
+    ));
     let now: Vec<&PlanItem> = a
         .plan
         .iter()

@@ -122,7 +122,12 @@ impl StoreError {
         match self {
             Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
                 e.code,
-                C::DatabaseBusy | C::DatabaseLocked | C::ReadOnly | C::DiskFull | C::CannotOpen | C::SystemIoFailure
+                C::DatabaseBusy
+                    | C::DatabaseLocked
+                    | C::ReadOnly
+                    | C::DiskFull
+                    | C::CannotOpen
+                    | C::SystemIoFailure
             ),
             Self::Open { .. } => true,
             _ => false,
@@ -258,15 +263,15 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                use std::os::unix::fs::DirBuilderExt;
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| open_err(Box::new(e)))?;
-            }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.exists()
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| open_err(Box::new(e)))?;
         }
         if !path.exists() {
             use std::os::unix::fs::OpenOptionsExt;
@@ -304,13 +309,20 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version >= MIGRATIONS.len() as i64 {
             return Ok(());
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for m in MIGRATIONS.iter().skip(usize::try_from(version).unwrap_or(0)) {
+        for m in MIGRATIONS
+            .iter()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
             tx.execute_batch(m)?;
         }
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
@@ -344,7 +356,8 @@ impl Store {
              FROM files WHERE ?1 IS NULL OR status = ?1 ORDER BY seen_at DESC, id DESC",
         )?;
         let rows = stmt.query_map([status.map(FileStatus::as_str)], file_row)?;
-        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(Into::into)
     }
 
     /// The activity stored from this content, if any.
@@ -353,7 +366,9 @@ impl Store {
     /// On SQLite failure.
     pub fn activity_by_sha(&self, sha: &str) -> Result<Option<i64>> {
         self.conn
-            .query_row("SELECT id FROM activities WHERE sha256 = ?1", [sha], |r| r.get(0))
+            .query_row("SELECT id FROM activities WHERE sha256 = ?1", [sha], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(Into::into)
     }
@@ -400,7 +415,11 @@ impl Store {
             "SELECT id, sport, elapsed_s FROM activities WHERE start_ms BETWEEN ?1 AND ?2",
         )?;
         let rows = stmt.query_map(params![start - 60_000, start + 60_000], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, f64>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, f64>(2)?,
+            ))
         })?;
         for row in rows {
             let (id, sport, elapsed) = row?;
@@ -432,7 +451,9 @@ impl Store {
             "SELECT local_day, SUM(hrss) FROM assessments
              WHERE hrss IS NOT NULL AND activity_id IS NOT ?1 GROUP BY local_day",
         )?;
-        let rows = stmt.query_map([except], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)))?;
+        let rows = stmt.query_map([except], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (day, load) = row?;
@@ -455,7 +476,9 @@ impl Store {
         duplicate_of: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         upsert_file(&tx, meta, status, reason, None, duplicate_of, now)?;
         tx.commit()?;
         Ok(())
@@ -474,8 +497,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         let sha = meta.sha256.as_deref().unwrap_or_default();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let legs = serde_json::to_string(&a.legs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let legs =
+            serde_json::to_string(&a.legs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let warnings =
             serde_json::to_string(&a.warnings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.execute(
@@ -538,7 +564,9 @@ impl Store {
         assessment: &Assessment,
         settings_key: &str,
     ) -> Result<()> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         write_assessment(&tx, id, a, assessment, settings_key)?;
         tx.commit()?;
         Ok(())
@@ -555,7 +583,8 @@ impl Store {
              ORDER BY a.start_ms",
         )?;
         let rows = stmt.query_map(params![settings_key, effort::MODEL_VERSION], |r| r.get(0))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(Into::into)
     }
 
     /// Every activity id, oldest first.
@@ -563,9 +592,12 @@ impl Store {
     /// # Errors
     /// On SQLite failure.
     pub fn activity_ids(&self) -> Result<Vec<i64>> {
-        let mut stmt = self.conn.prepare("SELECT id FROM activities ORDER BY start_ms, id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM activities ORDER BY start_ms, id")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(Into::into)
     }
 
     /// Activity ids, newest first.
@@ -577,7 +609,8 @@ impl Store {
             .conn
             .prepare("SELECT id FROM activities ORDER BY start_ms DESC, id DESC LIMIT ?1")?;
         let rows = stmt.query_map([limit.map_or(-1, i64::from)], |r| r.get(0))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(Into::into)
     }
 
     /// Loads one activity with its judgement.
@@ -645,13 +678,25 @@ impl Store {
         };
         let json: Option<String> = self
             .conn
-            .query_row("SELECT json FROM assessments WHERE activity_id = ?1", [id], |r| r.get(0))
+            .query_row(
+                "SELECT json FROM assessments WHERE activity_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
             .optional()?;
         let assessment = match json {
-            Some(j) => Some(serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+            Some(j) => {
+                Some(serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
             None => None,
         };
-        Ok(Some(Stored { id, source_path, sha256, activity, assessment }))
+        Ok(Some(Stored {
+            id,
+            source_path,
+            sha256,
+            activity,
+            assessment,
+        }))
     }
 
     /// A stored setting.
@@ -660,7 +705,9 @@ impl Store {
     /// On SQLite failure.
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         self.conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(Into::into)
     }
@@ -683,11 +730,17 @@ impl Store {
     /// # Errors
     /// On SQLite failure.
     pub fn counts(&self) -> Result<Vec<(FileStatus, u64)>> {
-        let mut stmt = self.conn.prepare("SELECT status, COUNT(*) FROM files GROUP BY status")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT status, COUNT(*) FROM files GROUP BY status")?;
         let rows = stmt.query_map([], |r| {
-            Ok((FileStatus::parse(&r.get::<_, String>(0)?), r.get::<_, i64>(1)?.max(0) as u64))
+            Ok((
+                FileStatus::parse(&r.get::<_, String>(0)?),
+                r.get::<_, i64>(1)?.max(0) as u64,
+            ))
         })?;
-        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(Into::into)
     }
 
     /// Checkpoints the WAL into the main file (at shutdown).
@@ -704,7 +757,9 @@ impl Store {
     /// # Errors
     /// On SQLite failure.
     pub fn integrity_check(&self) -> Result<String> {
-        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(Into::into)
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(Into::into)
     }
 }
 
@@ -713,7 +768,9 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         path: path_from_bytes(r.get(0)?),
         display: r.get(1)?,
         sha256: r.get(2)?,
-        size: r.get::<_, Option<i64>>(3)?.and_then(|v| u64::try_from(v).ok()),
+        size: r
+            .get::<_, Option<i64>>(3)?
+            .and_then(|v| u64::try_from(v).ok()),
         mtime_ns: r.get(4)?,
         status: FileStatus::parse(&r.get::<_, String>(5)?),
         reason: r.get(6)?,
@@ -763,7 +820,9 @@ fn write_assessment(
     settings_key: &str,
 ) -> Result<()> {
     let json = serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let day = effort::local_day(a.start, a.utc_offset_s).format("%Y-%m-%d").to_string();
+    let day = effort::local_day(a.start, a.utc_offset_s)
+        .format("%Y-%m-%d")
+        .to_string();
     let load = s.effort.hrss.filter(|_| !s.effort.implausible);
     tx.execute(
         "INSERT INTO assessments (activity_id, model_version, settings_key, class, hrss, ready_at_ms, local_day, json)
@@ -793,7 +852,15 @@ fn insert_item(tx: &rusqlite::Transaction<'_>, id: i64, seq: usize, item: &PlanI
     tx.execute(
         "INSERT INTO plan_items (activity_id, seq, tactic, start_ms, end_ms, text, why)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, seq as i64, item.tactic.as_str(), ms(item.start), ms(item.end), item.text, item.why],
+        params![
+            id,
+            seq as i64,
+            item.tactic.as_str(),
+            ms(item.start),
+            ms(item.end),
+            item.text,
+            item.why
+        ],
     )?;
     Ok(())
 }
@@ -825,7 +892,10 @@ pub fn decode_hr(b: &[u8]) -> Vec<HrSample> {
             break;
         };
         t = t.saturating_add(dt);
-        out.push(HrSample { t: t as f64 / 1000.0, bpm: u16::try_from(bpm).unwrap_or(u16::MAX) });
+        out.push(HrSample {
+            t: t as f64 / 1000.0,
+            bpm: u16::try_from(bpm).unwrap_or(u16::MAX),
+        });
     }
     out
 }
@@ -862,7 +932,10 @@ mod tests {
     #[test]
     fn hr_stream_round_trips() {
         let hr: Vec<HrSample> = (0..5000)
-            .map(|i| HrSample { t: f64::from(i) * 1.5, bpm: 60 + (i % 150) as u16 })
+            .map(|i| HrSample {
+                t: f64::from(i) * 1.5,
+                bpm: 60 + (i % 150) as u16,
+            })
             .collect();
         let blob = encode_hr(&hr);
         assert!(blob.len() <= hr.len() * 4);
@@ -872,7 +945,9 @@ mod tests {
     #[test]
     fn migrations_apply_once() -> Result<()> {
         let store = Store::open_in_memory()?;
-        let v: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let v: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         assert_eq!(v, MIGRATIONS.len() as i64);
         Ok(())
     }

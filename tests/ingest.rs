@@ -70,16 +70,27 @@ fn chained_fit_keeps_both_parts_and_a_broken_second_part_keeps_the_first() {
     broken.extend(&second[..second.len() / 2]);
     let a = activity(&broken);
     assert_eq!(a.hr.len(), 300);
-    assert!(a.warnings.iter().any(|w| w.contains("chained")), "{:?}", a.warnings);
+    assert!(
+        a.warnings.iter().any(|w| w.contains("chained")),
+        "{:?}",
+        a.warnings
+    );
 }
 
 #[test]
 fn fit_cut_short_is_reported_as_incomplete() {
     let bytes = FitActivity::segments(START, &[(5, 140)]).encode();
     let cut = &bytes[..bytes.len() - 40];
-    let err = ingest::read_bytes(cut).err().map(|e| (e.kind, e.message)).unwrap_or((ingest::FailureKind::Damaged, String::new()));
+    let err = ingest::read_bytes(cut)
+        .err()
+        .map(|e| (e.kind, e.message))
+        .unwrap_or((ingest::FailureKind::Damaged, String::new()));
     assert_eq!(err.0, ingest::FailureKind::Truncated);
-    assert!(err.1.contains("ends after") && err.1.contains("copy may still be running"), "{}", err.1);
+    assert!(
+        err.1.contains("ends after") && err.1.contains("copy may still be running"),
+        "{}",
+        err.1
+    );
 }
 
 #[test]
@@ -112,13 +123,19 @@ fn gpx_heart_rate_in_two_dialects_round_trips() {
 fn committed_fixtures_are_what_the_writers_make() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let made: Vec<(&str, Vec<u8>)> = vec![
-        ("easy-45min.fit", FitActivity::segments(START, &[(45, 130)]).encode()),
+        (
+            "easy-45min.fit",
+            FitActivity::segments(START, &[(45, 130)]).encode(),
+        ),
         ("5k-race.fit", {
             let mut g = FitActivity::segments(START, &[(15, 130), (20, 176)]);
             g.speed = 5000.0 / 2100.0;
             g.encode()
         }),
-        ("two-dialects.gpx", support::gpx_two_dialects(START, &[140; 120]).into_bytes()),
+        (
+            "two-dialects.gpx",
+            support::gpx_two_dialects(START, &[140; 120]).into_bytes(),
+        ),
     ];
     for (name, bytes) in made {
         let path = dir.join(name);
@@ -126,7 +143,10 @@ fn committed_fixtures_are_what_the_writers_make() {
             std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
         }
         let on_disk = std::fs::read(&path).unwrap_or_default();
-        assert!(on_disk == bytes, "fixtures/{name} is stale: run UPDATE_FIXTURES=1 cargo test");
+        assert!(
+            on_disk == bytes,
+            "fixtures/{name} is stale: run UPDATE_FIXTURES=1 cargo test"
+        );
     }
 }
 
@@ -144,13 +164,29 @@ struct Row {
 
 fn manifest() -> Vec<Row> {
     let dir = support::corpus();
-    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv"))
-        .unwrap_or_else(|e| panic!("the corpus must be present at {} (RECOVERD_CORPUS): {e}", dir.display()));
+    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap_or_else(|e| {
+        panic!(
+            "the corpus must be present at {} (RECOVERD_CORPUS): {e}",
+            dir.display()
+        )
+    });
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}"));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
     let (f, hr, avg, max, el, dur, dist, notes) = (
-        col("file"), col("has_hr"), col("avg_hr"), col("max_hr"), col("session_elapsed_s"), col("duration_s"), col("distance_m"), col("notes"),
+        col("file"),
+        col("has_hr"),
+        col("avg_hr"),
+        col("max_hr"),
+        col("session_elapsed_s"),
+        col("duration_s"),
+        col("distance_m"),
+        col("notes"),
     );
     let num = |s: &str| s.trim().parse::<f64>().ok();
     lines
@@ -172,7 +208,8 @@ fn manifest() -> Vec<Row> {
 }
 
 fn test_config(db: &Path) -> config::Config {
-    let mut cfg = config::load(Some(&db.with_extension("toml")), Some(db)).unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg =
+        config::load(Some(&db.with_extension("toml")), Some(db)).unwrap_or_else(|e| panic!("{e}"));
     cfg.notifications = false;
     cfg
 }
@@ -193,42 +230,81 @@ fn every_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
         match o.status {
             FileStatus::Imported => {
                 let id = o.activity_id.unwrap_or_default();
-                let s = store.load(id).ok().flatten().unwrap_or_else(|| panic!("{}: not stored", row.file));
+                let s = store
+                    .load(id)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| panic!("{}: not stored", row.file));
                 let a = &s.activity;
                 // Elapsed: the session's total, else the record span.
                 if let Some(want) = row.elapsed.or(row.duration) {
                     // The manifest rounds to whole seconds.
-                    assert!((a.elapsed_s - want).abs() <= (0.01 * want).max(1.0), "{}: elapsed {} vs {want}", row.file, a.elapsed_s);
+                    assert!(
+                        (a.elapsed_s - want).abs() <= (0.01 * want).max(1.0),
+                        "{}: elapsed {} vs {want}",
+                        row.file,
+                        a.elapsed_s
+                    );
                 }
-                if let (Some(want), true) = (row.distance, a.format == recoverd::model::Format::Fit) {
+                if let (Some(want), true) = (row.distance, a.format == recoverd::model::Format::Fit)
+                {
                     let got = a.distance_m.unwrap_or(0.0);
-                    assert!((got - want).abs() <= 0.01 * want, "{}: distance {got} vs {want}", row.file);
+                    assert!(
+                        (got - want).abs() <= 0.01 * want,
+                        "{}: distance {got} vs {want}",
+                        row.file
+                    );
                 }
                 if row.has_hr {
-                    let (Some(avg), Some(max)) = (row.avg_hr, row.max_hr) else { continue };
+                    let (Some(avg), Some(max)) = (row.avg_hr, row.max_hr) else {
+                        continue;
+                    };
                     let got_avg = a.avg_hr.unwrap_or(0.0);
                     let got_max = a.max_hr.unwrap_or(0.0);
-                    assert!((got_avg - avg).abs() <= 2.0, "{}: avg HR {got_avg} vs {avg}", row.file);
-                    assert!((got_max - max).abs() <= 1.0, "{}: max HR {got_max} vs {max}", row.file);
+                    assert!(
+                        (got_avg - avg).abs() <= 2.0,
+                        "{}: avg HR {got_avg} vs {avg}",
+                        row.file
+                    );
+                    assert!(
+                        (got_max - max).abs() <= 1.0,
+                        "{}: max HR {got_max} vs {max}",
+                        row.file
+                    );
                     assert!(!a.hr.is_empty(), "{}: heart-rate stream lost", row.file);
-                } else if row.notes.contains("NO HR") || row.notes.contains("no HR") || row.notes.contains("always 0") {
+                } else if row.notes.contains("NO HR")
+                    || row.notes.contains("no HR")
+                    || row.notes.contains("always 0")
+                {
                     assert!(a.hr.is_empty(), "{}: invented heart rate", row.file);
                 }
                 report.push(format!("imported  {} (activity {id})", row.file));
             }
             FileStatus::Skipped | FileStatus::Failed => {
                 let reason = o.reason.clone().unwrap_or_default();
-                assert!(reason.len() > 10, "{}: {:?} without a reason", row.file, o.status);
+                assert!(
+                    reason.len() > 10,
+                    "{}: {:?} without a reason",
+                    row.file,
+                    o.status
+                );
                 // Only files the manifest calls non-activities or corrupt may be refused.
                 let expected = row.notes.contains("CORRUPT")
                     || row.notes.contains("non-activity")
                     || row.notes.contains("no track points")
                     || row.notes.contains("no trkpt")
                     || row.notes.contains("no points");
-                assert!(expected, "{}: {:?} ({reason}) but the manifest says: {}", row.file, o.status, row.notes);
+                assert!(
+                    expected,
+                    "{}: {:?} ({reason}) but the manifest says: {}",
+                    row.file, o.status, row.notes
+                );
                 report.push(format!("{:<9} {} — {reason}", o.status.as_str(), row.file));
             }
-            FileStatus::Duplicate => report.push(format!("duplicate {} (same as {:?})", row.file, o.duplicate_of)),
+            FileStatus::Duplicate => report.push(format!(
+                "duplicate {} (same as {:?})",
+                row.file, o.duplicate_of
+            )),
             FileStatus::Pending => panic!("{}: pending: {:?}", row.file, o.reason),
         }
     }
@@ -236,14 +312,26 @@ fn every_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
     // The second time, everything imported comes back as a duplicate and nothing is added.
     let before = store.activity_ids().map(|v| v.len()).unwrap_or_default();
     for row in manifest() {
-        let o = pipeline::process_file(&mut store, &cfg, &dir.join(&row.file), Options::default(), Utc::now());
+        let o = pipeline::process_file(
+            &mut store,
+            &cfg,
+            &dir.join(&row.file),
+            Options::default(),
+            Utc::now(),
+        );
         if first.get(&row.file) == Some(&FileStatus::Imported) {
             assert_eq!(o.status, FileStatus::Duplicate, "{}", row.file);
         }
     }
-    assert_eq!(store.activity_ids().map(|v| v.len()).unwrap_or_default(), before);
+    assert_eq!(
+        store.activity_ids().map(|v| v.len()).unwrap_or_default(),
+        before
+    );
     // Known pairs of the same activity in two files are recognised.
-    for dup in ["sports-lib__runs_fit_6909950168-no-pause-records.fit", "sports-lib__runs_gpx_2067489619.gpx"] {
+    for dup in [
+        "sports-lib__runs_fit_6909950168-no-pause-records.fit",
+        "sports-lib__runs_gpx_2067489619.gpx",
+    ] {
         assert_eq!(first.get(dup), Some(&FileStatus::Duplicate), "{dup}");
     }
 }
@@ -253,10 +341,30 @@ fn one_bad_file_gives_exit_1_and_the_rest_are_imported() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let inbox = home.path().join("in");
     std::fs::create_dir_all(&inbox).unwrap_or_default();
-    std::fs::write(inbox.join("a.fit"), FitActivity::segments(START, &[(30, 140)]).encode()).unwrap_or_default();
-    std::fs::write(inbox.join("b.fit"), FitActivity::segments(START + 86_400, &[(30, 140)]).encode()).unwrap_or_default();
-    std::fs::write(inbox.join("broken.FIT"), b"\x0e\x20this is not a fit file at all....").unwrap_or_default();
-    let out = support::run(home.path(), &["import", "--json", "--no-notify", inbox.to_str().unwrap_or_default()]);
+    std::fs::write(
+        inbox.join("a.fit"),
+        FitActivity::segments(START, &[(30, 140)]).encode(),
+    )
+    .unwrap_or_default();
+    std::fs::write(
+        inbox.join("b.fit"),
+        FitActivity::segments(START + 86_400, &[(30, 140)]).encode(),
+    )
+    .unwrap_or_default();
+    std::fs::write(
+        inbox.join("broken.FIT"),
+        b"\x0e\x20this is not a fit file at all....",
+    )
+    .unwrap_or_default();
+    let out = support::run(
+        home.path(),
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            inbox.to_str().unwrap_or_default(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -264,11 +372,18 @@ fn one_bad_file_gives_exit_1_and_the_rest_are_imported() {
         .collect();
     assert_eq!(lines.len(), 3);
     let status = |name: &str| {
-        lines.iter().find(|v| v["path"].as_str().is_some_and(|p| p.ends_with(name))).map(|v| v["status"].clone())
+        lines
+            .iter()
+            .find(|v| v["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .map(|v| v["status"].clone())
     };
     assert_eq!(status("a.fit"), Some("imported".into()));
     assert_eq!(status("b.fit"), Some("imported".into()));
     assert_eq!(status("broken.FIT"), Some("failed".into()));
-    let reason = lines.iter().find(|v| v["status"] == "failed").and_then(|v| v["reason"].as_str()).unwrap_or_default();
+    let reason = lines
+        .iter()
+        .find(|v| v["status"] == "failed")
+        .and_then(|v| v["reason"].as_str())
+        .unwrap_or_default();
     assert!(reason.contains("FIT"), "{reason}");
 }

@@ -50,10 +50,14 @@ pub fn file_type(bytes: &[u8]) -> Option<u8> {
                 return None;
             };
             input = rest;
-            if let FitObject::DataMessage(msg) = obj {
-                if msg.global_message_number() == 0 {
-                    return msg.fields().get(&0).and_then(uint).and_then(|v| u8::try_from(v).ok());
-                }
+            if let FitObject::DataMessage(msg) = obj
+                && msg.global_message_number() == 0
+            {
+                return msg
+                    .fields()
+                    .get(&0)
+                    .and_then(uint)
+                    .and_then(|v| u8::try_from(v).ok());
             }
         }
         None
@@ -305,7 +309,10 @@ fn describe(e: &fitparser::Error) -> String {
         ),
         K::UnexpectedEof(_) => "the data ends inside a message".to_string(),
         K::ParseError(pos, kind) => {
-            format!("unreadable message at byte {} ({kind:?})", group(*pos as u64))
+            format!(
+                "unreadable message at byte {} ({kind:?})",
+                group(*pos as u64)
+            )
         }
         other => other.to_string(),
     }
@@ -390,8 +397,16 @@ impl Accumulator {
             elapsed_s: f.get(&7).and_then(uint).map(|v| v as f64 / 1000.0),
             timer_s: f.get(&8).and_then(uint).map(|v| v as f64 / 1000.0),
             distance_m: f.get(&9).and_then(uint).map(|v| v as f64 / 100.0),
-            avg_hr: f.get(&16).and_then(uint).map(|v| v as f64).filter(|&v| v > 0.0),
-            max_hr: f.get(&17).and_then(uint).map(|v| v as f64).filter(|&v| v > 0.0),
+            avg_hr: f
+                .get(&16)
+                .and_then(uint)
+                .map(|v| v as f64)
+                .filter(|&v| v > 0.0),
+            max_hr: f
+                .get(&17)
+                .and_then(uint)
+                .map(|v| v as f64)
+                .filter(|&v| v > 0.0),
             avg_temp: f.get(&57).and_then(sint).map(|v| v as f64),
             training_effect: te.filter(|v| (1.0..=5.0).contains(v)),
         });
@@ -402,16 +417,17 @@ impl Accumulator {
         let Some(ts) = ts.filter(|&v| v >= FIT_MIN_ABSOLUTE) else {
             return;
         };
-        if let Some(last) = self.last_record_ts {
-            if ts < last {
-                self.backwards += 1;
-                return;
-            }
+        if let Some(last) = self.last_record_ts
+            && ts < last
+        {
+            self.backwards += 1;
+            return;
         }
         self.first_record_ts.get_or_insert(ts);
         self.last_record_ts = Some(ts);
         if let Some(hr) = f.get(&3).and_then(uint) {
-            self.record_hr.push((ts, u16::try_from(hr).unwrap_or(u16::MAX)));
+            self.record_hr
+                .push((ts, u16::try_from(hr).unwrap_or(u16::MAX)));
         }
         if let Some(d) = f.get(&5).and_then(uint) {
             self.last_record_distance = Some(d as f64 / 100.0);
@@ -424,10 +440,13 @@ impl Accumulator {
 
     fn event(&mut self, f: &HashMap<u8, Value>) {
         // Event 38: the watch's recovery-time advice, in minutes (Runalyze reads it the same way).
-        if f.get(&0).and_then(uint) == Some(38) {
-            if let Some(min) = f.get(&3).and_then(uint).or_else(|| f.get(&2).and_then(uint)) {
-                self.set_recovery(min);
-            }
+        if f.get(&0).and_then(uint) == Some(38)
+            && let Some(min) = f
+                .get(&3)
+                .and_then(uint)
+                .or_else(|| f.get(&2).and_then(uint))
+        {
+            self.set_recovery(min);
         }
     }
 
@@ -457,43 +476,64 @@ impl Accumulator {
     /// they are unpacked here; a message with a `timestamp` anchors event time to UTC.
     fn hr_raw(&mut self, f: &HashMap<u8, Value>, ts: Option<u32>) {
         let bpm: Vec<u16> = match f.get(&6) {
-            Some(Value::Array(a)) => a.iter().filter_map(uint).filter_map(|v| u16::try_from(v).ok()).collect(),
-            Some(v) => uint(v).and_then(|v| u16::try_from(v).ok()).into_iter().collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(uint)
+                .filter_map(|v| u16::try_from(v).ok())
+                .collect(),
+            Some(v) => uint(v)
+                .and_then(|v| u16::try_from(v).ok())
+                .into_iter()
+                .collect(),
             None => Vec::new(),
         };
         let mut events: Vec<u32> = Vec::new();
         match f.get(&9) {
-            Some(Value::Array(a)) => events.extend(a.iter().filter_map(uint).filter_map(|v| u32::try_from(v).ok())),
+            Some(Value::Array(a)) => events.extend(
+                a.iter()
+                    .filter_map(uint)
+                    .filter_map(|v| u32::try_from(v).ok()),
+            ),
             Some(v) => events.extend(uint(v).and_then(|v| u32::try_from(v).ok())),
             None => {}
         }
-        if events.is_empty() {
-            if let (Some(Value::Array(bytes)), Some(mut last)) = (f.get(&10), self.hr_last_event) {
-                let raw: Vec<u8> = bytes.iter().filter_map(uint).filter_map(|v| u8::try_from(v).ok()).collect();
-                let mut packed: u128 = 0;
-                for (i, b) in raw.iter().take(16).enumerate() {
-                    packed |= u128::from(*b) << (8 * i);
+        if events.is_empty()
+            && let (Some(Value::Array(bytes)), Some(mut last)) = (f.get(&10), self.hr_last_event)
+        {
+            let raw: Vec<u8> = bytes
+                .iter()
+                .filter_map(uint)
+                .filter_map(|v| u8::try_from(v).ok())
+                .collect();
+            let mut packed: u128 = 0;
+            for (i, b) in raw.iter().take(16).enumerate() {
+                packed |= u128::from(*b) << (8 * i);
+            }
+            for i in 0..bpm.len().min(raw.len() * 8 / 12) {
+                let v = ((packed >> (12 * i)) & 0xFFF) as u32;
+                let mut next = (last & !0xFFF) | v;
+                if next < last {
+                    next = next.wrapping_add(0x1000);
                 }
-                for i in 0..bpm.len().min(raw.len() * 8 / 12) {
-                    let v = ((packed >> (12 * i)) & 0xFFF) as u32;
-                    let mut next = (last & !0xFFF) | v;
-                    if next < last {
-                        next = next.wrapping_add(0x1000);
-                    }
-                    events.push(next);
-                    last = next;
-                }
+                events.push(next);
+                last = next;
             }
         }
         let Some(&last) = events.last() else { return };
         self.hr_last_event = Some(last);
         if let (Some(ts), Some(&first)) = (ts.filter(|&t| t >= FIT_MIN_ABSOLUTE), events.first()) {
             let frac = f.get(&0).and_then(uint).map_or(0.0, |v| v as f64 / 32768.0);
-            self.hr_anchor = Some((f64::from(ts) + FIT_EPOCH as f64 + frac, f64::from(first) / 1024.0));
+            self.hr_anchor = Some((
+                f64::from(ts) + FIT_EPOCH as f64 + frac,
+                f64::from(first) / 1024.0,
+            ));
         }
-        let Some((anchor_ts, anchor_ev)) = self.hr_anchor else { return };
+        let Some((anchor_ts, anchor_ev)) = self.hr_anchor else {
+            return;
+        };
         for (ev, bpm) in events.iter().zip(bpm) {
-            self.hr_msgs.push((anchor_ts + (f64::from(*ev) / 1024.0 - anchor_ev), bpm));
+            self.hr_msgs
+                .push((anchor_ts + (f64::from(*ev) / 1024.0 - anchor_ev), bpm));
         }
     }
 
@@ -546,7 +586,8 @@ impl Accumulator {
             .map(|(st, el)| f64::from(st) + el)
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let end_raw = session_end.unwrap_or(f64::from(start_raw) + elapsed_s);
-        let end = start + chrono::Duration::milliseconds(((end_raw - f64::from(start_raw)) * 1000.0) as i64);
+        let end = start
+            + chrono::Duration::milliseconds(((end_raw - f64::from(start_raw)) * 1000.0) as i64);
         let timer: f64 = self.sessions.iter().filter_map(|s| s.timer_s).sum();
         let distance: f64 = self.sessions.iter().filter_map(|s| s.distance_m).sum();
         let distance_m = if distance > 0.0 {
@@ -555,8 +596,16 @@ impl Accumulator {
             self.last_record_distance.filter(|d| *d > 0.0)
         };
 
-        let record_plausible = self.record_hr.iter().filter(|(_, b)| (30..=250).contains(b)).count();
-        let msgs_plausible = self.hr_msgs.iter().filter(|(_, b)| (30..=250).contains(b)).count();
+        let record_plausible = self
+            .record_hr
+            .iter()
+            .filter(|(_, b)| (30..=250).contains(b))
+            .count();
+        let msgs_plausible = self
+            .hr_msgs
+            .iter()
+            .filter(|(_, b)| (30..=250).contains(b))
+            .count();
         // Swims with a chest strap keep heart rate in `hr` messages; use whichever source is richer.
         let (mut hr, summary) = if record_plausible < 30 && msgs_plausible > record_plausible {
             self.hr_msgs
@@ -575,7 +624,10 @@ impl Accumulator {
                 .record_hr
                 .iter()
                 .filter(|(ts, _)| *ts >= start_raw)
-                .map(|&(ts, bpm)| HrSample { t: f64::from(ts - start_raw), bpm })
+                .map(|&(ts, bpm)| HrSample {
+                    t: f64::from(ts - start_raw),
+                    bpm,
+                })
                 .collect();
             (hr, hr_summary(self.record_hr.iter().map(|h| h.1)))
         };
@@ -588,14 +640,19 @@ impl Accumulator {
             Some((a, m)) => (Some(a), Some(m)),
             None => (
                 self.sessions.iter().find_map(|s| s.avg_hr),
-                self.sessions.iter().filter_map(|s| s.max_hr).reduce(f64::max),
+                self.sessions
+                    .iter()
+                    .filter_map(|s| s.max_hr)
+                    .reduce(f64::max),
             ),
         };
 
         let name_of = |t: FieldDataType, v: u64| get_field_variant_as_string(t, v as i64);
         let sport_of = |s: &Session| {
-            s.sport
-                .map_or_else(|| "generic".to_string(), |v| name_of(FieldDataType::Sport, v))
+            s.sport.map_or_else(
+                || "generic".to_string(),
+                |v| name_of(FieldDataType::Sport, v),
+            )
         };
         let sub_of = |s: &Session| {
             s.sub_sport
@@ -622,7 +679,9 @@ impl Accumulator {
         } else {
             Vec::new()
         };
-        let manufacturer = self.manufacturer.map(|m| name_of(FieldDataType::Manufacturer, m));
+        let manufacturer = self
+            .manufacturer
+            .map(|m| name_of(FieldDataType::Manufacturer, m));
         let product = self.product.map(|p| {
             if self.manufacturer == Some(1) {
                 name_of(FieldDataType::GarminProduct, p)
@@ -702,7 +761,7 @@ pub(crate) fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -78,7 +78,9 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
                 scan.name = Some(n);
             }
         }
-        Err(e) => warnings.push(format!("the GPX is not strictly valid ({e}); read leniently")),
+        Err(e) => warnings.push(format!(
+            "the GPX is not strictly valid ({e}); read leniently"
+        )),
     }
     build(scan, warnings)
 }
@@ -101,7 +103,9 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
                         "the GPX is not readable XML (at byte {at}: {e})"
                     )));
                 }
-                warnings.push(format!("the GPX stops being readable at byte {at} ({e}); kept the points before it"));
+                warnings.push(format!(
+                    "the GPX stops being readable at byte {at} ({e}); kept the points before it"
+                ));
                 break;
             }
         };
@@ -110,7 +114,8 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
                 let local = e.local_name().as_ref().to_string();
                 if stack.len() >= xml::MAX_DEPTH {
                     return Err(IngestError::damaged(format!(
-                        "the GPX nests elements more than {} deep; refused", xml::MAX_DEPTH
+                        "the GPX nests elements more than {} deep; refused",
+                        xml::MAX_DEPTH
                     )));
                 }
                 if stack.is_empty() {
@@ -129,28 +134,33 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
                     "hr" | "heartrate" if current.is_some() && is_hr_ns(&ns) => {
                         text_target = Some("hr");
                     }
-                    "type" if stack.last().is_some_and(|p| p == "trk") => text_target = Some("type"),
-                    "name" if stack.last().is_some_and(|p| p == "trk") => text_target = Some("name"),
+                    "type" if stack.last().is_some_and(|p| p == "trk") => {
+                        text_target = Some("type")
+                    }
+                    "name" if stack.last().is_some_and(|p| p == "trk") => {
+                        text_target = Some("name")
+                    }
                     _ => {}
                 }
                 stack.push(local);
             }
-            (_, Event::Empty(e)) => {
-                if e.local_name().as_ref() == "trkpt" {
-                    out.points.push(point_from_attrs(&e));
-                }
+            (_, Event::Empty(e)) if e.local_name().as_ref() == "trkpt" => {
+                out.points.push(point_from_attrs(&e));
             }
             (_, Event::Text(t)) => {
                 let text = t.xml10_content();
                 match (text_target, current.as_mut()) {
                     (Some("time"), Some(p)) => p.time = xml::parse_time(&text),
-                    (Some("hr"), Some(p)) => {
-                        if p.hr.is_none() {
-                            p.hr = text.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0);
-                        }
+                    (Some("hr"), Some(p)) if p.hr.is_none() => {
+                        p.hr = text
+                            .trim()
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|v| v.is_finite() && *v > 0.0);
                     }
                     (Some("type"), _) => {
-                        out.track_type.get_or_insert_with(|| text.trim().to_string());
+                        out.track_type
+                            .get_or_insert_with(|| text.trim().to_string());
                     }
                     (Some("name"), _) => {
                         out.name.get_or_insert_with(|| text.trim().to_string());
@@ -161,10 +171,10 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
             (_, Event::End(e)) => {
                 text_target = None;
                 stack.pop();
-                if e.local_name().as_ref() == "trkpt" {
-                    if let Some(p) = current.take() {
-                        out.points.push(p);
-                    }
+                if e.local_name().as_ref() == "trkpt"
+                    && let Some(p) = current.take()
+                {
+                    out.points.push(p);
                 }
             }
             (_, Event::Eof) => {
@@ -206,7 +216,9 @@ fn point_from_attrs(e: &quick_xml::events::BytesStart<'_>) -> Point {
 
 fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
     if scan.points.is_empty() {
-        return Ok(Parsed::Skipped("GPX holds no track points: not a recorded activity".into()));
+        return Ok(Parsed::Skipped(
+            "GPX holds no track points: not a recorded activity".into(),
+        ));
     }
     let timed: Vec<&Point> = scan.points.iter().filter(|p| p.time.is_some()).collect();
     let (Some(first), Some(last)) = (timed.first(), timed.last()) else {
@@ -218,7 +230,9 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
         return Ok(Parsed::Skipped("GPX track has no timestamps".into()));
     };
     if end < start {
-        return Err(IngestError::damaged("GPX track ends before it starts".into()));
+        return Err(IngestError::damaged(
+            "GPX track ends before it starts".into(),
+        ));
     }
     let mut distance = 0.0;
     let mut moving = 0.0;
@@ -250,10 +264,16 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
         prev = Some(p);
     }
     if backwards > 0 {
-        warnings.push(format!("{backwards} track points went back in time and were left out"));
+        warnings.push(format!(
+            "{backwards} track points went back in time and were left out"
+        ));
     }
-    let (avg_hr, max_hr) = hr_summary(hr.iter().map(|s| s.bpm)).map_or((None, None), |(a, m)| (Some(a), Some(m)));
-    let sport = scan.track_type.as_deref().map_or_else(|| "generic".to_string(), sport_from_text);
+    let (avg_hr, max_hr) =
+        hr_summary(hr.iter().map(|s| s.bpm)).map_or((None, None), |(a, m)| (Some(a), Some(m)));
+    let sport = scan
+        .track_type
+        .as_deref()
+        .map_or_else(|| "generic".to_string(), sport_from_text);
     let marked_race = scan.name.as_deref().is_some_and(name_marks_race);
     let elapsed_s = (end - start).num_milliseconds() as f64 / 1000.0;
     Ok(Parsed::Activity(Box::new(Activity {
@@ -272,7 +292,11 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
         avg_temperature_c: None,
         hr,
         legs: Vec::new(),
-        device: Device { manufacturer: scan.creator, product: None, serial: None },
+        device: Device {
+            manufacturer: scan.creator,
+            product: None,
+            serial: None,
+        },
         time_created: None,
         watch: WatchFigures::default(),
         marked_race,

@@ -50,16 +50,28 @@ pub enum FailureKind {
 
 impl IngestError {
     pub(crate) fn truncated(message: String) -> Self {
-        Self { kind: FailureKind::Truncated, message }
+        Self {
+            kind: FailureKind::Truncated,
+            message,
+        }
     }
     pub(crate) fn damaged(message: String) -> Self {
-        Self { kind: FailureKind::Damaged, message }
+        Self {
+            kind: FailureKind::Damaged,
+            message,
+        }
     }
     pub(crate) fn too_large(message: String) -> Self {
-        Self { kind: FailureKind::TooLarge, message }
+        Self {
+            kind: FailureKind::TooLarge,
+            message,
+        }
     }
     pub(crate) fn unreadable(message: String) -> Self {
-        Self { kind: FailureKind::Unreadable, message }
+        Self {
+            kind: FailureKind::Unreadable,
+            message,
+        }
     }
 }
 
@@ -80,7 +92,9 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_file_bytes: 256 * 1024 * 1024 }
+        Self {
+            max_file_bytes: 256 * 1024 * 1024,
+        }
     }
 }
 
@@ -120,11 +134,16 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
 /// compressed and archived forms.
 #[must_use]
 pub fn has_activity_extension(name: &Path) -> bool {
-    let Some(name) = name.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()) else {
+    let Some(name) = name
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+    else {
         return false;
     };
     let name = name.strip_suffix(".gz").unwrap_or(&name);
-    [".fit", ".gpx", ".tcx", ".zip"].iter().any(|ext| name.ends_with(ext))
+    [".fit", ".gpx", ".tcx", ".zip"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 /// Reads one activity file held in memory (not an archive).
@@ -231,8 +250,12 @@ pub fn sport_from_text(text: &str) -> String {
 #[must_use]
 pub fn name_marks_race(name: &str) -> bool {
     let n = name.to_lowercase();
-    n.split(|c: char| !c.is_alphanumeric())
-        .any(|w| matches!(w, "race" | "marathon" | "parkrun" | "10k" | "5k" | "halbmarathon"))
+    n.split(|c: char| !c.is_alphanumeric()).any(|w| {
+        matches!(
+            w,
+            "race" | "marathon" | "parkrun" | "10k" | "5k" | "halbmarathon"
+        )
+    })
 }
 
 #[cfg(test)]
@@ -241,7 +264,10 @@ mod tests {
 
     #[test]
     fn sniffs_by_content() {
-        assert_eq!(sniff(b"<?xml version=\"1.0\"?>\n<gpx version=\"1.1\">"), Sniffed::Format(Format::Gpx));
+        assert_eq!(
+            sniff(b"<?xml version=\"1.0\"?>\n<gpx version=\"1.1\">"),
+            Sniffed::Format(Format::Gpx)
+        );
         assert_eq!(
             sniff("\u{feff}  <?xml version=\"1.0\"?><!-- c --><TrainingCenterDatabase>".as_bytes()),
             Sniffed::Format(Format::Tcx)

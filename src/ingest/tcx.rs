@@ -27,7 +27,10 @@ struct Scan {
 pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
     xml::guard(bytes)?;
     // Some exporters put white space before the XML declaration, which strict parsers refuse.
-    let start = bytes.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(0);
+    let start = bytes
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(0);
     let bytes = &bytes[start..];
     let mut reader = Reader::from_reader(bytes);
     reader.config_mut().trim_text(true);
@@ -91,7 +94,11 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
             Event::Text(t) if activities == 1 => {
                 let text = t.xml10_content();
                 let parent = stack.last().map_or("", String::as_str);
-                let grand = stack.len().checked_sub(2).and_then(|i| stack.get(i)).map_or("", String::as_str);
+                let grand = stack
+                    .len()
+                    .checked_sub(2)
+                    .and_then(|i| stack.get(i))
+                    .map_or("", String::as_str);
                 match (grand, parent) {
                     ("Trackpoint", "Time") => {
                         if let Some(p) = point.as_mut() {
@@ -100,7 +107,11 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
                     }
                     ("HeartRateBpm", "Value") => {
                         if let Some(p) = point.as_mut() {
-                            p.1 = text.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0);
+                            p.1 = text
+                                .trim()
+                                .parse::<f64>()
+                                .ok()
+                                .filter(|v| v.is_finite() && *v > 0.0);
                         }
                     }
                     ("Trackpoint", "DistanceMeters") => {
@@ -121,10 +132,10 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
             }
             Event::End(e) => {
                 stack.pop();
-                if e.local_name().as_ref() == "Trackpoint" {
-                    if let Some((Some(t), hr)) = point.take() {
-                        scan.points.push((t, hr));
-                    }
+                if e.local_name().as_ref() == "Trackpoint"
+                    && let Some((Some(t), hr)) = point.take()
+                {
+                    scan.points.push((t, hr));
                 }
             }
             Event::Eof => {
@@ -141,10 +152,14 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
         buf.clear();
     }
     if activities == 0 {
-        return Ok(Parsed::Skipped("TCX holds no activity (a course or workout file)".into()));
+        return Ok(Parsed::Skipped(
+            "TCX holds no activity (a course or workout file)".into(),
+        ));
     }
     if activities > 1 {
-        warnings.push(format!("the TCX holds {activities} activities; only the first was read"));
+        warnings.push(format!(
+            "the TCX holds {activities} activities; only the first was read"
+        ));
     }
     build(scan, warnings)
 }
@@ -155,10 +170,14 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
     let start = match (scan.lap_starts.iter().min().copied(), first_point) {
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b).ok_or_else(|| {
-            IngestError::damaged("the TCX activity has no lap start and no timed track point".into())
+            IngestError::damaged(
+                "the TCX activity has no lap start and no timed track point".into(),
+            )
         })?,
     };
-    let end = last_point.unwrap_or(start).max(start + chrono::Duration::milliseconds((scan.laps_time_s * 1000.0) as i64));
+    let end = last_point
+        .unwrap_or(start)
+        .max(start + chrono::Duration::milliseconds((scan.laps_time_s * 1000.0) as i64));
     let span = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_milliseconds() as f64 / 1000.0;
     let elapsed_s = match (first_point, last_point) {
         (Some(a), Some(b)) if b > a => span(a, b),
@@ -181,11 +200,21 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
         }
     }
     if backwards > 0 {
-        warnings.push(format!("{backwards} track points went back in time and were left out"));
+        warnings.push(format!(
+            "{backwards} track points went back in time and were left out"
+        ));
     }
-    let (avg_hr, max_hr) = hr_summary(hr.iter().map(|s| s.bpm)).map_or((None, None), |(a, m)| (Some(a), Some(m)));
-    let distance = if scan.laps_distance_m > 0.0 { Some(scan.laps_distance_m) } else { scan.last_distance };
-    let sport = scan.sport.as_deref().map_or_else(|| "generic".to_string(), sport_from_text);
+    let (avg_hr, max_hr) =
+        hr_summary(hr.iter().map(|s| s.bpm)).map_or((None, None), |(a, m)| (Some(a), Some(m)));
+    let distance = if scan.laps_distance_m > 0.0 {
+        Some(scan.laps_distance_m)
+    } else {
+        scan.last_distance
+    };
+    let sport = scan
+        .sport
+        .as_deref()
+        .map_or_else(|| "generic".to_string(), sport_from_text);
     let marked_race = scan.notes.as_deref().is_some_and(super::name_marks_race);
     Ok(Parsed::Activity(Box::new(Activity {
         format: Format::Tcx,
@@ -203,7 +232,11 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
         avg_temperature_c: None,
         hr,
         legs: Vec::new(),
-        device: Device { manufacturer: scan.creator, product: None, serial: None },
+        device: Device {
+            manufacturer: scan.creator,
+            product: None,
+            serial: None,
+        },
         time_created: None,
         watch: WatchFigures::default(),
         marked_race,

@@ -37,7 +37,9 @@ pub fn root_element(bytes: &[u8]) -> Option<String> {
             return None;
         }
         let skip_to = |b: &[u8], end: &[u8]| {
-            b.windows(end.len()).position(|w| w == end).map(|p| p + end.len())
+            b.windows(end.len())
+                .position(|w| w == end)
+                .map(|p| p + end.len())
         };
         if b.starts_with(b"<?") {
             b = &b[skip_to(b, b"?>")?..];
@@ -77,7 +79,10 @@ mod tests {
     #[test]
     fn root_of_documents() {
         assert_eq!(root_element(b"<gpx/>").as_deref(), Some("gpx"));
-        assert_eq!(root_element(b"  <?xml ?>\n<!-- x --><a:TrainingCenterDatabase x='1'>").as_deref(), Some("TrainingCenterDatabase"));
+        assert_eq!(
+            root_element(b"  <?xml ?>\n<!-- x --><a:TrainingCenterDatabase x='1'>").as_deref(),
+            Some("TrainingCenterDatabase")
+        );
         assert_eq!(root_element(b"hello"), None);
     }
 
@@ -89,9 +94,18 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(parse_time("2014-01-17T09:33:11Z").map(|t| t.timestamp()), Some(1_389_951_191));
-        assert_eq!(parse_time("2014-01-17T09:33:11").map(|t| t.timestamp()), Some(1_389_951_191));
-        assert_eq!(parse_time("2014-01-17T10:33:11+01:00").map(|t| t.timestamp()), Some(1_389_951_191));
+        assert_eq!(
+            parse_time("2014-01-17T09:33:11Z").map(|t| t.timestamp()),
+            Some(1_389_951_191)
+        );
+        assert_eq!(
+            parse_time("2014-01-17T09:33:11").map(|t| t.timestamp()),
+            Some(1_389_951_191)
+        );
+        assert_eq!(
+            parse_time("2014-01-17T10:33:11+01:00").map(|t| t.timestamp()),
+            Some(1_389_951_191)
+        );
         assert!(parse_time("yesterday").is_none());
     }
 }

@@ -11,8 +11,8 @@ pub const FIT_EPOCH: i64 = 631_065_600;
 /// FIT CRC-16.
 pub fn crc16(bytes: &[u8]) -> u16 {
     const T: [u16; 16] = [
-        0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401, 0xA001, 0x6C00, 0x7800, 0xB401, 0x5000,
-        0x9C01, 0x8801, 0x4400,
+        0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401, 0xA001, 0x6C00, 0x7800,
+        0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
     ];
     let mut crc = 0u16;
     for &b in bytes {
@@ -61,7 +61,15 @@ impl FitActivity {
                 t += 1;
             }
         }
-        Self { start, sport: 1, samples, speed: 3.0, serial: 3_900_000_001, utc_offset_s: 7200, timer_s: None }
+        Self {
+            start,
+            sport: 1,
+            samples,
+            speed: 3.0,
+            serial: 3_900_000_001,
+            utc_offset_s: 7200,
+            timer_s: None,
+        }
     }
 
     pub fn span(&self) -> u32 {
@@ -77,7 +85,18 @@ impl FitActivity {
         let ts0 = u32::try_from(self.start - FIT_EPOCH).unwrap_or(0);
         let mut data = Vec::new();
         // file_id (global 0) as local 0
-        def(&mut data, 0, 0, &[(0, 1, 0x00), (1, 2, 0x84), (2, 2, 0x84), (3, 4, 0x8C), (4, 4, 0x86)]);
+        def(
+            &mut data,
+            0,
+            0,
+            &[
+                (0, 1, 0x00),
+                (1, 2, 0x84),
+                (2, 2, 0x84),
+                (3, 4, 0x8C),
+                (4, 4, 0x86),
+            ],
+        );
         data.push(0);
         data.push(4);
         data.extend(1u16.to_le_bytes());
@@ -85,7 +104,12 @@ impl FitActivity {
         data.extend(self.serial.to_le_bytes());
         data.extend(ts0.to_le_bytes());
         // record (global 20) as local 1: timestamp, heart_rate, distance
-        def(&mut data, 1, 20, &[(253, 4, 0x86), (3, 1, 0x02), (5, 4, 0x86)]);
+        def(
+            &mut data,
+            1,
+            20,
+            &[(253, 4, 0x86), (3, 1, 0x02), (5, 4, 0x86)],
+        );
         for s in &self.samples {
             data.push(1);
             data.extend((ts0 + s.t).to_le_bytes());
@@ -97,10 +121,29 @@ impl FitActivity {
         let elapsed = f64::from(span);
         let timer = self.timer_s.unwrap_or(elapsed);
         let hrs: Vec<u8> = self.samples.iter().filter_map(|s| s.hr).collect();
-        let avg = if hrs.is_empty() { 0xFF } else { (hrs.iter().map(|&h| u32::from(h)).sum::<u32>() / hrs.len() as u32) as u8 };
+        let avg = if hrs.is_empty() {
+            0xFF
+        } else {
+            (hrs.iter().map(|&h| u32::from(h)).sum::<u32>() / hrs.len() as u32) as u8
+        };
         let max = hrs.iter().copied().max().unwrap_or(0xFF);
         // session (global 18) as local 2
-        def(&mut data, 2, 18, &[(253, 4, 0x86), (2, 4, 0x86), (5, 1, 0x00), (6, 1, 0x00), (7, 4, 0x86), (8, 4, 0x86), (9, 4, 0x86), (16, 1, 0x02), (17, 1, 0x02)]);
+        def(
+            &mut data,
+            2,
+            18,
+            &[
+                (253, 4, 0x86),
+                (2, 4, 0x86),
+                (5, 1, 0x00),
+                (6, 1, 0x00),
+                (7, 4, 0x86),
+                (8, 4, 0x86),
+                (9, 4, 0x86),
+                (16, 1, 0x02),
+                (17, 1, 0x02),
+            ],
+        );
         data.push(2);
         data.extend((ts0 + span).to_le_bytes());
         data.extend(ts0.to_le_bytes());
