@@ -189,7 +189,7 @@ pub fn show_text(s: &Stored, off: FixedOffset) -> String {
             let _ = writeln!(out, "\n{label}");
             last_label = label;
         }
-        let _ = writeln!(out, "  {:<14} {}", window(item, off), item.text);
+        let _ = writeln!(out, "  {:<17} {}", window(item, off), item.text);
     }
     let _ = writeln!(out);
     if let Some(until) = a.recovery.easy_only_until {
