@@ -13,7 +13,15 @@ use support::FitActivity;
 const START: i64 = 1_776_675_731; // Mon 2026-04-20 09:02:11Z
 
 /// (name, segments, speed m/s, HRSS, class, hours)
-const REFERENCE: &[(&str, &[(u32, u8)], f64, f64, &str, u64)] = &[
+type Reference = (
+    &'static str,
+    &'static [(u32, u8)],
+    f64,
+    f64,
+    &'static str,
+    u64,
+);
+const REFERENCE: &[Reference] = &[
     ("easy-45", &[(45, 130)], 2.8, 29.61, "moderate", 7),
     ("tempo-60", &[(60, 160)], 3.3, 83.17, "hard", 24),
     (
