@@ -1,0 +1,175 @@
+//! Desktop notifications on a real, private D-Bus session bus (`dbus-daemon`), served by a small
+//! `org.freedesktop.Notifications` implementation inside the test that records every call.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use support::FitActivity;
+
+#[derive(Clone, Debug)]
+struct Call {
+    app: String,
+    summary: String,
+    body: String,
+}
+
+#[derive(Clone, Default)]
+struct Server {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Server {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut calls = self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        calls.push(Call { app: app_name, summary, body });
+        u32::try_from(calls.len()).unwrap_or(u32::MAX)
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        ("test-notifyd".into(), "recoverd tests".into(), "1.0".into(), "1.2".into())
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+struct Bus {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_bus() -> Bus {
+    let mut child = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("dbus-daemon is needed (apt-get install dbus-daemon): {e}"));
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    Bus { child, address: line.trim().to_string() }
+}
+
+fn import(home: &Path, bus: &str, args: &[&str]) -> std::process::Output {
+    Command::new(support::bin())
+        .arg("import")
+        .args(args)
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn write_config(home: &Path) {
+    let dir = home.join(".config/recoverd");
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::write(dir.join("config.toml"), "[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n")
+        .unwrap_or_default();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
+    let bus = start_bus();
+    let server = Server::default();
+    let _conn = zbus::connection::Builder::address(bus.address.as_str())
+        .name("org.freedesktop.Notifications")
+        .serve_at("/org/freedesktop/Notifications", server.clone())
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("cannot serve on the private bus: {e}"));
+
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_config(home.path());
+    let now = chrono::Utc::now().timestamp();
+    // A 10K race that ended an hour ago.
+    let mut race = FitActivity::segments(now - 3600 - 42 * 60, &[(42, 174)]);
+    race.speed = 10_000.0 / 2520.0;
+    let race_path = home.path().join("race.fit");
+    std::fs::write(&race_path, race.encode()).unwrap_or_default();
+    let out = import(home.path(), &bus.address, &[race_path.to_str().unwrap_or_default()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].app, "recoverd");
+    assert_eq!(calls[0].summary, "10K race, 10.0 km: max effort");
+    let lines: Vec<&str> = calls[0].body.lines().collect();
+    assert!(lines[0].starts_with("Ready for hard training: "), "{}", calls[0].body);
+    assert!(calls[0].body.contains("Walk for 10–15 minutes") && calls[0].body.contains("Ice bath"), "{}", calls[0].body);
+
+    // The same file again: a duplicate, no notification.
+    let copy = home.path().join("race-copy.fit");
+    std::fs::copy(&race_path, &copy).unwrap_or_default();
+    let out = import(home.path(), &bus.address, &[copy.to_str().unwrap_or_default()]);
+    assert!(out.status.success());
+    assert_eq!(server.calls.lock().map(|c| c.len()).unwrap_or_default(), 1);
+
+    // A backfill of three old runs: one summary notification.
+    let old = home.path().join("old");
+    std::fs::create_dir_all(&old).unwrap_or_default();
+    for i in 0..3 {
+        let fa = FitActivity::segments(now - (30 + i) * 86_400, &[(40, 140)]);
+        std::fs::write(old.join(format!("old{i}.fit")), fa.encode()).unwrap_or_default();
+    }
+    let out = import(home.path(), &bus.address, &[old.to_str().unwrap_or_default()]);
+    assert!(out.status.success());
+    let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[1].summary, "Imported 3 past activities");
+
+    // doctor names the server.
+    let out = Command::new(support::bin())
+        .arg("doctor")
+        .env("HOME", home.path())
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("test-notifyd 1.0"), "{text}");
+}
+
+#[test]
+fn without_a_bus_import_succeeds_with_one_warning() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_config(home.path());
+    let now = chrono::Utc::now().timestamp();
+    for i in 0..2 {
+        let fa = FitActivity::segments(now - 7200 - i * 4000, &[(30, 150)]);
+        std::fs::write(home.path().join(format!("r{i}.fit")), fa.encode()).unwrap_or_default();
+    }
+    let out = import(home.path(), "unix:path=/nonexistent/bus", &[home.path().to_str().unwrap_or_default()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("cannot send desktop notifications").count(), 1, "{stderr}");
+    assert!(stderr.contains("2 imported"), "{stderr}");
+}
