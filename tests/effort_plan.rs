@@ -309,3 +309,28 @@ proptest! {
         prop_assert!(plan::hard_training_from(&result.recovery) >= result.recovery.ready_at);
     }
 }
+
+#[test]
+fn changing_athlete_settings_recomputes_from_the_stored_stream() {
+    let (home, before) = import_reference("tempo-60", &[(60, 160)], 3.3);
+    // The file is gone; only the stored stream remains.
+    std::fs::remove_file(home.path().join("tempo-60.fit")).unwrap_or_default();
+    let cfg = home.path().join(".config/recoverd/config.toml");
+    std::fs::write(&cfg, "[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 150\nsex = \"male\"\n[notifications]\nenabled = false\n")
+        .unwrap_or_default();
+    let out = support::run(home.path(), &["show", "--format", "json"]);
+    let after: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(after["athlete"]["threshold_hr"].as_f64(), Some(150.0));
+    let (b, a) = (
+        before["effort"]["hrss"].as_f64().unwrap_or(0.0),
+        after["effort"]["hrss"].as_f64().unwrap_or(0.0),
+    );
+    assert!(a > b, "a lower threshold must raise HRSS: {b} → {a}");
+    assert_eq!(
+        after["effort"]["class"], "very_hard",
+        "160 bpm is above a 150 threshold"
+    );
+    // Nothing changed since: nothing is recomputed (the stored judgement is byte-for-byte the same).
+    let again = support::run(home.path(), &["show", "--format", "json"]);
+    assert_eq!(again.stdout, out.stdout);
+}

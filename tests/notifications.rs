@@ -37,8 +37,15 @@ impl Server {
         _hints: HashMap<String, zbus::OwnedVariant>,
         _expire_timeout: i32,
     ) -> u32 {
-        let mut calls = self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        calls.push(Call { app: app_name, summary, body });
+        let mut calls = self
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        calls.push(Call {
+            app: app_name,
+            summary,
+            body,
+        });
         u32::try_from(calls.len()).unwrap_or(u32::MAX)
     }
 
@@ -47,7 +54,12 @@ impl Server {
     }
 
     fn get_server_information(&self) -> (String, String, String, String) {
-        ("test-notifyd".into(), "recoverd tests".into(), "1.0".into(), "1.2".into())
+        (
+            "test-notifyd".into(),
+            "recoverd tests".into(),
+            "1.0".into(),
+            "1.2".into(),
+        )
     }
 
     fn close_notification(&self, _id: u32) {}
@@ -76,7 +88,10 @@ fn start_bus() -> Bus {
     if let Some(out) = child.stdout.take() {
         let _ = BufReader::new(out).read_line(&mut line);
     }
-    Bus { child, address: line.trim().to_string() }
+    Bus {
+        child,
+        address: line.trim().to_string(),
+    }
 }
 
 fn import(home: &Path, bus: &str, args: &[&str]) -> std::process::Output {
@@ -94,8 +109,11 @@ fn import(home: &Path, bus: &str, args: &[&str]) -> std::process::Output {
 fn write_config(home: &Path) {
     let dir = home.join(".config/recoverd");
     std::fs::create_dir_all(&dir).unwrap_or_default();
-    std::fs::write(dir.join("config.toml"), "[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n")
-        .unwrap_or_default();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n",
+    )
+    .unwrap_or_default();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,20 +135,40 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
     race.speed = 10_000.0 / 2520.0;
     let race_path = home.path().join("race.fit");
     std::fs::write(&race_path, race.encode()).unwrap_or_default();
-    let out = import(home.path(), &bus.address, &[race_path.to_str().unwrap_or_default()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = import(
+        home.path(),
+        &bus.address,
+        &[race_path.to_str().unwrap_or_default()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].app, "recoverd");
     assert_eq!(calls[0].summary, "10K race, 10.0 km: max effort");
     let lines: Vec<&str> = calls[0].body.lines().collect();
-    assert!(lines[0].starts_with("Ready for hard training: "), "{}", calls[0].body);
-    assert!(calls[0].body.contains("Walk for 10–15 minutes") && calls[0].body.contains("Ice bath"), "{}", calls[0].body);
+    assert!(
+        lines[0].starts_with("Ready for hard training: "),
+        "{}",
+        calls[0].body
+    );
+    assert!(
+        calls[0].body.contains("Walk for 10–15 minutes") && calls[0].body.contains("Ice bath"),
+        "{}",
+        calls[0].body
+    );
 
     // The same file again: a duplicate, no notification.
     let copy = home.path().join("race-copy.fit");
     std::fs::copy(&race_path, &copy).unwrap_or_default();
-    let out = import(home.path(), &bus.address, &[copy.to_str().unwrap_or_default()]);
+    let out = import(
+        home.path(),
+        &bus.address,
+        &[copy.to_str().unwrap_or_default()],
+    );
     assert!(out.status.success());
     assert_eq!(server.calls.lock().map(|c| c.len()).unwrap_or_default(), 1);
 
@@ -141,7 +179,11 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
         let fa = FitActivity::segments(now - (30 + i) * 86_400, &[(40, 140)]);
         std::fs::write(old.join(format!("old{i}.fit")), fa.encode()).unwrap_or_default();
     }
-    let out = import(home.path(), &bus.address, &[old.to_str().unwrap_or_default()]);
+    let out = import(
+        home.path(),
+        &bus.address,
+        &[old.to_str().unwrap_or_default()],
+    );
     assert!(out.status.success());
     let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
     assert_eq!(calls.len(), 2, "{calls:?}");
@@ -167,9 +209,21 @@ fn without_a_bus_import_succeeds_with_one_warning() {
         let fa = FitActivity::segments(now - 7200 - i * 4000, &[(30, 150)]);
         std::fs::write(home.path().join(format!("r{i}.fit")), fa.encode()).unwrap_or_default();
     }
-    let out = import(home.path(), "unix:path=/nonexistent/bus", &[home.path().to_str().unwrap_or_default()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = import(
+        home.path(),
+        "unix:path=/nonexistent/bus",
+        &[home.path().to_str().unwrap_or_default()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.matches("cannot send desktop notifications").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("cannot send desktop notifications").count(),
+        1,
+        "{stderr}"
+    );
     assert!(stderr.contains("2 imported"), "{stderr}");
 }
