@@ -274,7 +274,14 @@ fn on_event(
             | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
     );
     if matches!(ev.kind, EventKind::Remove(_)) {
-        roots.sync(cfg, watcher);
+        // Deleting files is common; only a root that vanished (an unmounted watch) matters.
+        if ev
+            .paths
+            .iter()
+            .any(|p| cfg.watch.iter().any(|r| r.starts_with(p)))
+        {
+            roots.sync(cfg, watcher);
+        }
         return;
     }
     let path = match ev.kind {

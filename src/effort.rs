@@ -5,7 +5,7 @@
 //! class, the recovery window, and fitness / fatigue / form (ATL, CTL, TSB).
 //! Must not touch: files, the database, the clock (`now` and history are arguments), logging.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Activity, HrSample, WatchFigures};
@@ -755,12 +755,6 @@ pub fn extension(pmc: &Pmc, base_hours: u32) -> Option<Extension> {
 #[must_use]
 pub fn local_day(t: DateTime<Utc>, offset_s: Option<i32>) -> NaiveDate {
     (t + Duration::seconds(i64::from(offset_s.unwrap_or(0)))).date_naive()
-}
-
-/// The year of an instant (for ages).
-#[must_use]
-pub fn year_of(t: DateTime<Utc>) -> i32 {
-    t.year()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //!
 //! Must not touch: files, the database, the clock, logging.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::effort::{
@@ -174,7 +174,7 @@ pub fn evaluate(activity: &Activity, settings: &AthleteSettings, history: &Histo
         settings,
         &activity.watch,
         history.observed_max_hr,
-        effort::year_of(activity.start),
+        activity.start.year(),
     );
     let eff = effort::assess(activity, &athlete);
     let day = effort::local_day(activity.start, activity.utc_offset_s);

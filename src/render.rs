@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
 use serde_json::{Value, json};
 
-use crate::effort::{EffortClass, HrSource};
+use crate::effort::HrSource;
 use crate::model::Activity;
 use crate::plan::{self, Assessment, PlanItem, RaceKind, Tactic};
 use crate::store::Stored;
@@ -182,31 +182,38 @@ pub fn show_text(s: &Stored, off: FixedOffset) -> String {
     for l in facts(s, a, off) {
         let _ = writeln!(out, "  {l}");
     }
-    let mut last_label = String::new();
-    for item in &a.plan {
-        let label = day_label(item, s.activity.end, off);
-        if label != last_label {
+    for (label, item) in timeline(s, a, off) {
+        if let Some(label) = label {
             let _ = writeln!(out, "\n{label}");
-            last_label = label;
         }
         let _ = writeln!(out, "  {:<17} {}", window(item, off), item.text);
     }
     let _ = writeln!(out);
-    if let Some(until) = a.recovery.easy_only_until {
+    if a.recovery.easy_only_until.is_some() {
         let _ = writeln!(out, "Easy running from: {}", local_short(easy_from(a), off));
-        let _ = writeln!(
-            out,
-            "Ready for hard training: {}",
-            local_short(until.max(a.recovery.ready_at), off)
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "Ready for hard training: {}",
-            local_short(a.recovery.ready_at, off)
-        );
     }
+    let _ = writeln!(
+        out,
+        "Ready for hard training: {}",
+        local_short(plan::hard_training_from(&a.recovery), off)
+    );
     out
+}
+
+/// The plan items in order, each with its day label when it opens a new day group.
+fn timeline<'a>(
+    s: &Stored,
+    a: &'a Assessment,
+    off: FixedOffset,
+) -> impl Iterator<Item = (Option<String>, &'a PlanItem)> {
+    let end = s.activity.end;
+    let mut last = String::new();
+    a.plan.iter().map(move |item| {
+        let label = day_label(item, end, off);
+        let new = (label != last).then(|| label.clone());
+        last = label;
+        (new, item)
+    })
 }
 
 fn easy_from(a: &Assessment) -> DateTime<Utc> {
@@ -226,12 +233,9 @@ pub fn show_markdown(s: &Stored, off: FixedOffset) -> String {
     for l in facts(s, a, off) {
         let _ = writeln!(out, "- {l}");
     }
-    let mut last_label = String::new();
-    for item in &a.plan {
-        let label = day_label(item, s.activity.end, off);
-        if label != last_label {
+    for (label, item) in timeline(s, a, off) {
+        if let Some(label) = label {
             let _ = writeln!(out, "\n## {label}\n");
-            last_label = label;
         }
         let _ = writeln!(
             out,
@@ -461,9 +465,6 @@ pub fn notification(s: &Stored, off: FixedOffset) -> Option<(String, String)> {
     }
     if a.effort.hr_source == HrSource::None {
         body.push("(No heart rate: estimated from moving time.)".into());
-    }
-    if a.effort.class == EffortClass::Easy && body.len() == 1 {
-        body.push("• Cool down, drink some water.".into());
     }
     Some((summary, body.join("\n")))
 }

@@ -699,50 +699,6 @@ impl Store {
         }))
     }
 
-    /// A stored setting.
-    ///
-    /// # Errors
-    /// On SQLite failure.
-    pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        self.conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(Into::into)
-    }
-
-    /// Stores a setting.
-    ///
-    /// # Errors
-    /// On SQLite failure.
-    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
-    }
-
-    /// Counts of files per status.
-    ///
-    /// # Errors
-    /// On SQLite failure.
-    pub fn counts(&self) -> Result<Vec<(FileStatus, u64)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT status, COUNT(*) FROM files GROUP BY status")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                FileStatus::parse(&r.get::<_, String>(0)?),
-                r.get::<_, i64>(1)?.max(0) as u64,
-            ))
-        })?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(Into::into)
-    }
-
     /// Checkpoints the WAL into the main file (at shutdown).
     ///
     /// # Errors

@@ -34,37 +34,6 @@ pub fn looks_like_fit(bytes: &[u8]) -> bool {
     bytes.len() >= 12 && matches!(bytes[0], 12..=64) && &bytes[8..12] == b".FIT"
 }
 
-/// The FIT file type from `file_id.type` (4 = activity), reading only the header and the first
-/// messages. `None` when the file has no readable `file_id`.
-#[must_use]
-pub fn file_type(bytes: &[u8]) -> Option<u8> {
-    let seg = Segment::at(bytes, 0).ok()?;
-    let end = seg.data_end.min(bytes.len());
-    let mut proc = processor();
-    let mut input = bytes.get(..end)?;
-    let mut seen = 0;
-    let found = catch_unwind(AssertUnwindSafe(|| {
-        while !input.is_empty() && seen < 64 {
-            seen += 1;
-            let Ok((rest, obj)) = proc.deserialize_next(input) else {
-                return None;
-            };
-            input = rest;
-            if let FitObject::DataMessage(msg) = obj
-                && msg.global_message_number() == 0
-            {
-                return msg
-                    .fields()
-                    .get(&0)
-                    .and_then(uint)
-                    .and_then(|v| u8::try_from(v).ok());
-            }
-        }
-        None
-    }));
-    found.ok().flatten()
-}
-
 /// Reads a FIT activity file.
 ///
 /// # Errors
@@ -559,7 +528,6 @@ impl Accumulator {
                 self.backwards
             ));
         }
-        let to_utc = |t: u32| Utc.timestamp_opt(i64::from(t) + FIT_EPOCH, 0).single();
         let session_start = self.sessions.iter().filter_map(|s| s.start).min();
         let start_raw = session_start
             .or(self.first_record_ts)
@@ -567,7 +535,7 @@ impl Accumulator {
             .ok_or_else(|| {
                 IngestError::damaged("FIT activity has no valid start time".to_string())
             })?;
-        let start = to_utc(start_raw)
+        let start = fit_time(start_raw)
             .ok_or_else(|| IngestError::damaged("FIT start time is out of range".to_string()))?;
         let elapsed_sessions: f64 = self.sessions.iter().filter_map(|s| s.elapsed_s).sum();
         let record_span = match (self.first_record_ts, self.last_record_ts) {
@@ -671,7 +639,7 @@ impl Accumulator {
                 .map(|s| Leg {
                     sport: sport_of(s),
                     sub_sport: sub_of(s),
-                    start: s.start.and_then(to_utc).unwrap_or(start),
+                    start: s.start.and_then(fit_time).unwrap_or(start),
                     elapsed_s: s.elapsed_s.unwrap_or(0.0),
                     distance_m: s.distance_m,
                 })
@@ -716,7 +684,7 @@ impl Accumulator {
                 product,
                 serial: self.serial,
             },
-            time_created: self.time_created.and_then(to_utc),
+            time_created: self.time_created.and_then(fit_time),
             watch: self.watch,
             marked_race: false,
             warnings: self.warnings,
@@ -771,7 +739,7 @@ pub(crate) fn group(n: u64) -> String {
 
 /// FIT timestamp (seconds since the FIT epoch) to UTC.
 #[must_use]
-pub fn fit_time(t: u32) -> Option<DateTime<Utc>> {
+fn fit_time(t: u32) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(i64::from(t) + FIT_EPOCH, 0).single()
 }
 
