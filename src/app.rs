@@ -36,7 +36,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             no_notify,
             retry_failed,
             paths,
-        } => import(&cfg, &paths, json, !no_notify, Options { retry_failed }),
+        } => import(
+            &cfg,
+            &paths,
+            json,
+            !no_notify,
+            Options::all_cores(retry_failed),
+        ),
         Command::List { json, limit } => list(&cfg, json, limit),
         Command::Show { id, format } => show(&cfg, &id, format),
         Command::Status { json } => status(&cfg, json),
@@ -117,19 +123,38 @@ fn import(
     let mut store = open(cfg)?;
     let files = collect(paths, cfg);
     let started = std::time::Instant::now();
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(files.len());
+    let progress = std::cell::RefCell::new(Progress::new(files.len()));
+    let mut counts = [0usize; 5];
+    let mut new_ids = Vec::new();
+    let mut write_error = None;
     let stdout = std::io::stdout();
-    for path in &files {
-        let o = pipeline::process_file(&mut store, cfg, path, opts, Utc::now());
-        log_outcome(&o);
-        if json {
-            let mut out = stdout.lock();
-            serde_json::to_writer(&mut out, &o)?;
-            writeln!(out)?;
-        }
-        outcomes.push(o);
+    pipeline::process_paths(
+        &mut store,
+        cfg,
+        &files,
+        opts,
+        Utc::now(),
+        &mut |n| progress.borrow_mut().expect(n),
+        &mut |o| {
+            counts[o.status as usize] += 1;
+            new_ids.extend(o.activity_id);
+            progress.borrow_mut().done(&o);
+            if json && write_error.is_none() {
+                let mut out = stdout.lock();
+                if let Err(e) = serde_json::to_writer(&mut out, &o)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| writeln!(out))
+                {
+                    write_error = Some(e);
+                }
+            }
+        },
+    );
+    progress.borrow().finish();
+    if let Some(e) = write_error {
+        return Err(e.into());
     }
-    let count = |s: FileStatus| outcomes.iter().filter(|o| o.status == s).count();
+    let count = |s: FileStatus| counts[s as usize];
     let (imported, failed, pending) = (
         count(FileStatus::Imported),
         count(FileStatus::Failed),
@@ -147,7 +172,7 @@ fn import(
         started.elapsed().as_secs_f64()
     );
     if notify && cfg.notifications && imported > 0 {
-        announce(&store, &outcomes)?;
+        announce(&store, &new_ids)?;
     }
     Ok(if failed + pending > 0 {
         ExitCode::from(1)
@@ -156,12 +181,90 @@ fn import(
     })
 }
 
+/// Progress of an import: a bar on a terminal; otherwise a log line every few seconds. Each
+/// failure is logged as it happens, with its reason.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    done: usize,
+    failed: usize,
+    started: std::time::Instant,
+    last_line: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = (tty && total > 1).then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} files · {per_sec} · ETA {eta} · {msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_message("0 failed");
+            bar
+        });
+        let now = std::time::Instant::now();
+        Self {
+            bar,
+            total,
+            done: 0,
+            failed: 0,
+            started: now,
+            last_line: now,
+        }
+    }
+
+    fn expect(&mut self, n: usize) {
+        self.total = n.max(self.total);
+        if let Some(bar) = &self.bar {
+            bar.set_length(self.total as u64);
+        }
+    }
+
+    fn done(&mut self, o: &Outcome) {
+        self.done += 1;
+        self.total = self.total.max(self.done);
+        if matches!(o.status, FileStatus::Failed | FileStatus::Pending) {
+            self.failed += 1;
+        }
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(self.total as u64);
+                bar.inc(1);
+                bar.set_message(format!("{} failed", self.failed));
+                bar.suspend(|| log_outcome(o));
+            }
+            None => {
+                log_outcome(o);
+                if self.last_line.elapsed() >= std::time::Duration::from_secs(5) {
+                    self.last_line = std::time::Instant::now();
+                    let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+                    tracing::info!(
+                        "{} of {} files, {rate:.0} files/s, {} failed so far",
+                        self.done,
+                        self.total,
+                        self.failed
+                    );
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// One notification per recent new activity; one summary for the past ones.
-fn announce(store: &Store, outcomes: &[Outcome]) -> Result<()> {
+fn announce(store: &Store, new_ids: &[i64]) -> Result<()> {
     let now = Utc::now();
     let mut recent = Vec::new();
     let mut past: Vec<Stored> = Vec::new();
-    for id in outcomes.iter().filter_map(|o| o.activity_id) {
+    for &id in new_ids {
         if let Some(s) = store.load(id)? {
             if Desktop::is_recent(&s, now) {
                 recent.push(s)
@@ -191,10 +294,10 @@ fn announce(store: &Store, outcomes: &[Outcome]) -> Result<()> {
 
 fn log_outcome(o: &Outcome) {
     match o.status {
-        FileStatus::Imported => tracing::info!(path = %o.path, id = o.activity_id, "imported"),
-        FileStatus::Duplicate => tracing::info!(path = %o.path, of = o.duplicate_of, "duplicate"),
+        FileStatus::Imported => tracing::debug!(path = %o.path, id = o.activity_id, "imported"),
+        FileStatus::Duplicate => tracing::debug!(path = %o.path, of = o.duplicate_of, "duplicate"),
         FileStatus::Skipped => {
-            tracing::info!(path = %o.path, reason = o.reason.as_deref().unwrap_or(""), "skipped");
+            tracing::debug!(path = %o.path, reason = o.reason.as_deref().unwrap_or(""), "skipped");
         }
         FileStatus::Failed | FileStatus::Pending => tracing::warn!(
             path = %o.path,

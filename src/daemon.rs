@@ -31,12 +31,22 @@ use crate::store::{FileStatus, Store};
 const QUIET: Duration = Duration::from_millis(300);
 /// Re-check interval for a file still changing, or left pending by a database fault.
 const RECHECK: Duration = Duration::from_secs(1);
-const RETRY_PENDING: Duration = Duration::from_secs(10);
+/// First retry of a file the database refused (locked, read-only, full), doubling up to the max.
+const RETRY_PENDING_FIRST: Duration = Duration::from_secs(2);
+const RETRY_PENDING_MAX: Duration = Duration::from_secs(60);
 
 /// What the writer thread is asked to do.
 enum Job {
-    File(PathBuf, Origin),
+    Files(Vec<PathBuf>, Origin),
     Reload(Box<Config>),
+}
+
+/// What the writer thread reports back.
+enum Done {
+    /// One file's outcome, with the stored activity when it is to be announced on its own.
+    File(Outcome, Box<Option<crate::store::Stored>>),
+    /// Past activities imported by a scan: how many, and the latest of them.
+    Backfill(usize, Box<Option<crate::store::Stored>>),
 }
 
 /// Why a file is processed: news (an event) or the start-up reconcile (may be history).
@@ -80,8 +90,7 @@ async fn serve(mut cfg: Config) -> Result<()> {
         );
     }
     let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
-    let (done_tx, mut done_rx) =
-        mpsc::unbounded_channel::<(Outcome, Origin, Option<crate::store::Stored>)>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let stop = Arc::clone(&stop);
@@ -95,16 +104,8 @@ async fn serve(mut cfg: Config) -> Result<()> {
                     }
                     match job {
                         Job::Reload(c) => cfg = *c,
-                        Job::File(path, origin) => {
-                            let o = pipeline::process_file(
-                                &mut store,
-                                &cfg,
-                                &path,
-                                Options::default(),
-                                Utc::now(),
-                            );
-                            let stored = o.activity_id.and_then(|id| store.load(id).ok().flatten());
-                            if done_tx.send((o, origin, stored)).is_err() {
+                        Job::Files(paths, origin) => {
+                            if write_files(&mut store, &cfg, &paths, origin, &done_tx).is_err() {
                                 break;
                             }
                         }
@@ -141,7 +142,7 @@ async fn serve(mut cfg: Config) -> Result<()> {
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut desktop = Desktop::new(cfg.notifications);
-    let mut backfill: (usize, Option<crate::store::Stored>) = (0, None);
+    let mut retries: HashMap<PathBuf, Duration> = HashMap::new();
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -183,33 +184,45 @@ async fn serve(mut cfg: Config) -> Result<()> {
             _ = tokio::time::sleep_until(sleep_until.into()), if next_due.is_some() => {
                 let now = Instant::now();
                 let due: Vec<PathBuf> = pending.iter().filter(|(_, c)| c.due <= now).map(|(p, _)| p.clone()).collect();
+                let mut ready: [Vec<PathBuf>; 2] = [Vec::new(), Vec::new()];
                 for path in due {
-                    settle(path, &mut pending, &job_tx, &mut in_flight);
+                    if let Some(origin) = settle(&path, &mut pending) {
+                        ready[usize::from(origin == Origin::Scan)].push(path);
+                    }
+                }
+                for (paths, origin) in ready.into_iter().zip([Origin::Event, Origin::Scan]) {
+                    if !paths.is_empty() {
+                        let n = paths.len();
+                        if job_tx.send(Job::Files(paths, origin)).is_ok() {
+                            in_flight += n;
+                        }
+                    }
                 }
             }
             done = done_rx.recv() => {
-                let Some((o, origin, stored)) = done else { break };
-                in_flight = in_flight.saturating_sub(1);
-                counts.add(&o);
-                log(&o);
-                if o.transient && o.status == FileStatus::Pending {
-                    pending.insert(PathBuf::from(&o.path), Candidate { due: Instant::now() + RETRY_PENDING, complete: true, last_stat: None, origin });
-                }
-                if let Some(s) = stored {
-                    let off = render::offset_for(&s.activity, Local::now().offset().fix());
-                    if Desktop::is_recent(&s, Utc::now()) || origin == Origin::Event {
-                        desktop.announce(&s, off).await;
-                    } else {
-                        backfill.0 += 1;
-                        if backfill.1.as_ref().is_none_or(|b| b.activity.start < s.activity.start) { backfill.1 = Some(s); }
+                match done {
+                    None => break,
+                    Some(Done::File(o, stored)) => {
+                        in_flight = in_flight.saturating_sub(1);
+                        counts.add(&o);
+                        log(&o);
+                        if o.transient && o.status == FileStatus::Pending {
+                            let retry = retries.entry(PathBuf::from(&o.path)).or_insert(RETRY_PENDING_FIRST);
+                            pending.insert(PathBuf::from(&o.path), Candidate { due: Instant::now() + *retry, complete: true, last_stat: None, origin: Origin::Event });
+                            *retry = (*retry * 2).min(RETRY_PENDING_MAX);
+                        } else {
+                            retries.remove(Path::new(&o.path));
+                        }
+                        if let Some(s) = *stored {
+                            let off = render::offset_for(&s.activity, Local::now().offset().fix());
+                            desktop.announce(&s, off).await;
+                        }
+                        let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&counts.status(&o))]);
+                    }
+                    Some(Done::Backfill(n, latest)) => {
+                        desktop.announce_backfill(n, latest.as_ref().as_ref(), Local::now().offset().fix()).await;
                     }
                 }
-                if in_flight == 0 && pending.is_empty() && backfill.0 > 0 {
-                    let off = Local::now().offset().fix();
-                    desktop.announce_backfill(backfill.0, backfill.1.as_ref(), off).await;
-                    backfill = (0, None);
-                }
-                let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&counts.status(&o))]);
             }
         }
     }
@@ -224,28 +237,63 @@ async fn serve(mut cfg: Config) -> Result<()> {
     Ok(())
 }
 
-/// Sends a settled candidate to the writer, or re-arms it while it still changes.
-fn settle(
-    path: PathBuf,
-    pending: &mut HashMap<PathBuf, Candidate>,
-    jobs: &std::sync::mpsc::Sender<Job>,
-    in_flight: &mut usize,
-) {
-    let Some(mut c) = pending.remove(&path) else {
-        return;
-    };
-    let Ok(stat) = pipeline::stat(&path) else {
-        return; // gone (renamed away, deleted)
-    };
+/// A settled candidate's origin, ready for the writer; `None` while it still changes (re-armed)
+/// or when it is gone.
+fn settle(path: &Path, pending: &mut HashMap<PathBuf, Candidate>) -> Option<Origin> {
+    let mut c = pending.remove(path)?;
+    let stat = pipeline::stat(path).ok()?; // gone (renamed away, deleted)
     if !c.complete && c.last_stat != Some(stat) {
         c.last_stat = Some(stat);
         c.due = Instant::now() + RECHECK;
-        pending.insert(path, c);
-        return;
+        pending.insert(path.to_path_buf(), c);
+        return None;
     }
-    if jobs.send(Job::File(path, c.origin)).is_ok() {
-        *in_flight += 1;
+    Some(c.origin)
+}
+
+/// The writer thread's work on settled files: [`pipeline::process_paths`], then what to
+/// announce. News is announced file by file; a scan's past activities as one summary.
+fn write_files(
+    store: &mut Store,
+    cfg: &Config,
+    paths: &[PathBuf],
+    origin: Origin,
+    done: &mpsc::UnboundedSender<Done>,
+) -> Result<(), ()> {
+    let opts = if paths.len() > 1 {
+        Options::all_cores(false)
+    } else {
+        Options::default()
+    };
+    let mut outcomes = Vec::new();
+    pipeline::process_paths(store, cfg, paths, opts, Utc::now(), &mut |_| {}, &mut |o| {
+        outcomes.push(o)
+    });
+    let now = Utc::now();
+    let mut backfill = 0usize;
+    let mut latest: Option<crate::store::Stored> = None;
+    for o in outcomes {
+        let mut stored = None;
+        if let Some(s) = o.activity_id.and_then(|id| store.load(id).ok().flatten()) {
+            if origin == Origin::Event || Desktop::is_recent(&s, now) {
+                stored = Some(s);
+            } else {
+                backfill += 1;
+                if latest
+                    .as_ref()
+                    .is_none_or(|l| l.activity.start < s.activity.start)
+                {
+                    latest = Some(s);
+                }
+            }
+        }
+        done.send(Done::File(o, Box::new(stored))).map_err(|_| ())?;
     }
+    if backfill > 0 {
+        done.send(Done::Backfill(backfill, Box::new(latest)))
+            .map_err(|_| ())?;
+    }
+    Ok(())
 }
 
 fn on_event(

@@ -1,30 +1,66 @@
-//! One file's journey: stat → known? → read and hash → duplicate? → parse → judge → store.
-//! [`process_file`] is the one function both `import` and the `run` service call. Synchronous;
-//! `now` is an argument. It decides nothing about notifications: it reports what happened.
+//! A file's journey: stat → known? → read and hash → parse → duplicate? → judge → store.
+//!
+//! [`process_paths`] is the one function both `import` and the `run` service call, for one file
+//! or for years of history. Known files are answered from the store without reading them;
+//! the rest are read and parsed on worker threads (zip archives member by member) and committed
+//! by the calling thread, the one writer, in batched transactions. Afterwards judgements that
+//! depend on history (observed max HR, fitness and fatigue) are brought up to date. It decides
+//! nothing about notifications: it reports what happened, file by file, to a sink.
 
+use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Config;
 use crate::effort;
+use crate::ingest::archive::{self, Hint, Members, StravaIndex};
 use crate::ingest::{self, FailureKind, IngestError, Limits, Parsed, Sniffed};
 use crate::model::Activity;
 use crate::plan::{self, History};
 use crate::store::{FileMeta, FileStatus, Store, StoreError};
 
+/// Files committed per transaction during a batch import.
+const BATCH_FILES: usize = 64;
+/// Longest a batch stays open.
+const BATCH_TIME: Duration = Duration::from_millis(250);
+
 /// Options of one run over files.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Options {
     /// Read again files that failed before, even unchanged.
     pub retry_failed: bool,
+    /// Threads that read and parse (1: all on the calling thread).
+    pub workers: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            retry_failed: false,
+            workers: 1,
+        }
+    }
+}
+
+impl Options {
+    /// One worker per core.
+    #[must_use]
+    pub fn all_cores(retry_failed: bool) -> Self {
+        Self {
+            retry_failed,
+            workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        }
+    }
 }
 
 /// What happened to one file.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Outcome {
-    /// The path as given.
+    /// The path as given (`archive.zip/member` for an archive's member).
     pub path: String,
     /// What became of it.
     pub status: FileStatus,
@@ -69,63 +105,589 @@ pub fn stat(path: &Path) -> std::io::Result<(u64, i64)> {
     Ok((m.len(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))
 }
 
-/// Processes one file end to end.
+/// True for names of zip archives.
+fn is_archive(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+}
+
+/// What to do with one path, decided on the writer thread before anything is read.
+enum Task {
+    File(FileMeta),
+    Archive(FileMeta),
+}
+
+/// One unit for a worker: a file to read, an archive member already read, or a result.
+enum Work {
+    File(FileMeta, Hint),
+    Bytes(FileMeta, Vec<u8>, Hint),
+    Ready(Loaded),
+}
+
+/// A file read and parsed, waiting for the writer.
+struct Loaded {
+    meta: FileMeta,
+    hint: Hint,
+    result: Result<Parsed, IngestError>,
+}
+
+/// Processes files and archives end to end and reports each file (or member) to `sink` once
+/// its outcome is final: committed, or pending because the database refused it.
+/// `estimate` is told how many files to expect as soon as that is known (progress bars).
+pub fn process_paths(
+    store: &mut Store,
+    cfg: &Config,
+    paths: &[PathBuf],
+    opts: Options,
+    now: DateTime<Utc>,
+    estimate: &mut dyn FnMut(usize),
+    sink: &mut dyn FnMut(Outcome),
+) {
+    let limits = Limits {
+        max_file_bytes: cfg.max_file_bytes,
+    };
+    // 1. Triage on this thread: known files cost a stat and a lookup.
+    let mut tasks = Vec::new();
+    let mut expected = 0usize;
+    let mut archives: Vec<FileMeta> = Vec::new();
+    for path in paths {
+        match triage(store, path, opts) {
+            Triage::Known(outcomes) => {
+                expected += outcomes.len();
+                outcomes.into_iter().for_each(&mut *sink);
+            }
+            Triage::Read(task) => {
+                expected += match &task {
+                    Task::File(_) => 1,
+                    Task::Archive(meta) => archive_estimate(&meta.path, limits),
+                };
+                if let Task::Archive(meta) = &task {
+                    archives.push(meta.clone());
+                }
+                tasks.push(task);
+            }
+        }
+    }
+    estimate(expected);
+    if tasks.is_empty() {
+        return;
+    }
+    let mut writer = match Writer::new(store, cfg, now, tasks.len() > 1) {
+        Ok(w) => w,
+        Err(e) => {
+            for t in tasks {
+                let (Task::File(m) | Task::Archive(m)) = t;
+                sink(pending(&m.path, &e));
+            }
+            return;
+        }
+    };
+    let queue = Mutex::new(Queue::new(tasks, limits));
+    let mut unsettled: Vec<String> = Vec::new();
+    let mut emit = |o: Outcome| {
+        if o.status == FileStatus::Pending {
+            unsettled.push(o.path.clone());
+        }
+        sink(o);
+    };
+    // 2. Read and parse: on this thread for one file, else on worker threads.
+    let workers = opts.workers.clamp(1, 64);
+    if workers == 1 || paths.len() == 1 && archives.is_empty() {
+        while let Some(work) = next_work(&queue) {
+            writer.push(load(work, limits), &mut emit);
+        }
+    } else {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(workers * 4);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let queue = &queue;
+                scope.spawn(move || {
+                    while let Some(work) = next_work(queue) {
+                        if tx.send(load(work, limits)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            loop {
+                match rx.recv_timeout(BATCH_TIME) {
+                    Ok(loaded) => writer.push(loaded, &mut emit),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => writer.flush(&mut emit),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        });
+    }
+    writer.flush(&mut emit);
+    // 3. Archives whose every member has a final status are not opened again while unchanged.
+    for meta in archives {
+        let prefix = format!("{}/", meta.path.to_string_lossy());
+        if !unsettled
+            .iter()
+            .any(|p| p.starts_with(&prefix) || *p == prefix[..prefix.len() - 1])
+        {
+            let _ = writer
+                .store
+                .record_archive(&meta.path, meta.size, meta.mtime_ns, now);
+        }
+    }
+    // 4. History-dependent judgements: brought up to date with everything now stored.
+    if let Err(e) = writer.refresh() {
+        tracing::warn!(error = %e, "could not update judgements after the import; `recoverd replan` will");
+    }
+}
+
+/// [`process_paths`] for one path on the calling thread: one outcome for a file, one per member
+/// for an archive.
 pub fn process_file(
     store: &mut Store,
     cfg: &Config,
     path: &Path,
     opts: Options,
     now: DateTime<Utc>,
-) -> Outcome {
+) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    process_paths(
+        store,
+        cfg,
+        &[path.to_path_buf()],
+        Options { workers: 1, ..opts },
+        now,
+        &mut |_| {},
+        &mut |o| out.push(o),
+    );
+    out
+}
+
+enum Triage {
+    Known(Vec<Outcome>),
+    Read(Task),
+}
+
+fn triage(store: &Store, path: &Path, opts: Options) -> Triage {
     let (size, mtime_ns) = match stat(path) {
         Ok(s) => s,
         Err(e) => {
             let mut o = Outcome::new(path, FileStatus::Failed);
             o.reason = Some(format!("cannot read the file: {e}"));
-            return o;
+            o.transient = true;
+            return Triage::Known(vec![o]);
         }
     };
-    match store.file(path) {
-        Ok(Some(row)) if row.size == Some(size) && row.mtime_ns == Some(mtime_ns) => {
-            if let Some(o) = known_outcome(path, &row, opts) {
-                return o;
-            }
-        }
-        Ok(_) => {}
-        Err(e) => return pending(path, &e),
-    }
-    let mut meta = FileMeta {
+    let meta = FileMeta {
         path: path.to_path_buf(),
         sha256: None,
         size,
         mtime_ns,
     };
-    let limits = Limits {
-        max_file_bytes: cfg.max_file_bytes,
-    };
-    let bytes = match ingest::read_path(path, limits) {
-        Ok(b) => b,
-        Err(e) => return failed(store, &meta, &e, now),
-    };
-    meta.sha256 = Some(bytes.sha256.clone());
-    // Same content seen before: no need to parse it again.
-    match store.activity_by_sha(&bytes.sha256) {
-        Ok(Some(id)) => return duplicate(store, &meta, id, now),
-        Ok(None) => {}
-        Err(e) => return pending(path, &e),
+    if is_archive(path) {
+        match store.archive_known(path, size, mtime_ns) {
+            Ok(true) if !opts.retry_failed => {
+                if let Ok(rows) = store.members(path) {
+                    let outcomes: Vec<Outcome> = rows
+                        .iter()
+                        .filter_map(|r| known_outcome(&r.path, r, opts))
+                        .collect();
+                    if outcomes.len() == rows.len() {
+                        return Triage::Known(outcomes);
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => return Triage::Known(vec![pending(path, &e)]),
+        }
+        return Triage::Read(Task::Archive(meta));
     }
-    if !opts.retry_failed
-        && let Ok(Some((FileStatus::Skipped, reason))) = store.status_by_sha(&bytes.sha256)
+    match store.file(path) {
+        Ok(Some(row)) if row.size == Some(size) && row.mtime_ns == Some(mtime_ns) => {
+            if let Some(o) = known_outcome(path, &row, opts) {
+                return Triage::Known(vec![o]);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => return Triage::Known(vec![pending(path, &e)]),
+    }
+    Triage::Read(Task::File(meta))
+}
+
+fn archive_estimate(path: &Path, limits: Limits) -> usize {
+    std::fs::File::open(path)
+        .ok()
+        .and_then(|f| Members::open(std::io::BufReader::new(f), path, limits).ok())
+        .map_or(1, |m| m.estimate().max(1))
+}
+
+/// The tasks, expanded into work one item at a time (archives member by member), shared by
+/// the workers behind a mutex: memory stays bounded whatever the number of files.
+struct Queue {
+    tasks: std::vec::IntoIter<Task>,
+    members: Option<(Members, i64)>,
+    limits: Limits,
+    strava: HashMap<PathBuf, Option<Arc<StravaIndex>>>,
+}
+
+impl Queue {
+    fn new(tasks: Vec<Task>, limits: Limits) -> Self {
+        Self {
+            tasks: tasks.into_iter(),
+            members: None,
+            limits,
+            strava: HashMap::new(),
+        }
+    }
+
+    fn next(&mut self) -> Option<Work> {
+        loop {
+            if let Some((members, mtime_ns)) = &mut self.members {
+                if let Some(m) = members.next() {
+                    let meta = FileMeta {
+                        path: m.path,
+                        sha256: None,
+                        size: m.size,
+                        mtime_ns: *mtime_ns,
+                    };
+                    return Some(match m.bytes {
+                        _ if m.hint.route => Work::Ready(Loaded {
+                            meta,
+                            hint: m.hint,
+                            result: Ok(Parsed::Skipped(ROUTE.into())),
+                        }),
+                        Ok(bytes) => Work::Bytes(meta, bytes, m.hint),
+                        Err(e) => Work::Ready(Loaded {
+                            meta,
+                            hint: m.hint,
+                            result: Err(e),
+                        }),
+                    });
+                }
+                self.members = None;
+            }
+            match self.tasks.next()? {
+                Task::File(meta) => {
+                    let hint = self.hint_for(&meta.path);
+                    if hint.route {
+                        return Some(Work::Ready(Loaded {
+                            meta,
+                            hint,
+                            result: Ok(Parsed::Skipped(ROUTE.into())),
+                        }));
+                    }
+                    return Some(Work::File(meta, hint));
+                }
+                Task::Archive(meta) => {
+                    let opened = std::fs::File::open(&meta.path)
+                        .map_err(|e| {
+                            IngestError::unreadable(format!(
+                                "cannot open the archive: {e}; check its permissions"
+                            ))
+                        })
+                        .and_then(|f| {
+                            Members::open(std::io::BufReader::new(f), &meta.path, self.limits)
+                        });
+                    match opened {
+                        Ok(m) => self.members = Some((m, meta.mtime_ns)),
+                        Err(e) => {
+                            return Some(Work::Ready(Loaded {
+                                meta,
+                                hint: Hint::default(),
+                                result: Err(e),
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The Strava `activities.csv` hint for a file in an unpacked export folder.
+    fn hint_for(&mut self, path: &Path) -> Hint {
+        let Some((root, rel)) = archive::strava_root(path) else {
+            return Hint::default();
+        };
+        let index = self.strava.entry(root.clone()).or_insert_with(|| {
+            std::fs::File::open(root.join("activities.csv"))
+                .ok()
+                .map(|f| Arc::new(StravaIndex::read(std::io::BufReader::new(f))))
+        });
+        index
+            .as_ref()
+            .and_then(|i| i.hint(&rel))
+            .unwrap_or_default()
+    }
+}
+
+const ROUTE: &str = "a planned route in a Strava export, not a recorded activity";
+
+fn next_work(queue: &Mutex<Queue>) -> Option<Work> {
+    queue.lock().ok()?.next()
+}
+
+/// Reads, hashes and parses: no store, no clock; runs on any thread.
+fn load(work: Work, limits: Limits) -> Loaded {
+    match work {
+        Work::Ready(l) => l,
+        Work::File(mut meta, hint) => match ingest::read_path(&meta.path, limits) {
+            Ok(b) => {
+                meta.sha256 = Some(b.sha256);
+                let result = parse_content(&b.bytes, limits);
+                Loaded { meta, hint, result }
+            }
+            Err(e) => Loaded {
+                meta,
+                hint,
+                result: Err(e),
+            },
+        },
+        Work::Bytes(mut meta, bytes, hint) => {
+            meta.sha256 = Some(ingest::sha256_hex(&bytes));
+            let result = parse_content(&bytes, limits);
+            Loaded { meta, hint, result }
+        }
+    }
+}
+
+/// The single writer: commits loaded files, batching them into transactions, and keeps the
+/// history judgements are made against in memory.
+struct Writer<'a> {
+    store: &'a mut Store,
+    cfg: &'a Config,
+    now: DateTime<Utc>,
+    history: HistoryCache,
+    batching: bool,
+    batch: Vec<Outcome>,
+    batch_started: Instant,
+    max_at_start: Option<f64>,
+    imported: Vec<(i64, DateTime<Utc>)>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(
+        store: &'a mut Store,
+        cfg: &'a Config,
+        now: DateTime<Utc>,
+        batching: bool,
+    ) -> Result<Self, StoreError> {
+        let history = HistoryCache::load(store)?;
+        Ok(Self {
+            max_at_start: history.max_hr,
+            store,
+            cfg,
+            now,
+            history,
+            batching,
+            batch: Vec::new(),
+            batch_started: Instant::now(),
+            imported: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, loaded: Loaded, sink: &mut dyn FnMut(Outcome)) {
+        if self.batching && !self.store.in_batch() {
+            // When the batch cannot start (locked, read-only), each file tries on its own.
+            if self.store.begin_batch().is_ok() {
+                self.batch_started = Instant::now();
+            }
+        }
+        let o = self.commit(loaded);
+        self.batch.push(o);
+        if !self.store.in_batch()
+            || self.batch.len() >= BATCH_FILES
+            || self.batch_started.elapsed() >= BATCH_TIME
+        {
+            self.flush(sink);
+        }
+    }
+
+    /// Commits the open batch and reports its outcomes; when the commit fails, none of them was
+    /// stored and all are pending.
+    fn flush(&mut self, sink: &mut dyn FnMut(Outcome)) {
+        if let Err(e) = self.store.end_batch() {
+            let pending_ids: Vec<i64> = self.batch.iter().filter_map(|o| o.activity_id).collect();
+            self.imported.retain(|(id, _)| !pending_ids.contains(id));
+            for o in &mut self.batch {
+                *o = pending(Path::new(&o.path), &e);
+            }
+            if let Ok(h) = HistoryCache::load(self.store) {
+                self.history = h;
+            }
+        }
+        for o in self.batch.drain(..) {
+            sink(o);
+        }
+    }
+
+    fn commit(&mut self, loaded: Loaded) -> Outcome {
+        let Loaded { meta, hint, result } = loaded;
+        if let Some(sha) = &meta.sha256 {
+            // Same content seen before: a duplicate whatever the parse said.
+            match self.store.activity_by_sha(sha) {
+                Ok(Some(id)) => return duplicate(self.store, &meta, id, self.now),
+                Ok(None) => {}
+                Err(e) => return pending(&meta.path, &e),
+            }
+        }
+        match result {
+            Err(e) => failed(self.store, &meta, &e, self.now),
+            Ok(Parsed::Skipped(reason)) => record(
+                self.store,
+                &meta,
+                FileStatus::Skipped,
+                Some(reason),
+                self.now,
+            ),
+            Ok(Parsed::Activity(mut activity)) => {
+                apply_hint(&mut activity, hint);
+                self.import_activity(&meta, &activity)
+            }
+        }
+    }
+
+    fn import_activity(&mut self, meta: &FileMeta, activity: &Activity) -> Outcome {
+        match self.store.find_same_activity(activity) {
+            Ok(Some(id)) => return duplicate(self.store, meta, id, self.now),
+            Ok(None) => {}
+            Err(e) => return pending(&meta.path, &e),
+        }
+        let peak = effort::peak_10s(&activity.hr);
+        let assessment = plan::evaluate(activity, &self.cfg.athlete, &self.history.for_new(peak));
+        match self.store.insert_activity(
+            meta,
+            activity,
+            &assessment,
+            &self.cfg.settings_key(),
+            self.now,
+        ) {
+            Ok(id) => {
+                self.history.add(id, activity, &assessment, peak);
+                self.imported.push((id, activity.start));
+                let mut o = Outcome::new(&meta.path, FileStatus::Imported);
+                o.activity_id = Some(id);
+                o
+            }
+            Err(e) => pending(&meta.path, &e),
+        }
+    }
+
+    /// After imports: activities judged before older ones arrived, or before a higher heart
+    /// rate was seen, are judged again, oldest first.
+    fn refresh(&mut self) -> Result<usize, StoreError> {
+        let Some(earliest) = self.imported.iter().map(|(_, s)| *s).min() else {
+            return Ok(0);
+        };
+        let max_rose = self.history.max_hr > self.max_at_start && self.max_at_start.is_some();
+        let ids = self.store.activity_ids()?;
+        let mut redo = Vec::new();
+        for id in ids {
+            if max_rose {
+                redo.push(id);
+            } else if let Some(start) = self.store.start_of(id)?
+                && start >= earliest
+            {
+                redo.push(id);
+            }
+        }
+        if redo.len() == 1 && self.imported.len() == 1 && redo[0] == self.imported[0].0 {
+            return Ok(0); // the newest activity, judged with everything before it
+        }
+        reassess(self.store, self.cfg, &redo, &mut self.history)
+    }
+}
+
+/// The history judgements are made against, held in memory during a run.
+struct HistoryCache {
+    max_hr: Option<f64>,
+    loads: HashMap<i64, (NaiveDate, Option<f64>)>,
+}
+
+impl HistoryCache {
+    fn load(store: &Store) -> Result<Self, StoreError> {
+        Ok(Self {
+            max_hr: store.observed_max_hr()?,
+            loads: store
+                .loads()?
+                .into_iter()
+                .map(|(id, d, l)| (id, (d, l)))
+                .collect(),
+        })
+    }
+
+    fn history(&self, except: Option<i64>, own_peak: Option<f64>) -> History {
+        let observed_max_hr = match (self.max_hr, own_peak) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        History {
+            observed_max_hr,
+            daily_loads: self
+                .loads
+                .iter()
+                .filter(|(id, _)| Some(**id) != except)
+                .filter_map(|(_, (d, l))| l.map(|l| (*d, l)))
+                .collect(),
+        }
+    }
+
+    fn for_new(&self, own_peak: Option<f64>) -> History {
+        self.history(None, own_peak)
+    }
+
+    fn add(&mut self, id: i64, a: &Activity, s: &plan::Assessment, peak: Option<f64>) {
+        if let Some(p) = peak {
+            self.max_hr = Some(self.max_hr.map_or(p, |m| m.max(p)));
+        }
+        let load = s.effort.hrss.filter(|_| !s.effort.implausible);
+        self.loads
+            .insert(id, (effort::local_day(a.start, a.utc_offset_s), load));
+    }
+}
+
+/// Judges the given activities again (oldest first), in one transaction.
+fn reassess(
+    store: &mut Store,
+    cfg: &Config,
+    ids: &[i64],
+    history: &mut HistoryCache,
+) -> Result<usize, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let key = cfg.settings_key();
+    store.begin_batch()?;
+    let mut n = 0;
+    for &id in ids {
+        let Some(stored) = store.load(id)? else {
+            continue;
+        };
+        let peak = effort::peak_10s(&stored.activity.hr);
+        let assessment = plan::evaluate(
+            &stored.activity,
+            &cfg.athlete,
+            &history.history(Some(id), peak),
+        );
+        if let Err(e) = store.save_assessment(id, &stored.activity, &assessment, &key) {
+            let _ = store.end_batch();
+            return Err(e);
+        }
+        history.add(id, &stored.activity, &assessment, peak);
+        n += 1;
+    }
+    store.end_batch()?;
+    Ok(n)
+}
+
+/// An export's index knows better than the file what the user called the activity.
+fn apply_hint(a: &mut Activity, hint: Hint) {
+    if let Some(name) = hint.name {
+        a.marked_race |= ingest::name_marks_race(&name);
+        a.name = Some(name);
+    }
+    if let Some(sport) = hint.sport
+        && sport != "generic"
+        && a.sport != "multisport"
     {
-        return record(store, &meta, FileStatus::Skipped, reason, now);
-    }
-    let parsed = match parse_content(&bytes.bytes, limits) {
-        Ok(p) => p,
-        Err(e) => return failed(store, &meta, &e, now),
-    };
-    match parsed {
-        Parsed::Skipped(reason) => record(store, &meta, FileStatus::Skipped, Some(reason), now),
-        Parsed::Activity(activity) => import_activity(store, cfg, &meta, &activity, now),
+        a.sport = sport;
     }
 }
 
@@ -198,55 +760,6 @@ pub fn gunzip(bytes: &[u8], limits: Limits) -> Result<Vec<u8>, IngestError> {
     Ok(out)
 }
 
-/// The judgement of an activity against what the store holds.
-///
-/// # Errors
-/// On database failure.
-pub fn assess(
-    store: &Store,
-    cfg: &Config,
-    a: &Activity,
-    id: Option<i64>,
-) -> Result<plan::Assessment, StoreError> {
-    let stored = store.observed_max_hr()?;
-    let own = effort::peak_10s(&a.hr);
-    let observed_max_hr = match (stored, own) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    };
-    let history = History {
-        observed_max_hr,
-        daily_loads: store.daily_loads(id)?,
-    };
-    Ok(plan::evaluate(a, &cfg.athlete, &history))
-}
-
-fn import_activity(
-    store: &mut Store,
-    cfg: &Config,
-    meta: &FileMeta,
-    activity: &Activity,
-    now: DateTime<Utc>,
-) -> Outcome {
-    match store.find_same_activity(activity) {
-        Ok(Some(id)) => return duplicate(store, meta, id, now),
-        Ok(None) => {}
-        Err(e) => return pending(&meta.path, &e),
-    }
-    let assessment = match assess(store, cfg, activity, None) {
-        Ok(a) => a,
-        Err(e) => return pending(&meta.path, &e),
-    };
-    match store.insert_activity(meta, activity, &assessment, &cfg.settings_key(), now) {
-        Ok(id) => {
-            let mut o = Outcome::new(&meta.path, FileStatus::Imported);
-            o.activity_id = Some(id);
-            o
-        }
-        Err(e) => pending(&meta.path, &e),
-    }
-}
-
 fn duplicate(store: &mut Store, meta: &FileMeta, id: i64, now: DateTime<Utc>) -> Outcome {
     if let Err(e) = store.record_file(meta, FileStatus::Duplicate, None, Some(id), now) {
         return pending(&meta.path, &e);
@@ -272,6 +785,16 @@ fn record(
 }
 
 fn failed(store: &mut Store, meta: &FileMeta, e: &IngestError, now: DateTime<Utc>) -> Outcome {
+    // A file we could not read says nothing about its content: stored without an mtime, it is
+    // tried again whenever it is seen (after a chmod, say), not only when it changes.
+    let meta = if e.kind == FailureKind::Unreadable {
+        &FileMeta {
+            mtime_ns: -1,
+            ..meta.clone()
+        }
+    } else {
+        meta
+    };
     let mut o = record(
         store,
         meta,
@@ -290,26 +813,20 @@ fn pending(path: &Path, e: &StoreError) -> Outcome {
     o
 }
 
-/// Recomputes every judgement made with other settings or an older model, from the stored
-/// streams (not the files). Returns how many were recomputed.
+/// Recomputes every judgement made with other settings or an older model (or all), from the
+/// stored streams, not the files, oldest first. Returns how many were recomputed.
 ///
 /// # Errors
 /// On database failure.
 pub fn replan(store: &mut Store, cfg: &Config, all: bool) -> Result<usize, StoreError> {
-    let key = cfg.settings_key();
     let ids = if all {
         store.activity_ids()?
     } else {
-        store.stale_assessments(&key)?
+        store.stale_assessments(&cfg.settings_key())?
     };
-    let mut n = 0;
-    for id in ids {
-        let Some(stored) = store.load(id)? else {
-            continue;
-        };
-        let assessment = assess(store, cfg, &stored.activity, Some(id))?;
-        store.save_assessment(id, &stored.activity, &assessment, &key)?;
-        n += 1;
+    if ids.is_empty() {
+        return Ok(0);
     }
-    Ok(n)
+    let mut history = HistoryCache::load(store)?;
+    reassess(store, cfg, &ids, &mut history)
 }

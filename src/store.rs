@@ -92,6 +92,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     ",
+    // 2: archives read member by member; unchanged ones are not opened again.
+    r"
+    CREATE TABLE archives (
+        path BLOB PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        seen_at TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Errors from the store.
@@ -233,6 +242,8 @@ pub struct Stored {
 /// The SQLite store. One writer per process; readers may run beside it (WAL).
 pub struct Store {
     conn: Connection,
+    /// A batch transaction is open (see [`Store::begin_batch`]).
+    batch: bool,
 }
 
 fn path_bytes(p: &Path) -> Vec<u8> {
@@ -303,7 +314,7 @@ impl Store {
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        let mut store = Self { conn };
+        let mut store = Self { conn, batch: false };
         store.migrate()?;
         Ok(store)
     }
@@ -369,23 +380,6 @@ impl Store {
             .query_row("SELECT id FROM activities WHERE sha256 = ?1", [sha], |r| {
                 r.get(0)
             })
-            .optional()
-            .map_err(Into::into)
-    }
-
-    /// The last known status of any file with this content (skipped / failed files have no
-    /// activity row), with its reason.
-    ///
-    /// # Errors
-    /// On SQLite failure.
-    pub fn status_by_sha(&self, sha: &str) -> Result<Option<(FileStatus, Option<String>)>> {
-        self.conn
-            .query_row(
-                "SELECT status, reason FROM files WHERE sha256 = ?1 AND status IN ('skipped','failed')
-                 ORDER BY id DESC LIMIT 1",
-                [sha],
-                |r| Ok((FileStatus::parse(&r.get::<_, String>(0)?), r.get(1)?)),
-            )
             .optional()
             .map_err(Into::into)
     }
@@ -476,12 +470,145 @@ impl Store {
         duplicate_of: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        upsert_file(&tx, meta, status, reason, None, duplicate_of, now)?;
-        tx.commit()?;
+        self.write(|tx| upsert_file(tx, meta, status, reason, None, duplicate_of, now))
+    }
+
+    /// Runs `f` atomically: its own `BEGIN IMMEDIATE` transaction, or a savepoint inside the
+    /// open batch.
+    fn write<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if self.batch {
+            let sp = self.conn.savepoint()?;
+            let v = f(&sp)?;
+            sp.commit()?;
+            Ok(v)
+        } else {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        }
+    }
+
+    /// Opens a batch: later writes become savepoints of one transaction, committed by
+    /// [`Store::end_batch`]. Nothing in it is durable, or visible to others, before then.
+    ///
+    /// # Errors
+    /// When the write lock cannot be taken (busy past the timeout, read-only).
+    pub fn begin_batch(&mut self) -> Result<()> {
+        if !self.batch {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.batch = true;
+        }
         Ok(())
+    }
+
+    /// True while a batch is open.
+    #[must_use]
+    pub fn in_batch(&self) -> bool {
+        self.batch
+    }
+
+    /// Commits the open batch; on failure it is rolled back and nothing in it was stored.
+    ///
+    /// # Errors
+    /// The commit's error.
+    pub fn end_batch(&mut self) -> Result<()> {
+        if !self.batch {
+            return Ok(());
+        }
+        self.batch = false;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Every activity's id, local day and load (HRSS, when plausible), and the highest
+    /// 10-s heart rate stored: the history judgements are made against.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn loads(&self) -> Result<Vec<(i64, NaiveDate, Option<f64>)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT activity_id, local_day, hrss FROM assessments")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<f64>>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, day, load) = row?;
+            if let Ok(d) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
+                out.push((id, d, load));
+            }
+        }
+        Ok(out)
+    }
+
+    /// True when this archive was read before with the same size and mtime.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn archive_known(&self, path: &Path, size: u64, mtime_ns: i64) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM archives WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
+                params![path_bytes(path), size as i64, mtime_ns],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Records an archive every member of which has a final status.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn record_archive(
+        &mut self,
+        path: &Path,
+        size: u64,
+        mtime_ns: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let bytes = path_bytes(path);
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO archives (path, size, mtime_ns, seen_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+                    seen_at = excluded.seen_at",
+                params![bytes, size as i64, mtime_ns, now.to_rfc3339()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The stored rows of an archive's members (paths under `archive/`).
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn members(&self, archive: &Path) -> Result<Vec<FileRow>> {
+        let mut lo = path_bytes(archive);
+        lo.push(b'/');
+        let mut hi = lo.clone();
+        if let Some(last) = hi.last_mut() {
+            *last = b'0';
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT path, display, sha256, size, mtime_ns, status, reason, activity_id, duplicate_of, seen_at
+             FROM files WHERE path >= ?1 AND path < ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([lo, hi], file_row)?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(Into::into)
     }
 
     /// Stores a new activity, its judgement and plan, and its file row, in one transaction.
@@ -497,9 +624,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         let sha = meta.sha256.as_deref().unwrap_or_default();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(|tx| {
         let legs =
             serde_json::to_string(&a.legs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let warnings =
@@ -547,10 +672,10 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
-        write_assessment(&tx, id, a, assessment, settings_key)?;
-        upsert_file(&tx, meta, FileStatus::Imported, None, Some(id), None, now)?;
-        tx.commit()?;
+        write_assessment(tx, id, a, assessment, settings_key)?;
+        upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now)?;
         Ok(id)
+        })
     }
 
     /// Replaces an activity's judgement and plan.
@@ -564,12 +689,7 @@ impl Store {
         assessment: &Assessment,
         settings_key: &str,
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_assessment(&tx, id, a, assessment, settings_key)?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| write_assessment(tx, id, a, assessment, settings_key))
     }
 
     /// Ids of activities whose judgement is missing or was made with other settings or model.
@@ -585,6 +705,20 @@ impl Store {
         let rows = stmt.query_map(params![settings_key, effort::MODEL_VERSION], |r| r.get(0))?;
         rows.collect::<std::result::Result<_, _>>()
             .map_err(Into::into)
+    }
+
+    /// An activity's start.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn start_of(&self, id: i64) -> Result<Option<DateTime<Utc>>> {
+        let ms: Option<i64> = self
+            .conn
+            .query_row("SELECT start_ms FROM activities WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
     }
 
     /// Every activity id, oldest first.
@@ -737,7 +871,7 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
 }
 
 fn upsert_file(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     meta: &FileMeta,
     status: FileStatus,
     reason: Option<&str>,
@@ -769,7 +903,7 @@ fn upsert_file(
 }
 
 fn write_assessment(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     id: i64,
     a: &Activity,
     s: &Assessment,
@@ -804,7 +938,7 @@ fn write_assessment(
     Ok(())
 }
 
-fn insert_item(tx: &rusqlite::Transaction<'_>, id: i64, seq: usize, item: &PlanItem) -> Result<()> {
+fn insert_item(tx: &Connection, id: i64, seq: usize, item: &PlanItem) -> Result<()> {
     tx.execute(
         "INSERT INTO plan_items (activity_id, seq, tactic, start_ms, end_ms, text, why)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -225,7 +225,9 @@ fn every_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
     let mut first: HashMap<String, FileStatus> = HashMap::new();
     for row in manifest() {
         let path = dir.join(&row.file);
-        let o = pipeline::process_file(&mut store, &cfg, &path, Options::default(), Utc::now());
+        let o = pipeline::process_file(&mut store, &cfg, &path, Options::default(), Utc::now())
+            .pop()
+            .unwrap_or_else(|| panic!("{}: no outcome", row.file));
         first.insert(row.file.clone(), o.status);
         match o.status {
             FileStatus::Imported => {
@@ -318,7 +320,9 @@ fn every_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
             &dir.join(&row.file),
             Options::default(),
             Utc::now(),
-        );
+        )
+        .pop()
+        .unwrap_or_else(|| panic!("{}: no outcome", row.file));
         if first.get(&row.file) == Some(&FileStatus::Imported) {
             assert_eq!(o.status, FileStatus::Duplicate, "{}", row.file);
         }

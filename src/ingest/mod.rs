@@ -4,6 +4,7 @@
 //! enforces the size cap and hashes the content. Parser types (fitparser, gpx, quick-xml) never
 //! leave this module. Nothing here touches the database, the effort model or the clock.
 
+pub mod archive;
 pub mod fit;
 pub mod gpx;
 pub mod tcx;
