@@ -391,3 +391,74 @@ fn one_bad_file_gives_exit_1_and_the_rest_are_imported() {
         .unwrap_or_default();
     assert!(reason.contains("FIT"), "{reason}");
 }
+
+/// Heart rate per record as fitparser's full decode (the profile applied) gives it: the
+/// reference our field-number reader must match exactly.
+fn full_decode_record_hr(bytes: &[u8]) -> Option<Vec<(i64, u16)>> {
+    use fitparser::Value;
+    let decoded = std::panic::catch_unwind(|| fitparser::from_bytes(bytes))
+        .ok()?
+        .ok()?;
+    let mut out: Vec<(i64, u16)> = Vec::new();
+    let mut last: Option<i64> = None;
+    for msg in decoded
+        .iter()
+        .filter(|m| m.kind() == fitparser::profile::MesgNum::Record)
+    {
+        let mut ts = None;
+        let mut hr = None;
+        for f in msg.fields() {
+            match (f.name(), f.value()) {
+                ("timestamp", Value::Timestamp(t)) => ts = Some(t.timestamp()),
+                ("heart_rate", Value::UInt8(b)) => hr = Some(u16::from(*b)),
+                _ => {}
+            }
+        }
+        let Some(ts) = ts else { continue };
+        if last.is_some_and(|l| ts < l) {
+            continue;
+        }
+        last = Some(ts);
+        if let Some(hr) = hr {
+            out.push((ts, hr));
+        }
+    }
+    Some(out)
+}
+
+#[test]
+fn the_fast_fit_reader_agrees_with_the_full_decode_on_every_corpus_file() {
+    let dir = support::corpus();
+    let mut compared = 0;
+    let mut samples = 0;
+    for row in manifest() {
+        if !row.file.to_ascii_lowercase().ends_with(".fit") {
+            continue;
+        }
+        let bytes = std::fs::read(dir.join(&row.file)).unwrap_or_default();
+        let Ok(Parsed::Activity(a)) = ingest::read_bytes(&bytes) else {
+            continue;
+        };
+        let Some(full) = full_decode_record_hr(&bytes) else {
+            continue; // the full decode cannot read it (we keep what we can); nothing to compare
+        };
+        let full_plausible = full.iter().filter(|(_, b)| (30..=250).contains(b)).count();
+        if full_plausible < 30 {
+            continue; // heart rate from `hr` messages (swims) or none: not the record path
+        }
+        let start = a.start.timestamp();
+        let ours: Vec<(i64, u16)> = a.hr.iter().map(|s| (start + s.t as i64, s.bpm)).collect();
+        let theirs: Vec<(i64, u16)> = full.into_iter().filter(|(t, _)| *t >= start).collect();
+        assert_eq!(ours.len(), theirs.len(), "{}: sample count", row.file);
+        if let Some(i) = (0..ours.len()).find(|&i| ours[i] != theirs[i]) {
+            panic!(
+                "{}: sample {i} differs: ours {:?}, full decode {:?}",
+                row.file, ours[i], theirs[i]
+            );
+        }
+        compared += 1;
+        samples += ours.len();
+    }
+    println!("{compared} files, {samples} heart-rate samples compared");
+    assert!(compared >= 20, "only {compared} corpus FIT files compared");
+}

@@ -116,6 +116,9 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
         }
         segments += 1;
         pos = seg.end;
+        if acc.not_activity() {
+            break;
+        }
     }
     acc.finish()
 }
@@ -243,7 +246,14 @@ fn decode_segment(seg: &[u8], acc: &mut Accumulator) -> Result<(), String> {
             last_ts = ts;
         }
         match msg.global_message_number() {
-            0 => acc.file_id(fields),
+            0 => {
+                acc.file_id(fields);
+                if acc.not_activity() {
+                    // Monitoring, sleep, settings...: skipped, so read no further (cheap on a
+                    // Garmin export, where most files are such).
+                    return Ok(());
+                }
+            }
             3 => acc.watch.resting_hr = acc.watch.resting_hr.or(field_u16(fields, 8)),
             7 => {
                 acc.watch.max_hr = acc.watch.max_hr.or(field_u16(fields, 1));
@@ -334,6 +344,11 @@ impl Accumulator {
         if !self.warnings.contains(&w) {
             self.warnings.push(w);
         }
+    }
+
+    /// `file_id.type` names something other than an activity.
+    fn not_activity(&self) -> bool {
+        self.file_type.is_some_and(|t| t != 4)
     }
 
     fn file_id(&mut self, f: &HashMap<u8, Value>) {

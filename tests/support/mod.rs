@@ -247,3 +247,62 @@ pub fn reference_config(home: &Path) -> PathBuf {
         .unwrap_or_default();
     p
 }
+
+/// A TCX activity with one lap and heart rate per point (1 Hz).
+pub fn tcx(start: i64, sport: &str, hr: &[u8]) -> String {
+    let t = |s: i64| {
+        chrono::DateTime::from_timestamp(start + s, 0)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TrainingCenterDatabase xmlns=\"http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2\">\n<Activities><Activity Sport=\"{sport}\"><Id>{}</Id>\n<Lap StartTime=\"{}\"><TotalTimeSeconds>{}</TotalTimeSeconds><DistanceMeters>{}</DistanceMeters><Track>\n",
+        t(0),
+        t(0),
+        hr.len().saturating_sub(1),
+        hr.len() * 3
+    );
+    for (i, h) in hr.iter().enumerate() {
+        s.push_str(&format!(
+            "<Trackpoint><Time>{}</Time><DistanceMeters>{}</DistanceMeters><HeartRateBpm><Value>{h}</Value></HeartRateBpm></Trackpoint>\n",
+            t(i as i64),
+            i * 3
+        ));
+    }
+    s.push_str("</Track></Lap></Activity></Activities>\n</TrainingCenterDatabase>\n");
+    s
+}
+
+/// gzip of the bytes.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap_or_default();
+    enc.finish().unwrap_or_default()
+}
+
+/// A zip archive (deflate) of (name, bytes) members.
+pub fn zip(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, bytes) in members {
+        w.start_file(*name, opts)
+            .unwrap_or_else(|e| panic!("zip {name}: {e}"));
+        w.write_all(bytes).unwrap_or_default();
+    }
+    w.finish()
+        .unwrap_or_else(|e| panic!("zip: {e}"))
+        .into_inner()
+}
+
+/// The same FIT file with another `file_id.type` (15 monitoring_a, 32 monitoring_b, 49 sleep...).
+pub fn with_file_type(fit: &[u8], file_type: u8) -> Vec<u8> {
+    // header (14) + file_id definition (6 + 5 × 3) + data message header (1) → the type byte.
+    let mut data = fit[14..fit.len() - 2].to_vec();
+    data[22] = file_type;
+    frame(&data)
+}
