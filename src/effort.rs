@@ -474,10 +474,9 @@ fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
         cum_t.push(cum_t.last().copied().unwrap_or(0.0) + d);
         cum_h.push(cum_h.last().copied().unwrap_or(0.0) + d * s.2);
     }
-    // Integral of (covered, HR·covered) over (-inf, x].
-    let upto = |x: f64| -> (f64, f64) {
-        let i = segs.partition_point(|s| s.0 < x);
-        // segments [0, i) start before x; the last of them may be cut by x.
+    // Integral of (covered, HR·covered) over (-inf, x], given i = the number of segments that
+    // start before x.
+    let upto = |i: usize, x: f64| -> (f64, f64) {
         if i == 0 {
             return (0.0, 0.0);
         }
@@ -485,17 +484,44 @@ fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
         let cut = (s.1 - x).max(0.0);
         (cum_t[i] - cut, cum_h[i] - cut * s.2)
     };
+    // Candidate window starts: every segment start and every segment end minus the window.
+    // Both lists ascend, so one merged sweep with two forward-only cursors visits them all.
     let mut best: Option<f64> = None;
-    let starts = segs
-        .iter()
-        .map(|s| s.0)
-        .chain(segs.iter().map(|s| s.1 - window_s));
-    for a in starts {
+    let (mut i, mut j) = (0usize, 0usize);
+    let (mut p0, mut p1) = (0usize, 0usize);
+    while i < segs.len() || j < segs.len() {
+        let from_start = segs.get(i).map(|s| s.0);
+        let from_end = segs.get(j).map(|s| s.1 - window_s);
+        let a = match (from_start, from_end) {
+            (Some(x), Some(y)) if x <= y => {
+                i += 1;
+                x
+            }
+            (Some(x), None) => {
+                i += 1;
+                x
+            }
+            (_, Some(y)) => {
+                j += 1;
+                y
+            }
+            (None, None) => break,
+        };
         if a < first.0 - 1e-9 || a + window_s > last.1 + 1e-9 {
             continue;
         }
-        let (t0, h0) = upto(a);
-        let (t1, h1) = upto(a + window_s);
+        let b = a + window_s;
+        while p0 < segs.len() && segs[p0].0 < a {
+            p0 += 1;
+        }
+        if p1 < p0 {
+            p1 = p0;
+        }
+        while p1 < segs.len() && segs[p1].0 < b {
+            p1 += 1;
+        }
+        let (t0, h0) = upto(p0, a);
+        let (t1, h1) = upto(p1, b);
         let covered = t1 - t0;
         if covered < window_s * 0.5 {
             continue;
@@ -762,6 +788,82 @@ mod tests {
     use super::*;
     use crate::model::{Device, Format};
     use chrono::TimeZone;
+
+    /// The window mean by brute force: every candidate start, integrals by binary search.
+    fn best_mean_by_search(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
+        let mut segs: Vec<(f64, f64, f64)> = stream
+            .windows(2)
+            .map(|w| (w[0].0, w[0].0 + (w[1].0 - w[0].0).min(MAX_DT_S), w[0].1))
+            .filter(|s| s.1 > s.0)
+            .collect();
+        if let (Some(prev), Some(&(t, hr))) = (segs.last().copied(), stream.last()) {
+            segs.push((t, t + (prev.1 - prev.0), hr));
+        }
+        let (first, last) = (*segs.first()?, *segs.last()?);
+        if last.1 - first.0 < window_s - 1e-9 {
+            return None;
+        }
+        let integral = |x: f64| -> (f64, f64) {
+            segs.iter().fold((0.0, 0.0), |(t, h), s| {
+                let d = (x.min(s.1) - s.0).max(0.0);
+                (t + d, h + d * s.2)
+            })
+        };
+        let mut best: Option<f64> = None;
+        for a in segs
+            .iter()
+            .map(|s| s.0)
+            .chain(segs.iter().map(|s| s.1 - window_s))
+        {
+            if a < first.0 - 1e-9 || a + window_s > last.1 + 1e-9 {
+                continue;
+            }
+            let (t0, h0) = integral(a);
+            let (t1, h1) = integral(a + window_s);
+            if t1 - t0 < window_s * 0.5 {
+                continue;
+            }
+            let mean = (h1 - h0) / (t1 - t0);
+            best = Some(best.map_or(mean, |b: f64| b.max(mean)));
+        }
+        best
+    }
+
+    #[test]
+    fn the_window_sweep_finds_what_brute_force_finds() {
+        let mut seed = 0x2545_f491_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..300 {
+            let n = 2 + (next() % 400) as usize;
+            let mut t = 0.0;
+            let stream: Vec<(f64, f64)> = (0..n)
+                .map(|_| {
+                    // Mostly 1 s steps, some gaps (pauses) and some repeated times.
+                    t += match next() % 20 {
+                        0 => 0.0,
+                        1 => (next() % 120) as f64,
+                        _ => 1.0 + (next() % 3) as f64,
+                    };
+                    (t, 60.0 + (next() % 130) as f64)
+                })
+                .collect();
+            for w in [10.0, 60.0, 1200.0] {
+                let fast = best_mean(&stream, w);
+                let slow = best_mean_by_search(&stream, w);
+                match (fast, slow) {
+                    (Some(a), Some(b)) => {
+                        assert!((a - b).abs() < 1e-6, "case {case} w {w}: {a} vs {b}")
+                    }
+                    (a, b) => assert_eq!(a.is_some(), b.is_some(), "case {case} w {w}"),
+                }
+            }
+        }
+    }
 
     fn reference() -> Athlete {
         let cfg = AthleteSettings {
