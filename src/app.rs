@@ -123,37 +123,19 @@ fn import(
     let mut store = open(cfg)?;
     let files = collect(paths, cfg);
     let started = std::time::Instant::now();
-    let progress = std::cell::RefCell::new(Progress::new(files.len()));
-    let mut counts = [0usize; 5];
-    let mut new_ids = Vec::new();
-    let mut write_error = None;
-    let stdout = std::io::stdout();
-    pipeline::process_paths(
-        &mut store,
-        cfg,
-        &files,
-        opts,
-        Utc::now(),
-        &mut |n| progress.borrow_mut().expect(n),
-        &mut |o| {
-            counts[o.status as usize] += 1;
-            new_ids.extend(o.activity_id);
-            progress.borrow_mut().done(&o);
-            if json && write_error.is_none() {
-                let mut out = stdout.lock();
-                if let Err(e) = serde_json::to_writer(&mut out, &o)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| writeln!(out))
-                {
-                    write_error = Some(e);
-                }
-            }
-        },
-    );
-    progress.borrow().finish();
-    if let Some(e) = write_error {
+    let mut run = ImportRun {
+        progress: Progress::new(files.len()),
+        counts: [0; 5],
+        new_ids: Vec::new(),
+        json,
+        write_error: None,
+    };
+    pipeline::process_paths(&mut store, cfg, &files, opts, Utc::now(), &mut run);
+    run.progress.finish();
+    if let Some(e) = run.write_error {
         return Err(e.into());
     }
+    let (counts, new_ids) = (run.counts, run.new_ids);
     let count = |s: FileStatus| counts[s as usize];
     let (imported, failed, pending) = (
         count(FileStatus::Imported),
@@ -179,6 +161,36 @@ fn import(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// An import's sink: counts, new activities, `--json` lines and progress.
+struct ImportRun {
+    progress: Progress,
+    counts: [usize; 5],
+    new_ids: Vec<i64>,
+    json: bool,
+    write_error: Option<std::io::Error>,
+}
+
+impl pipeline::Sink for ImportRun {
+    fn expect(&mut self, files: usize) {
+        self.progress.expect(files);
+    }
+
+    fn outcome(&mut self, o: Outcome) {
+        self.counts[o.status as usize] += 1;
+        self.new_ids.extend(o.activity_id);
+        self.progress.done(&o);
+        if self.json && self.write_error.is_none() {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = serde_json::to_writer(&mut out, &o)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+            {
+                self.write_error = Some(e);
+            }
+        }
+    }
 }
 
 /// Progress of an import: a bar on a terminal; otherwise a log line every few seconds. Each

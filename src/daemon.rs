@@ -79,16 +79,9 @@ pub fn run(cfg: Config) -> Result<()> {
 
 #[allow(clippy::too_many_lines)]
 async fn serve(mut cfg: Config) -> Result<()> {
-    // 1. The store, on its own writer thread.
-    let mut store = Store::open(&cfg.database)
-        .with_context(|| format!("check that {} is writable", cfg.database.display()))?;
-    let n = pipeline::replan(&mut store, &cfg, false)?;
-    if n > 0 {
-        tracing::info!(
-            activities = n,
-            "settings changed: recomputed effort and plans"
-        );
-    }
+    // 1. The store, on its own writer thread. A database that cannot be opened (read-only
+    //    folder, full disk) does not stop the service: files wait, and it is tried again.
+    let mut store = open_store(&cfg);
     let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let stop = Arc::new(AtomicBool::new(false));
@@ -105,13 +98,24 @@ async fn serve(mut cfg: Config) -> Result<()> {
                     match job {
                         Job::Reload(c) => cfg = *c,
                         Job::Files(paths, origin) => {
-                            if write_files(&mut store, &cfg, &paths, origin, &done_tx).is_err() {
-                                break;
+                            if store.is_none() {
+                                store = open_store(&cfg);
+                            }
+                            let sent = match store.as_mut() {
+                                Some(s) => write_files(s, &cfg, &paths, origin, &done_tx, &stop),
+                                None => unavailable(&cfg, &paths, &done_tx),
+                            };
+                            match sent {
+                                Err(()) => break,
+                                // Something was refused: open afresh next time (a connection
+                                // opened read-only stays so after the fault is fixed).
+                                Ok(true) => store = None,
+                                Ok(false) => {}
                             }
                         }
                     }
                 }
-                if let Err(e) = store.checkpoint() {
+                if let Some(Err(e)) = store.as_ref().map(Store::checkpoint) {
                     tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
                 }
             })?
@@ -251,6 +255,62 @@ fn settle(path: &Path, pending: &mut HashMap<PathBuf, Candidate>) -> Option<Orig
     Some(c.origin)
 }
 
+/// Opens the store and brings judgements up to date; `None` (with a warning) when it cannot.
+fn open_store(cfg: &Config) -> Option<Store> {
+    match Store::open(&cfg.database) {
+        Ok(mut store) => {
+            match pipeline::replan(&mut store, cfg, false) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    activities = n,
+                    "settings changed: recomputed effort and plans"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not recompute judgements"),
+            }
+            Some(store)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "{e}: files wait until it can be written (check that {} is writable)",
+                cfg.database.display()
+            );
+            None
+        }
+    }
+}
+
+/// Every file of a job stays pending: the database cannot be opened.
+fn unavailable(
+    cfg: &Config,
+    paths: &[PathBuf],
+    done: &mpsc::UnboundedSender<Done>,
+) -> Result<bool, ()> {
+    for p in paths {
+        let o = pipeline::Outcome::pending_because(
+            p,
+            &format!("the database {} cannot be opened", cfg.database.display()),
+        );
+        done.send(Done::File(o, Box::new(None))).map_err(|_| ())?;
+    }
+    Ok(true)
+}
+
+/// Collects a job's outcomes; stops the job when the service is stopping.
+struct WriterRun<'a> {
+    outcomes: &'a mut Vec<Outcome>,
+    stop: &'a AtomicBool,
+}
+
+impl pipeline::Sink for WriterRun<'_> {
+    fn outcome(&mut self, o: Outcome) {
+        self.outcomes.push(o);
+    }
+
+    fn stop(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
 /// The writer thread's work on settled files: [`pipeline::process_paths`], then what to
 /// announce. News is announced file by file; a scan's past activities as one summary.
 fn write_files(
@@ -259,17 +319,21 @@ fn write_files(
     paths: &[PathBuf],
     origin: Origin,
     done: &mpsc::UnboundedSender<Done>,
-) -> Result<(), ()> {
+    stop: &AtomicBool,
+) -> Result<bool, ()> {
     let opts = if paths.len() > 1 {
         Options::all_cores(false)
     } else {
         Options::default()
     };
     let mut outcomes = Vec::new();
-    pipeline::process_paths(store, cfg, paths, opts, Utc::now(), &mut |_| {}, &mut |o| {
-        outcomes.push(o)
-    });
+    let mut run = WriterRun {
+        outcomes: &mut outcomes,
+        stop,
+    };
+    pipeline::process_paths(store, cfg, paths, opts, Utc::now(), &mut run);
     let now = Utc::now();
+    let refused = outcomes.iter().any(|o| o.status == FileStatus::Pending);
     let mut backfill = 0usize;
     let mut latest: Option<crate::store::Stored> = None;
     for o in outcomes {
@@ -293,7 +357,7 @@ fn write_files(
         done.send(Done::Backfill(backfill, Box::new(latest)))
             .map_err(|_| ())?;
     }
-    Ok(())
+    Ok(refused)
 }
 
 fn on_event(
@@ -316,10 +380,11 @@ fn on_event(
         EventKind::Access(AccessKind::Close(AccessMode::Write))
             | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
     );
+    // A change of permissions counts too: a file that could not be read is tried again.
     let changing = matches!(
         ev.kind,
         EventKind::Create(CreateKind::File | CreateKind::Any)
-            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any | ModifyKind::Metadata(_))
     );
     if matches!(ev.kind, EventKind::Remove(_)) {
         // Deleting files is common; only a root that vanished (an unmounted watch) matters.
@@ -337,7 +402,8 @@ fn on_event(
         _ => ev.paths.first(),
     };
     let Some(path) = path else { return };
-    if path.is_dir() {
+    // `symlink_metadata`: a link to a folder is not walked (it may lead anywhere, or loop).
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
         // A folder created or moved in: walk it (its files may give no events of their own).
         if matches!(
             ev.kind,
@@ -377,7 +443,7 @@ fn scan(dir: &Path, cfg: &Config, pending: &mut HashMap<PathBuf, Candidate>, ori
             let p = e.path();
             if ft.is_dir() {
                 stack.push(p);
-            } else if ft.is_file() && wanted(&p, cfg) {
+            } else if (ft.is_file() || ft.is_symlink()) && wanted(&p, cfg) {
                 pending.entry(p).or_insert(Candidate {
                     due: Instant::now(),
                     complete: false,

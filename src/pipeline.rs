@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A file left pending for a reason outside it (the database cannot be opened).
+    #[must_use]
+    pub fn pending_because(path: &Path, why: &str) -> Self {
+        let mut o = Self::new(path, FileStatus::Pending);
+        o.reason = Some(format!("not stored yet: {why}; it will be tried again"));
+        o.transient = true;
+        o
+    }
+
     fn new(path: &Path, status: FileStatus) -> Self {
         Self {
             path: path.to_string_lossy().into_owned(),
@@ -131,18 +141,43 @@ struct Loaded {
     result: Result<Parsed, IngestError>,
 }
 
-/// Processes files and archives end to end and reports each file (or member) to `sink` once
+/// Where a run reports to, and how it is told to stop.
+pub trait Sink {
+    /// How many files to expect, once known (for progress).
+    fn expect(&mut self, _files: usize) {}
+    /// One file's (or archive member's) final outcome.
+    fn outcome(&mut self, outcome: Outcome);
+    /// True when the run must stop: the files in hand are finished and committed, the rest are
+    /// left for the next run.
+    fn stop(&self) -> bool {
+        false
+    }
+}
+
+/// Collects outcomes into a vector.
+impl Sink for Vec<Outcome> {
+    fn outcome(&mut self, outcome: Outcome) {
+        self.push(outcome);
+    }
+}
+
+/// Processes files and archives end to end and reports each file (or member) to the sink once
 /// its outcome is final: committed, or pending because the database refused it.
-/// `estimate` is told how many files to expect as soon as that is known (progress bars).
 pub fn process_paths(
     store: &mut Store,
     cfg: &Config,
     paths: &[PathBuf],
     opts: Options,
     now: DateTime<Utc>,
-    estimate: &mut dyn FnMut(usize),
-    sink: &mut dyn FnMut(Outcome),
+    report: &mut dyn Sink,
 ) {
+    let halt = AtomicBool::new(false);
+    let stopping = |report: &dyn Sink| {
+        if report.stop() {
+            halt.store(true, Ordering::SeqCst);
+        }
+        halt.load(Ordering::SeqCst)
+    };
     let limits = Limits {
         max_file_bytes: cfg.max_file_bytes,
     };
@@ -151,10 +186,15 @@ pub fn process_paths(
     let mut expected = 0usize;
     let mut archives: Vec<FileMeta> = Vec::new();
     for path in paths {
-        match triage(store, path, opts) {
+        if stopping(report) {
+            return;
+        }
+        match triage(store, cfg, path, opts, now) {
             Triage::Known(outcomes) => {
                 expected += outcomes.len();
-                outcomes.into_iter().for_each(&mut *sink);
+                for o in outcomes {
+                    report.outcome(o);
+                }
             }
             Triage::Read(task) => {
                 expected += match &task {
@@ -168,7 +208,7 @@ pub fn process_paths(
             }
         }
     }
-    estimate(expected);
+    report.expect(expected);
     if tasks.is_empty() {
         return;
     }
@@ -177,33 +217,44 @@ pub fn process_paths(
         Err(e) => {
             for t in tasks {
                 let (Task::File(m) | Task::Archive(m)) = t;
-                sink(pending(&m.path, &e));
+                report.outcome(pending(&m.path, &e));
             }
             return;
         }
     };
     let queue = Mutex::new(Queue::new(tasks, limits));
     let mut unsettled: Vec<String> = Vec::new();
+    let report = std::cell::RefCell::new(report);
+    let stop_now = || {
+        let stop = report.borrow().stop();
+        if stop {
+            halt.store(true, Ordering::SeqCst);
+        }
+        stop
+    };
     let mut emit = |o: Outcome| {
         if o.status == FileStatus::Pending {
             unsettled.push(o.path.clone());
         }
-        sink(o);
+        report.borrow_mut().outcome(o);
     };
     // 2. Read and parse: on this thread for one file, else on worker threads.
     let workers = opts.workers.clamp(1, 64);
     if workers == 1 || paths.len() == 1 && archives.is_empty() {
-        while let Some(work) = next_work(&queue) {
+        while let Some(work) = next_work(&queue, &halt) {
             writer.push(load(work, limits), &mut emit);
+            if stop_now() {
+                break;
+            }
         }
     } else {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(workers * 4);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let tx = tx.clone();
-                let queue = &queue;
+                let (queue, halt) = (&queue, &halt);
                 scope.spawn(move || {
-                    while let Some(work) = next_work(queue) {
+                    while let Some(work) = next_work(queue, halt) {
                         if tx.send(load(work, limits)).is_err() {
                             break;
                         }
@@ -211,12 +262,14 @@ pub fn process_paths(
                 });
             }
             drop(tx);
+            // What the workers have read is committed even when stopping; they take no more.
             loop {
                 match rx.recv_timeout(BATCH_TIME) {
                     Ok(loaded) => writer.push(loaded, &mut emit),
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => writer.flush(&mut emit),
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 }
+                stop_now();
             }
         });
     }
@@ -255,8 +308,7 @@ pub fn process_file(
         &[path.to_path_buf()],
         Options { workers: 1, ..opts },
         now,
-        &mut |_| {},
-        &mut |o| out.push(o),
+        &mut out,
     );
     out
 }
@@ -266,7 +318,32 @@ enum Triage {
     Read(Task),
 }
 
-fn triage(store: &Store, path: &Path, opts: Options) -> Triage {
+fn triage(
+    store: &mut Store,
+    cfg: &Config,
+    path: &Path,
+    opts: Options,
+    now: DateTime<Utc>,
+) -> Triage {
+    if let Some(target) = link_out_of_roots(path, &cfg.watch) {
+        let meta = FileMeta {
+            path: path.to_path_buf(),
+            sha256: None,
+            size: 0,
+            mtime_ns: -1,
+        };
+        let reason = format!(
+            "a link to {}, outside the watched folders: not followed",
+            target.display()
+        );
+        return Triage::Known(vec![record(
+            store,
+            &meta,
+            FileStatus::Skipped,
+            Some(reason),
+            now,
+        )]);
+    }
     let (size, mtime_ns) = match stat(path) {
         Ok(s) => s,
         Err(e) => {
@@ -310,6 +387,27 @@ fn triage(store: &Store, path: &Path, opts: Options) -> Triage {
         Err(e) => return Triage::Known(vec![pending(path, &e)]),
     }
     Triage::Read(Task::File(meta))
+}
+
+/// For a symbolic link inside a watched folder: its target, when that lies outside every
+/// watched folder (a link planted to make the service read elsewhere). `None` otherwise.
+fn link_out_of_roots(path: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+    let md = std::fs::symlink_metadata(path).ok()?;
+    if !md.file_type().is_symlink() {
+        return None;
+    }
+    let canon: Vec<PathBuf> = roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
+    let parent = path.parent()?.canonicalize().ok()?;
+    if !canon.iter().any(|r| parent.starts_with(r)) {
+        return None; // not in a watched folder: a path the user gave `import`
+    }
+    let target = std::fs::read_link(path).ok()?;
+    let target = parent.join(target);
+    match target.canonicalize() {
+        Ok(t) if canon.iter().any(|r| t.starts_with(r)) => None,
+        Ok(t) => Some(t),
+        Err(_) => Some(target),
+    }
 }
 
 fn archive_estimate(path: &Path, limits: Limits) -> usize {
@@ -420,7 +518,10 @@ impl Queue {
 
 const ROUTE: &str = "a planned route in a Strava export, not a recorded activity";
 
-fn next_work(queue: &Mutex<Queue>) -> Option<Work> {
+fn next_work(queue: &Mutex<Queue>, halt: &AtomicBool) -> Option<Work> {
+    if halt.load(Ordering::SeqCst) {
+        return None;
+    }
     queue.lock().ok()?.next()
 }
 

@@ -5,97 +5,9 @@ mod support;
 
 use std::io::Write as _;
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::FitActivity;
-
-const START: i64 = 1_776_675_731;
-
-struct Service {
-    child: Child,
-}
-
-impl Service {
-    fn start(home: &Path, notify_socket: Option<&Path>) -> Self {
-        let mut cmd = Command::new(support::bin());
-        cmd.arg("run")
-            .env("HOME", home)
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(s) = notify_socket {
-            cmd.env("NOTIFY_SOCKET", s);
-        }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start recoverd run: {e}"));
-        Self { child }
-    }
-
-    fn stop(mut self) -> Option<i32> {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        None
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn setup() -> (tempfile::TempDir, PathBuf) {
-    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let watch = home.path().join("watch");
-    std::fs::create_dir_all(&watch).unwrap_or_default();
-    let dir = home.path().join(".config/recoverd");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            "watch = [\"{}\"]\n[notifications]\nenabled = false\n",
-            watch.display()
-        ),
-    )
-    .unwrap_or_default();
-    (home, watch)
-}
-
-fn files_json(home: &Path) -> Vec<serde_json::Value> {
-    let out = support::run(home, &["files", "--json"]);
-    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap_or_default()
-}
-
-fn wait_imported(home: &Path, n: usize, secs: u64) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let files = files_json(home);
-        if files.iter().filter(|f| f["status"] == "imported").count() >= n
-            || Instant::now() > deadline
-        {
-            return files;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn fit(day: i64) -> Vec<u8> {
-    FitActivity::segments(START + day * 86_400, &[(20, 140)]).encode()
-}
+use support::{Service, files_json, fit, setup, wait_imported};
 
 #[test]
 fn ready_chunked_write_syncthing_rename_and_restart() {
@@ -191,5 +103,74 @@ fn many_files_at_once_each_imported_once() {
     let out = support::run(home.path(), &["list", "--json"]);
     let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
     assert_eq!(list.len(), 200);
+    assert_eq!(svc.stop(), Some(0));
+}
+
+#[test]
+fn sigterm_in_the_middle_of_a_burst_then_a_restart_imports_every_file_once() {
+    let (home, watch) = setup();
+    let svc = Service::start(home.path(), None);
+    std::thread::sleep(Duration::from_millis(500));
+    for i in 0..120 {
+        std::fs::write(watch.join(format!("b{i:03}.fit")), fit(i)).unwrap_or_default();
+    }
+    // Stop while the burst is being read and stored.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while files_json(home.path()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(svc.stop(), Some(0), "a clean exit on SIGTERM");
+    // Nothing half-written: every stored row is final and has its activity.
+    let files = files_json(home.path());
+    let done = files.len();
+    assert!(
+        done < 120,
+        "SIGTERM came after the burst ({done} files stored)"
+    );
+    for f in &files {
+        assert_eq!(f["status"], "imported", "{f}");
+        assert!(f["activity_id"].is_i64(), "{f}");
+    }
+    let out = support::run(home.path(), &["list", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(list.len(), done, "an activity per imported file");
+
+    let svc = Service::start(home.path(), None);
+    let files = wait_imported(home.path(), 120, 60);
+    assert_eq!(files.len(), 120, "each file once");
+    assert!(files.iter().all(|f| f["status"] == "imported"), "{files:?}");
+    let out = support::run(home.path(), &["list", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(list.len(), 120);
+    assert_eq!(svc.stop(), Some(0));
+}
+
+#[test]
+fn sighup_reloads_the_watched_folders() {
+    let (home, watch) = setup();
+    let svc = Service::start(home.path(), None);
+    std::thread::sleep(Duration::from_millis(500));
+    let second = home.path().join("phone-export");
+    std::fs::create_dir_all(&second).unwrap_or_default();
+    std::fs::write(
+        home.path().join(".config/recoverd/config.toml"),
+        format!(
+            "watch = [\"{}\", \"{}\"]\n[notifications]\nenabled = false\n",
+            watch.display(),
+            second.display()
+        ),
+    )
+    .unwrap_or_default();
+    svc.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(second.join("from-phone.fit"), fit(5)).unwrap_or_default();
+    let files = wait_imported(home.path(), 1, 15);
+    assert!(
+        files.iter().any(|f| f["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("phone-export/from-phone.fit"))
+            && f["status"] == "imported"),
+        "{files:?}"
+    );
     assert_eq!(svc.stop(), Some(0));
 }

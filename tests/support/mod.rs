@@ -306,3 +306,179 @@ pub fn with_file_type(fit: &[u8], file_type: u8) -> Vec<u8> {
     data[22] = file_type;
     frame(&data)
 }
+
+// ---- The service as a child process, and its folders ----
+
+/// Start of the activities the service tests write (2026-04-20).
+pub const SERVICE_START: i64 = 1_776_675_731;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// The uid the permission tests run recoverd as when the tests run as root (nobody).
+pub const UNPRIVILEGED: u32 = 65_534;
+
+/// True when the tests run as root, for whom file permissions do not apply.
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Under root, makes the command run as nobody.
+pub fn as_unprivileged(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    if is_root() {
+        cmd.uid(UNPRIVILEGED).gid(UNPRIVILEGED);
+    }
+}
+
+/// Under root, gives a tree to nobody (so that `as_unprivileged` processes own it).
+pub fn give_to_unprivileged(path: &Path) {
+    if !is_root() {
+        return;
+    }
+    let _ = std::os::unix::fs::chown(path, Some(UNPRIVILEGED), Some(UNPRIVILEGED));
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            give_to_unprivileged(&e.path());
+        }
+    }
+}
+
+/// Runs the binary like [`run`], as nobody under root.
+pub fn run_unprivileged(home: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("RECOVERD_CONFIG")
+        .env_remove("RECOVERD_DB")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    as_unprivileged(&mut cmd);
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run recoverd: {e}"))
+}
+
+/// `recoverd run` as a child process.
+pub struct Service {
+    pub child: Child,
+}
+
+impl Service {
+    pub fn start(home: &Path, notify_socket: Option<&Path>) -> Self {
+        Self::start_with(home, notify_socket, None, false)
+    }
+
+    /// Starts it, optionally logging to a file (stderr) and, when the tests run as root, as an
+    /// unprivileged user (so that file permissions apply to it).
+    pub fn start_with(
+        home: &Path,
+        notify_socket: Option<&Path>,
+        log: Option<&Path>,
+        unprivileged: bool,
+    ) -> Self {
+        let mut cmd = Command::new(bin());
+        cmd.arg("run")
+            .env("HOME", home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .stdout(Stdio::null())
+            .stderr(match log.and_then(|l| std::fs::File::create(l).ok()) {
+                Some(f) => Stdio::from(f),
+                None => Stdio::null(),
+            });
+        if unprivileged {
+            as_unprivileged(&mut cmd);
+        }
+        if let Some(s) = notify_socket {
+            cmd.env("NOTIFY_SOCKET", s);
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start recoverd run: {e}"));
+        Self { child }
+    }
+
+    /// SIGTERM, then the exit code (None when it did not stop within 20 s).
+    pub fn stop(mut self) -> Option<i32> {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        None
+    }
+}
+
+impl Service {
+    /// Sends a signal by name (TERM, HUP, KILL).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+    }
+
+    /// True while the process has not exited.
+    pub fn child_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn setup() -> (tempfile::TempDir, PathBuf) {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let watch = home.path().join("watch");
+    std::fs::create_dir_all(&watch).unwrap_or_default();
+    let dir = home.path().join(".config/recoverd");
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "watch = [\"{}\"]\n[notifications]\nenabled = false\n",
+            watch.display()
+        ),
+    )
+    .unwrap_or_default();
+    (home, watch)
+}
+
+pub fn files_json(home: &Path) -> Vec<serde_json::Value> {
+    let out = run(home, &["files", "--json"]);
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap_or_default()
+}
+
+pub fn wait_imported(home: &Path, n: usize, secs: u64) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let files = files_json(home);
+        if files.iter().filter(|f| f["status"] == "imported").count() >= n
+            || Instant::now() > deadline
+        {
+            return files;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub fn fit(day: i64) -> Vec<u8> {
+    FitActivity::segments(SERVICE_START + day * 86_400, &[(20, 140)]).encode()
+}
