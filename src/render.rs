@@ -69,10 +69,11 @@ pub fn duration(s: f64) -> String {
     }
 }
 
-/// "Wed 07:30" in the athlete's local time.
+/// "Wed 22 Apr 07:30" in the athlete's local time: with the date, since recovery can end a week
+/// or more later, and "Mon 14:32" read on a Monday means today.
 #[must_use]
 pub fn local_short(t: DateTime<Utc>, off: FixedOffset) -> String {
-    t.with_timezone(&off).format("%a %H:%M").to_string()
+    t.with_timezone(&off).format("%a %-d %b %H:%M").to_string()
 }
 
 /// The day label of an item in the timeline.

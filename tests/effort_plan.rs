@@ -334,3 +334,37 @@ fn changing_athlete_settings_recomputes_from_the_stored_stream() {
     let again = support::run(home.path(), &["show", "--format", "json"]);
     assert_eq!(again.stdout, out.stdout);
 }
+
+#[test]
+fn notification_snapshots_for_each_reference_session() {
+    for &(name, segs, speed, _, _, _) in REFERENCE {
+        let (home, _) = import_reference(name, segs, speed);
+        let db = home.path().join(".local/share/recoverd/recoverd.db");
+        let store = recoverd::store::Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
+        let id = store
+            .newest_ids(Some(1))
+            .ok()
+            .and_then(|ids| ids.first().copied())
+            .unwrap_or_else(|| panic!("{name}: nothing stored"));
+        let stored = store
+            .load(id)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("{name}: cannot load"));
+        // The file gives its own offset (+02:00); the fallback is not used.
+        let off = recoverd::render::offset_for(
+            &stored.activity,
+            chrono::FixedOffset::east_opt(0).unwrap_or_else(|| panic!("offset")),
+        );
+        let (summary, body) = recoverd::render::notification(&stored, off)
+            .unwrap_or_else(|| panic!("{name}: no notification"));
+        assert!(
+            body.lines().count() <= 5,
+            "{name}: a few short lines\n{body}"
+        );
+        insta::assert_snapshot!(
+            format!("{name}-notification"),
+            format!("{summary}\n---\n{body}")
+        );
+    }
+}

@@ -136,6 +136,10 @@ fn committed_fixtures_are_what_the_writers_make() {
             "two-dialects.gpx",
             support::gpx_two_dialects(START, &[140; 120]).into_bytes(),
         ),
+        (
+            "tempo.tcx",
+            support::tcx(START, "Running", &[158; 120]).into_bytes(),
+        ),
     ];
     for (name, bytes) in made {
         let path = dir.join(name);

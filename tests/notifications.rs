@@ -227,3 +227,97 @@ fn without_a_bus_import_succeeds_with_one_warning() {
     );
     assert!(stderr.contains("2 imported"), "{stderr}");
 }
+
+/// Waits until the server has recorded `n` calls (or the timeout passes); returns them all.
+async fn wait_calls(server: &Server, n: usize, secs: u64) -> Vec<Call> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
+        if calls.len() >= n || std::time::Instant::now() > deadline {
+            return calls;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_once() {
+    let bus = start_bus();
+    let server = Server::default();
+    let _conn = zbus::connection::Builder::address(bus.address.as_str())
+        .name("org.freedesktop.Notifications")
+        .serve_at("/org/freedesktop/Notifications", server.clone())
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("cannot serve on the private bus: {e}"));
+
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let watch = home.path().join("watch");
+    std::fs::create_dir_all(&watch).unwrap_or_default();
+    let dir = home.path().join(".config/recoverd");
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "watch = [\"{}\"]\n[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n",
+            watch.display()
+        ),
+    )
+    .unwrap_or_default();
+    // History already in the folder when the service starts: one summary, not one each.
+    let now = chrono::Utc::now().timestamp();
+    for i in 0..4 {
+        let mut fa = FitActivity::segments(now - (20 + i) * 86_400, &[(40, 140)]);
+        fa.serial = 3_600_000_000 + i as u32;
+        std::fs::write(watch.join(format!("old{i}.fit")), fa.encode()).unwrap_or_default();
+    }
+    let mut svc = Command::new(support::bin())
+        .arg("run")
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let calls = wait_calls(&server, 1, 20).await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].summary, "Imported 4 past activities");
+
+    // A race synced now: one notification with its plan.
+    let mut race = FitActivity::segments(now - 1800 - 42 * 60, &[(42, 174)]);
+    race.speed = 10_000.0 / 2520.0;
+    let bytes = race.encode();
+    std::fs::write(watch.join("race.fit"), &bytes).unwrap_or_default();
+    let calls = wait_calls(&server, 2, 20).await;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[1].app, "recoverd");
+    assert_eq!(calls[1].summary, "10K race, 10.0 km: max effort");
+    assert!(
+        calls[1].body.starts_with("Ready for hard training: ")
+            && calls[1].body.contains("Ice bath"),
+        "{}",
+        calls[1].body
+    );
+
+    // The same activity under another name: a duplicate, no notification.
+    std::fs::write(watch.join("race-again.fit"), &bytes).unwrap_or_default();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &svc.id().to_string()])
+        .status();
+    let _ = svc.wait();
+    let out = support::run(home.path(), &["files", "--json"]);
+    let files: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert!(
+        files.iter().any(|f| f["status"] == "duplicate"
+            && f["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("race-again.fit"))),
+        "{files:?}"
+    );
+}
