@@ -462,3 +462,33 @@ fn names_that_are_not_utf8_work_in_import_and_in_the_service() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 imported, 1 duplicate"));
 }
+
+#[test]
+fn a_malformed_field_definition_is_read_without_a_line_of_output_per_message() {
+    // The record definition's heart_rate (1 byte) declared as uint16: fitparser reads it as a
+    // byte array and would print an error line for each such definition.
+    let fa = FitActivity::segments(support::SERVICE_START, &[(20, 150)]);
+    let good = fa.encode();
+    let mut data = good[14..good.len() - 2].to_vec();
+    // header 14 | file_id definition 21 | file_id data 14 | record definition: 6 + (253,4,86)
+    // → heart_rate's base type byte.
+    assert_eq!(&data[35 + 9..35 + 12], &[3, 1, 0x02]);
+    data[35 + 11] = 0x84;
+    let bad = support::frame(&data);
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = home.path().join("odd-definition.fit");
+    std::fs::write(&path, bad).unwrap_or_default();
+    let out = support::run(
+        home.path(),
+        &["import", "--no-notify", path.to_str().unwrap_or_default()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("ERROR"), "{err}");
+    let out = support::run(home.path(), &["show", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        v["activity"]["avg_hr"], 150,
+        "the byte is still read as heart rate: {v}"
+    );
+}

@@ -84,8 +84,10 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
             ));
         }
         let before = acc.messages;
+        let raw = &bytes[seg.start..seg.data_end];
+        let patched = quiet_definitions(raw, seg.header_size);
         let result = catch_unwind(AssertUnwindSafe(|| {
-            decode_segment(&bytes[seg.start..seg.data_end], &mut acc)
+            decode_segment(patched.as_deref().unwrap_or(raw), &mut acc)
         }));
         match result {
             Ok(Ok(())) => {}
@@ -121,6 +123,72 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
         }
     }
     acc.finish()
+}
+
+/// Size in bytes of a FIT base type (by its number), for the types wider than a byte.
+fn base_size(base: u8) -> usize {
+    match base & 0x1F {
+        3 | 4 | 11 => 2,
+        5 | 6 | 8 | 12 => 4,
+        9 | 14..=16 => 8,
+        _ => 1,
+    }
+}
+
+/// Field definitions whose size is not a multiple of their base type's size are decoded by
+/// fitparser as byte arrays, after it prints a line to stderr for each: a crafted file could
+/// fill the journal. Such definitions are marked as byte arrays here first (same decoding, no
+/// output). Returns a patched copy only when one was needed. Walks messages until it cannot.
+fn quiet_definitions(seg: &[u8], header_size: usize) -> Option<Vec<u8>> {
+    let mut patches = Vec::new();
+    // Stops (None) where the stream cannot be followed; what was found before still counts.
+    let _ = walk_definitions(seg, header_size, &mut patches);
+    if patches.is_empty() {
+        return None;
+    }
+    let mut copy = seg.to_vec();
+    for p in patches {
+        if let Some(b) = copy.get_mut(p) {
+            *b = 0x0D; // byte
+        }
+    }
+    Some(copy)
+}
+
+fn walk_definitions(seg: &[u8], header_size: usize, patches: &mut Vec<usize>) -> Option<()> {
+    let mut sizes: [Option<usize>; 16] = [None; 16];
+    let mut pos = header_size;
+    while pos < seg.len() {
+        let h = seg[pos];
+        if h & 0x80 != 0 {
+            // Compressed-timestamp data message.
+            pos += 1 + sizes[usize::from((h >> 5) & 0x03)]?;
+        } else if h & 0x40 != 0 {
+            let n = usize::from(*seg.get(pos + 5)?);
+            let mut len = 0;
+            for i in 0..n {
+                let f = pos + 6 + i * 3;
+                let (size, base) = (usize::from(*seg.get(f + 1)?), *seg.get(f + 2)?);
+                if size % base_size(base) != 0 {
+                    patches.push(f + 2);
+                }
+                len += size;
+            }
+            let mut end = pos + 6 + n * 3;
+            if h & 0x20 != 0 {
+                let nd = usize::from(*seg.get(end)?);
+                for i in 0..nd {
+                    len += usize::from(*seg.get(end + 1 + i * 3 + 1)?);
+                }
+                end += 1 + nd * 3;
+            }
+            sizes[usize::from(h & 0x0F)] = Some(len);
+            pos = end;
+        } else {
+            pos += 1 + sizes[usize::from(h & 0x0F)]?;
+        }
+    }
+    Some(())
 }
 
 /// A FIT header plus its declared data and CRC, located in the byte buffer.
