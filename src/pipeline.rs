@@ -646,10 +646,18 @@ impl<'a> Writer<'a> {
     }
 
     fn import_activity(&mut self, meta: &FileMeta, activity: &Activity) -> Outcome {
-        match self.store.find_same_activity(activity) {
-            Ok(Some(id)) => return duplicate(self.store, meta, id, self.now),
-            Ok(None) => {}
+        let same = match self.store.find_same_activity(activity) {
+            Ok(same) => same,
             Err(e) => return pending(&meta.path, &e),
+        };
+        if let Some(id) = same {
+            // The same activity again. Kept as a duplicate, unless this copy has the heart rate
+            // the stored one lacks (a GPX export without it came first): then it replaces it.
+            match self.store.hr_samples(id) {
+                Ok(Some(0)) if !activity.hr.is_empty() => return self.replace(id, meta, activity),
+                Ok(_) => return duplicate(self.store, meta, id, self.now),
+                Err(e) => return pending(&meta.path, &e),
+            }
         }
         let peak = effort::peak_10s(&activity.hr);
         let assessment = plan::evaluate(activity, &self.cfg.athlete, &self.history.for_new(peak));
@@ -665,6 +673,35 @@ impl<'a> Writer<'a> {
                 self.imported.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
                 o.activity_id = Some(id);
+                o
+            }
+            Err(e) => pending(&meta.path, &e),
+        }
+    }
+
+    fn replace(&mut self, id: i64, meta: &FileMeta, activity: &Activity) -> Outcome {
+        let peak = effort::peak_10s(&activity.hr);
+        let assessment = plan::evaluate(
+            activity,
+            &self.cfg.athlete,
+            &self.history.history(Some(id), peak),
+        );
+        match self.store.replace_activity(
+            id,
+            meta,
+            activity,
+            &assessment,
+            &self.cfg.settings_key(),
+            self.now,
+        ) {
+            Ok(()) => {
+                self.history.add(id, activity, &assessment, peak);
+                self.imported.push((id, activity.start));
+                let mut o = Outcome::new(&meta.path, FileStatus::Imported);
+                o.activity_id = Some(id);
+                o.reason = Some(format!(
+                    "replaces activity {id}'s copy, which had no heart rate"
+                ));
                 o
             }
             Err(e) => pending(&meta.path, &e),

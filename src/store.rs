@@ -623,58 +623,55 @@ impl Store {
         settings_key: &str,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let sha = meta.sha256.as_deref().unwrap_or_default();
         self.write(|tx| {
-        let legs =
-            serde_json::to_string(&a.legs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let warnings =
-            serde_json::to_string(&a.warnings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO activities (sha256, source_path, format, sport, sub_sport, name, start_ms, end_ms,
-                utc_offset_s, elapsed_s, moving_s, distance_m, avg_hr, max_hr, avg_temperature_c,
-                device_manufacturer, device_product, device_serial, time_created_ms,
-                watch_max_hr, watch_threshold_hr, watch_resting_hr, watch_recovery_min, watch_training_effect,
-                marked_race, legs, warnings, hr_samples, hr_stream, peak_10s_hr, imported_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
-            params![
-                sha,
-                meta.path.to_string_lossy(),
-                a.format.as_str(),
-                a.sport,
-                a.sub_sport,
-                a.name,
-                ms(a.start),
-                ms(a.end),
-                a.utc_offset_s,
-                a.elapsed_s,
-                a.moving_s,
-                a.distance_m,
-                a.avg_hr,
-                a.max_hr,
-                a.avg_temperature_c,
-                a.device.manufacturer,
-                a.device.product,
-                a.device.serial.map(i64::from),
-                a.time_created.map(ms),
-                a.watch.max_hr,
-                a.watch.threshold_hr,
-                a.watch.resting_hr,
-                a.watch.recovery_time_min,
-                a.watch.total_training_effect,
-                a.marked_race,
-                legs,
-                warnings,
-                a.hr.len() as i64,
-                encode_hr(&a.hr),
-                effort::peak_10s(&a.hr),
-                now.to_rfc3339(),
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        write_assessment(tx, id, a, assessment, settings_key)?;
-        upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now)?;
-        Ok(id)
+            let id = insert_row(tx, None, meta, a, now)?;
+            write_assessment(tx, id, a, assessment, settings_key)?;
+            upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now)?;
+            Ok(id)
+        })
+    }
+
+    /// Number of heart-rate samples stored for an activity.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn hr_samples(&self, id: i64) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT hr_samples FROM activities WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(Into::into)
+    }
+
+    /// Replaces activity `id` with the same activity read from a better file (one with heart
+    /// rate), keeping its id; the files that gave the old one become its duplicates.
+    ///
+    /// # Errors
+    /// On SQLite failure; nothing is written then.
+    pub fn replace_activity(
+        &mut self,
+        id: i64,
+        meta: &FileMeta,
+        a: &Activity,
+        assessment: &Assessment,
+        settings_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+            tx.execute(
+                "UPDATE files SET status = 'duplicate', duplicate_of = ?1, activity_id = NULL
+                 WHERE activity_id = ?1",
+                [id],
+            )?;
+            tx.execute("DELETE FROM activities WHERE id = ?1", [id])?;
+            insert_row(tx, Some(id), meta, a, now)?;
+            write_assessment(tx, id, a, assessment, settings_key)?;
+            upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now)?;
+            Ok(())
         })
     }
 
@@ -900,6 +897,64 @@ fn upsert_file(
         ],
     )?;
     Ok(())
+}
+
+/// Inserts an activity row (with the given id, or a new one) and returns its id.
+fn insert_row(
+    tx: &Connection,
+    id: Option<i64>,
+    meta: &FileMeta,
+    a: &Activity,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let sha = meta.sha256.as_deref().unwrap_or_default();
+    let legs = serde_json::to_string(&a.legs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let warnings =
+        serde_json::to_string(&a.warnings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO activities (id, sha256, source_path, format, sport, sub_sport, name, start_ms, end_ms,
+            utc_offset_s, elapsed_s, moving_s, distance_m, avg_hr, max_hr, avg_temperature_c,
+            device_manufacturer, device_product, device_serial, time_created_ms,
+            watch_max_hr, watch_threshold_hr, watch_resting_hr, watch_recovery_min, watch_training_effect,
+            marked_race, legs, warnings, hr_samples, hr_stream, peak_10s_hr, imported_at)
+         VALUES (?32, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
+        params![
+            sha,
+            meta.path.to_string_lossy(),
+            a.format.as_str(),
+            a.sport,
+            a.sub_sport,
+            a.name,
+            ms(a.start),
+            ms(a.end),
+            a.utc_offset_s,
+            a.elapsed_s,
+            a.moving_s,
+            a.distance_m,
+            a.avg_hr,
+            a.max_hr,
+            a.avg_temperature_c,
+            a.device.manufacturer,
+            a.device.product,
+            a.device.serial.map(i64::from),
+            a.time_created.map(ms),
+            a.watch.max_hr,
+            a.watch.threshold_hr,
+            a.watch.resting_hr,
+            a.watch.recovery_time_min,
+            a.watch.total_training_effect,
+            a.marked_race,
+            legs,
+            warnings,
+            a.hr.len() as i64,
+            encode_hr(&a.hr),
+            effort::peak_10s(&a.hr),
+            now.to_rfc3339(),
+            id,
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
 }
 
 fn write_assessment(

@@ -466,3 +466,57 @@ fn the_fast_fit_reader_agrees_with_the_full_decode_on_every_corpus_file() {
     println!("{compared} files, {samples} heart-rate samples compared");
     assert!(compared >= 20, "only {compared} corpus FIT files compared");
 }
+
+#[test]
+fn a_copy_with_heart_rate_replaces_a_stored_copy_without() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    support::reference_config(home.path());
+    let gpx = home.path().join("export-without-hr.gpx");
+    std::fs::write(&gpx, support::gpx_two_dialects(START, &[0; 1200])).unwrap_or_default();
+    let fit = home.path().join("watch.fit");
+    std::fs::write(&fit, FitActivity::segments(START, &[(20, 150)]).encode()).unwrap_or_default();
+    for p in [&gpx, &fit] {
+        let out = support::run(
+            home.path(),
+            &["import", "--no-notify", p.to_str().unwrap_or_default()],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = support::run(home.path(), &["list", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["avg_hr"], 150, "{list:?}");
+    let out = support::run(home.path(), &["files", "--json"]);
+    let files: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let status = |name: &str| {
+        files
+            .iter()
+            .find(|f| f["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .map(|f| {
+                (
+                    f["status"].clone(),
+                    f["activity_id"].clone(),
+                    f["duplicate_of"].clone(),
+                )
+            })
+    };
+    let id = list[0]["id"].clone();
+    assert_eq!(
+        status("watch.fit"),
+        Some(("imported".into(), id.clone(), serde_json::Value::Null))
+    );
+    assert_eq!(
+        status("export-without-hr.gpx"),
+        Some(("duplicate".into(), serde_json::Value::Null, id))
+    );
+    // And the other way round, the copy without heart rate stays a duplicate.
+    let out = support::run(
+        home.path(),
+        &["import", "--no-notify", gpx.to_str().unwrap_or_default()],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 imported, 1 duplicate"));
+}
