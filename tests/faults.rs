@@ -492,3 +492,42 @@ fn a_malformed_field_definition_is_read_without_a_line_of_output_per_message() {
         "the byte is still read as heart rate: {v}"
     );
 }
+
+#[test]
+fn a_developer_field_whose_size_does_not_divide_keeps_the_framing() {
+    // A field_description (206) says developer field 0 is a sint32, and the record definition
+    // gives it 9 bytes: read in 4-byte steps it would take 12 and lose every later message.
+    let ts0: u32 = 1_100_000_000;
+    let mut d = Vec::new();
+    d.extend([0x40, 0, 0, 0, 0, 2, 0, 1, 0x00, 4, 4, 0x86]); // file_id: type, time_created
+    d.push(0x00);
+    d.push(4);
+    d.extend(ts0.to_le_bytes());
+    d.extend([0x42, 0, 0, 206, 0, 3, 0, 1, 0x02, 1, 1, 0x02, 2, 1, 0x02]); // field_description
+    d.extend([0x02, 0, 0, 0x85]);
+    // record: timestamp, heart_rate, and developer field 0 of 9 bytes
+    d.extend([0x61, 0, 0, 20, 0, 2, 253, 4, 0x86, 3, 1, 0x02, 1, 0, 9, 0]);
+    for t in 0..600u32 {
+        d.push(0x01);
+        d.extend((ts0 + t).to_le_bytes());
+        d.push(150);
+        d.extend([0x11; 9]);
+    }
+    let bytes = support::frame(&d);
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = home.path().join("dev-field.fit");
+    std::fs::write(&path, bytes).unwrap_or_default();
+    let out = support::run(
+        home.path(),
+        &["import", "--no-notify", path.to_str().unwrap_or_default()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("ERROR"), "{err}");
+    let out = support::run(home.path(), &["show", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        v["activity"]["elapsed_s"], 599,
+        "every record was read: {v}"
+    );
+}

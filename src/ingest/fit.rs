@@ -138,7 +138,12 @@ fn base_size(base: u8) -> usize {
 /// Field definitions whose size is not a multiple of their base type's size are decoded by
 /// fitparser as byte arrays, after it prints a line to stderr for each: a crafted file could
 /// fill the journal. Such definitions are marked as byte arrays here first (same decoding, no
-/// output). Returns a patched copy only when one was needed. Walks messages until it cannot.
+/// output). Developer fields get no such check in fitparser: their values are read in steps of
+/// the base type named by a `field_description` message, overshooting the field (and losing the
+/// message framing) when the size does not divide. We use no developer data, so every
+/// `field_description`'s base type is made a byte too: developer fields are then read exactly
+/// as long as their definitions say. Returns a patched copy only when one was needed; walks the
+/// messages until it cannot follow them.
 fn quiet_definitions(seg: &[u8], header_size: usize) -> Option<Vec<u8>> {
     let mut patches = Vec::new();
     // Stops (None) where the stream cannot be followed; what was found before still counts.
@@ -155,22 +160,42 @@ fn quiet_definitions(seg: &[u8], header_size: usize) -> Option<Vec<u8>> {
     Some(copy)
 }
 
+/// What the walker knows of a local message type: its data length, and for a
+/// `field_description` (206) where its base type byte lies.
+#[derive(Clone, Copy)]
+struct Local {
+    len: usize,
+    dev_base_type_at: Option<usize>,
+}
+
 fn walk_definitions(seg: &[u8], header_size: usize, patches: &mut Vec<usize>) -> Option<()> {
-    let mut sizes: [Option<usize>; 16] = [None; 16];
+    let mut locals: [Option<Local>; 16] = [None; 16];
     let mut pos = header_size;
     while pos < seg.len() {
         let h = seg[pos];
-        if h & 0x80 != 0 {
-            // Compressed-timestamp data message.
-            pos += 1 + sizes[usize::from((h >> 5) & 0x03)]?;
-        } else if h & 0x40 != 0 {
+        if h & 0x40 != 0 && h & 0x80 == 0 {
+            let big_endian = *seg.get(pos + 2)? == 1;
+            let g = [*seg.get(pos + 3)?, *seg.get(pos + 4)?];
+            let global = if big_endian {
+                u16::from_be_bytes(g)
+            } else {
+                u16::from_le_bytes(g)
+            };
             let n = usize::from(*seg.get(pos + 5)?);
             let mut len = 0;
+            let mut dev_base_type_at = None;
             for i in 0..n {
                 let f = pos + 6 + i * 3;
-                let (size, base) = (usize::from(*seg.get(f + 1)?), *seg.get(f + 2)?);
+                let (num, size, base) = (
+                    *seg.get(f)?,
+                    usize::from(*seg.get(f + 1)?),
+                    *seg.get(f + 2)?,
+                );
                 if size % base_size(base) != 0 {
                     patches.push(f + 2);
+                }
+                if global == 206 && num == 2 && size == 1 {
+                    dev_base_type_at = Some(len);
                 }
                 len += size;
             }
@@ -182,10 +207,23 @@ fn walk_definitions(seg: &[u8], header_size: usize, patches: &mut Vec<usize>) ->
                 }
                 end += 1 + nd * 3;
             }
-            sizes[usize::from(h & 0x0F)] = Some(len);
+            locals[usize::from(h & 0x0F)] = Some(Local {
+                len,
+                dev_base_type_at,
+            });
             pos = end;
         } else {
-            pos += 1 + sizes[usize::from(h & 0x0F)]?;
+            // A data message, with a normal or a compressed-timestamp header.
+            let local = if h & 0x80 != 0 {
+                (h >> 5) & 0x03
+            } else {
+                h & 0x0F
+            };
+            let l = locals[usize::from(local)]?;
+            if let Some(at) = l.dev_base_type_at {
+                patches.push(pos + 1 + at);
+            }
+            pos += 1 + l.len;
         }
     }
     Some(())
