@@ -207,7 +207,11 @@ fn xml_bombs_are_refused_within_a_100_mb_memory_limit() {
     assert_eq!(rows.len(), 3, "{stdout}");
     for r in &rows {
         assert_eq!(r["status"], "failed", "{r}");
-        assert!(r["reason"].as_str().is_some_and(|s| s.len() > 10), "{r}");
+        let reason = r["reason"].as_str().unwrap_or("");
+        assert!(
+            reason.contains("DOCTYPE") || reason.contains("nests elements"),
+            "the reason says why: {r}"
+        );
     }
 }
 

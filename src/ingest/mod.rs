@@ -164,9 +164,16 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Parsed, IngestError> {
         Sniffed::Gzip | Sniffed::Zip => Err(IngestError::damaged(
             "compressed content must be opened through the archive reader".into(),
         )),
-        Sniffed::Unknown => Err(IngestError::damaged(
-            "not a FIT, GPX or TCX file: the content matches none of them".into(),
-        )),
+        Sniffed::Unknown => {
+            // XML whose root we could not find past a DTD: say why it is refused.
+            let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            if text.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'<') {
+                xml::guard(bytes)?;
+            }
+            Err(IngestError::damaged(
+                "not a FIT, GPX or TCX file: the content matches none of them".into(),
+            ))
+        }
     }
 }
 
