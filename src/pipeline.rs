@@ -630,6 +630,13 @@ impl<'a> Writer<'a> {
             }
         }
         match result {
+            // Cut short and still growing: a copy in progress, read again when it settles.
+            Err(e)
+                if e.kind == FailureKind::Truncated
+                    && stat(&meta.path).is_ok_and(|s| s != (meta.size, meta.mtime_ns)) =>
+            {
+                Outcome::pending_because(&meta.path, "the file is still being written")
+            }
             Err(e) => failed(self.store, &meta, &e, self.now),
             Ok(Parsed::Skipped(reason)) => record(
                 self.store,

@@ -291,3 +291,61 @@ fn a_zip_bomb_is_refused_within_a_100_mb_memory_limit_and_the_rest_is_imported()
         "{rows:?}"
     );
 }
+
+#[test]
+fn a_parallel_backfill_judges_history_as_one_file_at_a_time_in_order_does() {
+    // 16 runs over 60 days; one in the middle reaches a heart rate no other does, which raises
+    // the observed max HR for all of them. No [athlete] config: max HR comes from history.
+    let mut files = Vec::new();
+    for i in 0..16i64 {
+        let hr = if i == 7 { 196 } else { 140 + (i % 4) as u8 * 6 };
+        let mut fa = FitActivity::segments(START + i * 4 * DAY, &[(10, 130), (35, hr)]);
+        fa.serial = 3_900_100_000 + i as u32;
+        files.push((format!("run{i:02}.fit"), fa.encode()));
+    }
+    let all = home_with("");
+    let dir = all.path().join("history");
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).unwrap_or_default();
+    }
+    let (c, rows, err) = import(all.path(), &dir);
+    assert_eq!(count(&c, "imported"), 16, "{rows:?}\n{err}");
+
+    let one_by_one = home_with("");
+    for (name, bytes) in &files {
+        let p = one_by_one.path().join(name);
+        std::fs::write(&p, bytes).unwrap_or_default();
+        let (c, _, err) = import(one_by_one.path(), &p);
+        assert_eq!(count(&c, "imported"), 1, "{err}");
+    }
+    let judged = |home: &Path| -> Vec<serde_json::Value> {
+        list(home)
+            .into_iter()
+            .map(|a| {
+                let id = a["id"].as_i64().unwrap_or_default().to_string();
+                let out = support::run(home, &["show", &id, "--format", "json"]);
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+                serde_json::json!({
+                    "start": v["activity"]["start"], "athlete": v["athlete"],
+                    "effort": v["effort"], "recovery": v["recovery"],
+                })
+            })
+            .collect()
+    };
+    let (a, b) = (judged(all.path()), judged(one_by_one.path()));
+    assert_eq!(a.len(), 16);
+    assert_eq!(a, b);
+    // Every judgement uses the max HR seen in the whole history, not what was known when the
+    // file happened to be read.
+    let max: Vec<_> = a.iter().map(|v| v["athlete"]["max_hr"].clone()).collect();
+    assert!(max.iter().all(|m| *m == max[0]), "{max:?}");
+    assert_eq!(a[0]["athlete"]["sources"]["max_hr"], "observed", "{}", a[0]);
+    let status = |home: &Path| {
+        let out = support::run(home, &["status", "--json"]);
+        let mut v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default();
+        v["latest_hard"]["id"] = serde_json::Value::Null; // ids follow the order of reading
+        v
+    };
+    assert_eq!(status(all.path()), status(one_by_one.path()));
+}
