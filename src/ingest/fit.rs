@@ -311,6 +311,18 @@ fn crc16(mut crc: u16, bytes: &[u8]) -> u16 {
     crc
 }
 
+/// The time of a compressed-timestamp message: the 5-bit offset rolled over from the last full
+/// timestamp. `None` past the end of FIT time (a damaged file; found by fuzzing).
+fn compressed_timestamp(base: u32, off: u8) -> Option<u32> {
+    let off = u32::from(off & 0x1F);
+    let v = (base & !0x1F) | off;
+    if off < (base & 0x1F) {
+        v.checked_add(0x20)
+    } else {
+        Some(v)
+    }
+}
+
 fn processor() -> FitStreamProcessor {
     let mut proc = FitStreamProcessor::new();
     proc.add_option(DecodeOption::SkipHeaderCrcValidation);
@@ -337,16 +349,9 @@ fn decode_segment(seg: &[u8], acc: &mut Accumulator) -> Result<(), String> {
         let fields = msg.fields();
         let ts = match fields.get(&253).and_then(uint) {
             Some(t) => u32::try_from(t).ok(),
-            None => msg.time_offset().and_then(|off| {
-                last_ts.map(|base| {
-                    let off = u32::from(off);
-                    let mut v = (base & !0x1F) + off;
-                    if off < (base & 0x1F) {
-                        v += 0x20;
-                    }
-                    v
-                })
-            }),
+            None => msg
+                .time_offset()
+                .and_then(|off| last_ts.and_then(|base| compressed_timestamp(base, off))),
         };
         if ts.is_some() {
             last_ts = ts;
@@ -867,6 +872,15 @@ fn fit_time(t: u32) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compressed_timestamps_roll_over_and_stop_at_the_end_of_fit_time() {
+        assert_eq!(compressed_timestamp(1000, 10), Some(1002)); // 1000 = 31·32 + 8
+        assert_eq!(compressed_timestamp(1000, 5), Some(1029)); // rolled over
+        assert_eq!(compressed_timestamp(1000, 8), Some(1000));
+        assert_eq!(compressed_timestamp(u32::MAX, 31), Some(u32::MAX));
+        assert_eq!(compressed_timestamp(u32::MAX, 3), None);
+    }
 
     #[test]
     fn groups_thousands() {
