@@ -174,3 +174,58 @@ fn sighup_reloads_the_watched_folders() {
     );
     assert_eq!(svc.stop(), Some(0));
 }
+
+/// Socket inodes of a process (from /proc/PID/fd).
+fn socket_inodes(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            l.to_string_lossy()
+                .strip_prefix("socket:[")
+                .and_then(|s| s.strip_suffix(']'))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// The inode column of /proc/net/<table> files.
+fn inodes_in(table: &str) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/net/{table}"))
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            // tcp/udp: inode is column 9; unix: column 6.
+            if table == "unix" {
+                cols.get(6)
+            } else {
+                cols.get(9)
+            }
+            .map(|s| (*s).to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_service_opens_no_network_socket() {
+    let (home, watch) = setup();
+    let svc = Service::start(home.path(), None);
+    std::fs::write(watch.join("one.fit"), fit(9)).unwrap_or_default();
+    let _ = wait_imported(home.path(), 1, 15);
+    let pid = svc.child.id();
+    let sockets = socket_inodes(pid);
+    let network: Vec<String> = ["tcp", "tcp6", "udp", "udp6", "raw", "raw6"]
+        .iter()
+        .flat_map(|t| inodes_in(t))
+        .collect();
+    let unix = inodes_in("unix");
+    for s in &sockets {
+        assert!(!network.contains(s), "socket {s} is a network socket");
+        assert!(unix.contains(s), "socket {s} is not AF_UNIX");
+    }
+    assert_eq!(svc.stop(), Some(0));
+}
