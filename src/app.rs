@@ -102,7 +102,12 @@ fn walk(dir: &Path, cfg: &Config, out: &mut Vec<PathBuf>) {
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_dir() {
             walk(&path, cfg, out);
-        } else if ft.is_file() && ingest::has_activity_extension(&path) && !cfg.ignored(&path) {
+        } else if (ft.is_file() || ft.is_symlink() && path.is_file())
+            && ingest::has_activity_extension(&path)
+            && !cfg.ignored(&path)
+        {
+            // A link to a file is read (the folder was chosen by hand); links to folders are not
+            // walked, they may loop.
             out.push(path);
         }
     }
