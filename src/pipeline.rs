@@ -722,17 +722,11 @@ impl<'a> Writer<'a> {
             return Ok(0);
         };
         let max_rose = self.history.max_hr > self.max_at_start && self.max_at_start.is_some();
-        let ids = self.store.activity_ids()?;
-        let mut redo = Vec::new();
-        for id in ids {
-            if max_rose {
-                redo.push(id);
-            } else if let Some(start) = self.store.start_of(id)?
-                && start >= earliest
-            {
-                redo.push(id);
-            }
-        }
+        let redo = if max_rose {
+            self.store.activity_ids()?
+        } else {
+            self.store.activity_ids_from(earliest)?
+        };
         if redo.len() == 1 && self.imported.len() == 1 && redo[0] == self.imported[0].0 {
             return Ok(0); // the newest activity, judged with everything before it
         }

@@ -704,18 +704,17 @@ impl Store {
             .map_err(Into::into)
     }
 
-    /// An activity's start.
+    /// Ids of activities that start at or after `from`, oldest first.
     ///
     /// # Errors
     /// On SQLite failure.
-    pub fn start_of(&self, id: i64) -> Result<Option<DateTime<Utc>>> {
-        let ms: Option<i64> = self
+    pub fn activity_ids_from(&self, from: DateTime<Utc>) -> Result<Vec<i64>> {
+        let mut stmt = self
             .conn
-            .query_row("SELECT start_ms FROM activities WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
+            .prepare("SELECT id FROM activities WHERE start_ms >= ?1 ORDER BY start_ms, id")?;
+        let rows = stmt.query_map([ms(from)], |r| r.get(0))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(Into::into)
     }
 
     /// Every activity id, oldest first.
