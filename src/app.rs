@@ -178,8 +178,8 @@ struct ImportRun {
 }
 
 impl pipeline::Sink for ImportRun {
-    fn expect(&mut self, files: usize) {
-        self.progress.expect(files);
+    fn planned(&mut self, files: usize) {
+        self.progress.planned(files);
     }
 
     fn outcome(&mut self, o: Outcome) {
@@ -233,7 +233,7 @@ impl Progress {
         }
     }
 
-    fn expect(&mut self, n: usize) {
+    fn planned(&mut self, n: usize) {
         self.total = n.max(self.total);
         if let Some(bar) = &self.bar {
             bar.set_length(self.total as u64);

@@ -144,7 +144,7 @@ struct Loaded {
 /// Where a run reports to, and how it is told to stop.
 pub trait Sink {
     /// How many files to expect, once known (for progress).
-    fn expect(&mut self, _files: usize) {}
+    fn planned(&mut self, _files: usize) {}
     /// One file's (or archive member's) final outcome.
     fn outcome(&mut self, outcome: Outcome);
     /// True when the run must stop: the files in hand are finished and committed, the rest are
@@ -208,7 +208,7 @@ pub fn process_paths(
             }
         }
     }
-    report.expect(expected);
+    report.planned(expected);
     if tasks.is_empty() {
         return;
     }
