@@ -108,11 +108,12 @@ fn many_files_at_once_each_imported_once() {
 
 #[test]
 fn sigterm_in_the_middle_of_a_burst_then_a_restart_imports_every_file_once() {
+    const BURST: usize = 240;
     let (home, watch) = setup();
     let svc = Service::start(home.path(), None);
     std::thread::sleep(Duration::from_millis(500));
-    for i in 0..120 {
-        std::fs::write(watch.join(format!("b{i:03}.fit")), fit(i)).unwrap_or_default();
+    for i in 0..BURST {
+        std::fs::write(watch.join(format!("b{i:03}.fit")), fit(i as i64)).unwrap_or_default();
     }
     // Stop while the burst is being read and stored.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -124,7 +125,7 @@ fn sigterm_in_the_middle_of_a_burst_then_a_restart_imports_every_file_once() {
     let files = files_json(home.path());
     let done = files.len();
     assert!(
-        done < 120,
+        done < BURST,
         "SIGTERM came after the burst ({done} files stored)"
     );
     for f in &files {
@@ -136,12 +137,12 @@ fn sigterm_in_the_middle_of_a_burst_then_a_restart_imports_every_file_once() {
     assert_eq!(list.len(), done, "an activity per imported file");
 
     let svc = Service::start(home.path(), None);
-    let files = wait_imported(home.path(), 120, 60);
-    assert_eq!(files.len(), 120, "each file once");
+    let files = wait_imported(home.path(), BURST, 90);
+    assert_eq!(files.len(), BURST, "each file once");
     assert!(files.iter().all(|f| f["status"] == "imported"), "{files:?}");
     let out = support::run(home.path(), &["list", "--json"]);
     let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    assert_eq!(list.len(), 120);
+    assert_eq!(list.len(), BURST);
     assert_eq!(svc.stop(), Some(0));
 }
 
