@@ -7,32 +7,14 @@ use std::time::Duration;
 #[path = "../tests/support/mod.rs"]
 pub mod support;
 
-/// Seconds between the Unix epoch and the FIT epoch.
-const FIT_EPOCH: i64 = 631_065_600;
+use support::{FIT_EPOCH, def};
 
 /// A running FIT file as a Garmin watch writes it: 1 Hz records with position, distance,
 /// speed, altitude, heart rate, cadence and temperature, then a session and an activity.
 pub fn realistic_fit(start: i64, secs: u32, serial: u32, seed: u32) -> Vec<u8> {
     let ts0 = u32::try_from(start - FIT_EPOCH).unwrap_or(0);
     let mut d = Vec::new();
-    def(
-        &mut d,
-        0,
-        0,
-        &[
-            (0, 1, 0x00),
-            (1, 2, 0x84),
-            (2, 2, 0x84),
-            (3, 4, 0x8C),
-            (4, 4, 0x86),
-        ],
-    );
-    d.push(0);
-    d.push(4);
-    d.extend(1u16.to_le_bytes());
-    d.extend(3113u16.to_le_bytes());
-    d.extend(serial.to_le_bytes());
-    d.extend(ts0.to_le_bytes());
+    support::file_id(&mut d, serial, ts0);
     // record: timestamp, lat, long, distance, enhanced_speed, enhanced_altitude, heart_rate,
     // cadence, fractional_cadence, temperature
     def(
@@ -97,17 +79,6 @@ pub fn realistic_fit(start: i64, secs: u32, serial: u32, seed: u32) -> Vec<u8> {
     d.extend((ts0 + secs).to_le_bytes());
     d.extend((ts0 + secs + 3600).to_le_bytes());
     support::frame(&d)
-}
-
-fn def(out: &mut Vec<u8>, local: u8, global: u16, fields: &[(u8, u8, u8)]) {
-    out.push(0x40 | local);
-    out.push(0);
-    out.push(0);
-    out.extend(global.to_le_bytes());
-    out.push(fields.len() as u8);
-    for &(n, size, base) in fields {
-        out.extend([n, size, base]);
-    }
 }
 
 /// Writes `n` activities, 30 min to 4 h, one a day back from 2024-06-01; returns total bytes.

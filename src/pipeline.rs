@@ -110,9 +110,12 @@ impl Outcome {
 /// # Errors
 /// The I/O error from `stat`.
 pub fn stat(path: &Path) -> std::io::Result<(u64, i64)> {
+    std::fs::metadata(path).map(|m| size_mtime(&m))
+}
+
+fn size_mtime(m: &std::fs::Metadata) -> (u64, i64) {
     use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path)?;
-    Ok((m.len(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))
+    (m.len(), m.mtime() * 1_000_000_000 + m.mtime_nsec())
 }
 
 /// True for names of zip archives.
@@ -172,8 +175,10 @@ pub fn process_paths(
     report: &mut dyn Sink,
 ) {
     let halt = AtomicBool::new(false);
-    let stopping = |report: &dyn Sink| {
-        if report.stop() {
+    let report = std::cell::RefCell::new(report);
+    // The sink is asked between files; the workers see its answer through `halt`.
+    let stop_now = || {
+        if report.borrow().stop() {
             halt.store(true, Ordering::SeqCst);
         }
         halt.load(Ordering::SeqCst)
@@ -186,29 +191,33 @@ pub fn process_paths(
     let mut expected = 0usize;
     let mut archives: Vec<FileMeta> = Vec::new();
     for path in paths {
-        if stopping(report) {
+        if stop_now() {
             return;
         }
         match triage(store, cfg, path, opts, now) {
             Triage::Known(outcomes) => {
                 expected += outcomes.len();
                 for o in outcomes {
-                    report.outcome(o);
+                    report.borrow_mut().outcome(o);
                 }
             }
             Triage::Read(task) => {
                 expected += match &task {
                     Task::File(_) => 1,
-                    Task::Archive(meta) => archive_estimate(&meta.path, limits),
+                    Task::Archive(meta) => {
+                        archives.push(meta.clone());
+                        // Opened here only to count (its central directory); read later.
+                        std::fs::File::open(path)
+                            .ok()
+                            .and_then(|f| archive::count_members(std::io::BufReader::new(f)))
+                            .map_or(1, |n| n.max(1))
+                    }
                 };
-                if let Task::Archive(meta) = &task {
-                    archives.push(meta.clone());
-                }
                 tasks.push(task);
             }
         }
     }
-    report.planned(expected);
+    report.borrow_mut().planned(expected);
     if tasks.is_empty() {
         return;
     }
@@ -217,21 +226,13 @@ pub fn process_paths(
         Err(e) => {
             for t in tasks {
                 let (Task::File(m) | Task::Archive(m)) = t;
-                report.outcome(pending(&m.path, &e));
+                report.borrow_mut().outcome(pending(&m.path, &e));
             }
             return;
         }
     };
     let queue = Mutex::new(Queue::new(tasks, limits));
     let mut unsettled: Vec<String> = Vec::new();
-    let report = std::cell::RefCell::new(report);
-    let stop_now = || {
-        let stop = report.borrow().stop();
-        if stop {
-            halt.store(true, Ordering::SeqCst);
-        }
-        stop
-    };
     let mut emit = |o: Outcome| {
         if o.status == FileStatus::Pending {
             unsettled.push(o.path.clone());
@@ -325,7 +326,10 @@ fn triage(
     opts: Options,
     now: DateTime<Utc>,
 ) -> Triage {
-    if let Some(target) = link_out_of_roots(path, &cfg.watch) {
+    // One `lstat` answers both "a link?" and, for a plain file, size and mtime.
+    let lstat = std::fs::symlink_metadata(path);
+    let is_link = lstat.as_ref().is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && let Some(target) = link_out_of_roots(path, &cfg.watch) {
         let meta = FileMeta {
             path: path.to_path_buf(),
             sha256: None,
@@ -344,8 +348,13 @@ fn triage(
             now,
         )]);
     }
-    let (size, mtime_ns) = match stat(path) {
-        Ok(s) => s,
+    let md = if is_link {
+        std::fs::metadata(path)
+    } else {
+        lstat
+    };
+    let (size, mtime_ns) = match md {
+        Ok(md) => size_mtime(&md),
         Err(e) => {
             let mut o = Outcome::new(path, FileStatus::Failed);
             o.reason = Some(format!("cannot read the file: {e}"));
@@ -389,13 +398,9 @@ fn triage(
     Triage::Read(Task::File(meta))
 }
 
-/// For a symbolic link inside a watched folder: its target, when that lies outside every
+/// For a symbolic link (`path` is one) inside a watched folder: its target, when that lies outside every
 /// watched folder (a link planted to make the service read elsewhere). `None` otherwise.
 fn link_out_of_roots(path: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
-    let md = std::fs::symlink_metadata(path).ok()?;
-    if !md.file_type().is_symlink() {
-        return None;
-    }
     let canon: Vec<PathBuf> = roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
     let parent = path.parent()?.canonicalize().ok()?;
     if !canon.iter().any(|r| parent.starts_with(r)) {
@@ -408,13 +413,6 @@ fn link_out_of_roots(path: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
         Ok(t) => Some(t),
         Err(_) => Some(target),
     }
-}
-
-fn archive_estimate(path: &Path, limits: Limits) -> usize {
-    std::fs::File::open(path)
-        .ok()
-        .and_then(|f| Members::open(std::io::BufReader::new(f), path, limits).ok())
-        .map_or(1, |m| m.estimate().max(1))
 }
 
 /// The tasks, expanded into work one item at a time (archives member by member), shared by
@@ -474,27 +472,24 @@ impl Queue {
                     }
                     return Some(Work::File(meta, hint));
                 }
-                Task::Archive(meta) => {
-                    let opened = std::fs::File::open(&meta.path)
-                        .map_err(|e| {
-                            IngestError::unreadable(format!(
-                                "cannot open the archive: {e}; check its permissions"
-                            ))
-                        })
-                        .and_then(|f| {
-                            Members::open(std::io::BufReader::new(f), &meta.path, self.limits)
-                        });
-                    match opened {
-                        Ok(m) => self.members = Some((m, meta.mtime_ns)),
-                        Err(e) => {
-                            return Some(Work::Ready(Loaded {
-                                meta,
-                                hint: Hint::default(),
-                                result: Err(e),
-                            }));
-                        }
+                Task::Archive(meta) => match std::fs::File::open(&meta.path)
+                    .map_err(|e| {
+                        IngestError::unreadable(format!(
+                            "cannot open the archive: {e}; check its permissions"
+                        ))
+                    })
+                    .and_then(|f| {
+                        Members::open(std::io::BufReader::new(f), &meta.path, self.limits)
+                    }) {
+                    Ok(m) => self.members = Some((m, meta.mtime_ns)),
+                    Err(e) => {
+                        return Some(Work::Ready(Loaded {
+                            meta,
+                            hint: Hint::default(),
+                            result: Err(e),
+                        }));
                     }
-                }
+                },
             }
         }
     }
@@ -657,18 +652,19 @@ impl<'a> Writer<'a> {
             Ok(same) => same,
             Err(e) => return pending(&meta.path, &e),
         };
-        if let Some(id) = same {
-            // The same activity again. Kept as a duplicate, unless this copy has the heart rate
-            // the stored one lacks (a GPX export without it came first): then it replaces it.
-            match self.store.hr_samples(id) {
-                Ok(Some(0)) if !activity.hr.is_empty() => return self.replace(id, meta, activity),
-                Ok(_) => return duplicate(self.store, meta, id, self.now),
-                Err(e) => return pending(&meta.path, &e),
-            }
-        }
+        // The same activity again is kept as a duplicate, unless this copy has the heart rate the
+        // stored one lacks (a GPX export without it came first): then it replaces it.
+        let replacing = match same.map(|id| (id, self.store.hr_samples(id))) {
+            None => None,
+            Some((id, Ok(Some(0)))) if !activity.hr.is_empty() => Some(id),
+            Some((id, Ok(_))) => return duplicate(self.store, meta, id, self.now),
+            Some((_, Err(e))) => return pending(&meta.path, &e),
+        };
         let peak = effort::peak_10s(&activity.hr);
-        let assessment = plan::evaluate(activity, &self.cfg.athlete, &self.history.for_new(peak));
+        let history = self.history.history(replacing, peak);
+        let assessment = plan::evaluate(activity, &self.cfg.athlete, &history);
         match self.store.insert_activity(
+            replacing,
             meta,
             activity,
             &assessment,
@@ -680,35 +676,8 @@ impl<'a> Writer<'a> {
                 self.imported.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
                 o.activity_id = Some(id);
-                o
-            }
-            Err(e) => pending(&meta.path, &e),
-        }
-    }
-
-    fn replace(&mut self, id: i64, meta: &FileMeta, activity: &Activity) -> Outcome {
-        let peak = effort::peak_10s(&activity.hr);
-        let assessment = plan::evaluate(
-            activity,
-            &self.cfg.athlete,
-            &self.history.history(Some(id), peak),
-        );
-        match self.store.replace_activity(
-            id,
-            meta,
-            activity,
-            &assessment,
-            &self.cfg.settings_key(),
-            self.now,
-        ) {
-            Ok(()) => {
-                self.history.add(id, activity, &assessment, peak);
-                self.imported.push((id, activity.start));
-                let mut o = Outcome::new(&meta.path, FileStatus::Imported);
-                o.activity_id = Some(id);
-                o.reason = Some(format!(
-                    "replaces activity {id}'s copy, which had no heart rate"
-                ));
+                o.reason = replacing
+                    .map(|id| format!("replaces activity {id}'s copy, which had no heart rate"));
                 o
             }
             Err(e) => pending(&meta.path, &e),
@@ -722,11 +691,9 @@ impl<'a> Writer<'a> {
             return Ok(0);
         };
         let max_rose = self.history.max_hr > self.max_at_start && self.max_at_start.is_some();
-        let redo = if max_rose {
-            self.store.activity_ids()?
-        } else {
-            self.store.activity_ids_from(earliest)?
-        };
+        let redo = self
+            .store
+            .activity_ids(if max_rose { None } else { Some(earliest) })?;
         if redo.len() == 1 && self.imported.len() == 1 && redo[0] == self.imported[0].0 {
             return Ok(0); // the newest activity, judged with everything before it
         }
@@ -766,10 +733,6 @@ impl HistoryCache {
                 .filter_map(|(_, (d, l))| l.map(|l| (*d, l)))
                 .collect(),
         }
-    }
-
-    fn for_new(&self, own_peak: Option<f64>) -> History {
-        self.history(None, own_peak)
     }
 
     fn add(&mut self, id: i64, a: &Activity, s: &plan::Assessment, peak: Option<f64>) {
@@ -946,10 +909,7 @@ fn failed(store: &mut Store, meta: &FileMeta, e: &IngestError, now: DateTime<Utc
 }
 
 fn pending(path: &Path, e: &StoreError) -> Outcome {
-    let mut o = Outcome::new(path, FileStatus::Pending);
-    o.reason = Some(format!("not stored yet: {e}; it will be tried again"));
-    o.transient = true;
-    o
+    Outcome::pending_because(path, &e.to_string())
 }
 
 /// Recomputes every judgement made with other settings or an older model (or all), from the
@@ -959,7 +919,7 @@ fn pending(path: &Path, e: &StoreError) -> Outcome {
 /// On database failure.
 pub fn replan(store: &mut Store, cfg: &Config, all: bool) -> Result<usize, StoreError> {
     let ids = if all {
-        store.activity_ids()?
+        store.activity_ids(None)?
     } else {
         store.stale_assessments(&cfg.settings_key())?
     };

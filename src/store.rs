@@ -611,12 +611,16 @@ impl Store {
             .map_err(Into::into)
     }
 
-    /// Stores a new activity, its judgement and plan, and its file row, in one transaction.
+    /// Stores an activity, its judgement and plan, and its file row, in one transaction, and
+    /// returns its id. With `replacing`, the activity takes the place (and the id) of a stored one
+    /// read from a poorer file (one without heart rate); the files that gave that one become its
+    /// duplicates.
     ///
     /// # Errors
     /// On SQLite failure; nothing is written then.
     pub fn insert_activity(
         &mut self,
+        replacing: Option<i64>,
         meta: &FileMeta,
         a: &Activity,
         assessment: &Assessment,
@@ -624,7 +628,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<i64> {
         self.write(|tx| {
-            let id = insert_row(tx, None, meta, a, now)?;
+            if let Some(id) = replacing {
+                tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+                tx.execute(
+                    "UPDATE files SET status = 'duplicate', duplicate_of = ?1, activity_id = NULL
+                     WHERE activity_id = ?1",
+                    [id],
+                )?;
+                tx.execute("DELETE FROM activities WHERE id = ?1", [id])?;
+            }
+            let id = insert_row(tx, replacing, meta, a, now)?;
             write_assessment(tx, id, a, assessment, settings_key)?;
             upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now)?;
             Ok(id)
@@ -644,35 +657,6 @@ impl Store {
             )
             .optional()
             .map_err(Into::into)
-    }
-
-    /// Replaces activity `id` with the same activity read from a better file (one with heart
-    /// rate), keeping its id; the files that gave the old one become its duplicates.
-    ///
-    /// # Errors
-    /// On SQLite failure; nothing is written then.
-    pub fn replace_activity(
-        &mut self,
-        id: i64,
-        meta: &FileMeta,
-        a: &Activity,
-        assessment: &Assessment,
-        settings_key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        self.write(|tx| {
-            tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
-            tx.execute(
-                "UPDATE files SET status = 'duplicate', duplicate_of = ?1, activity_id = NULL
-                 WHERE activity_id = ?1",
-                [id],
-            )?;
-            tx.execute("DELETE FROM activities WHERE id = ?1", [id])?;
-            insert_row(tx, Some(id), meta, a, now)?;
-            write_assessment(tx, id, a, assessment, settings_key)?;
-            upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now)?;
-            Ok(())
-        })
     }
 
     /// Replaces an activity's judgement and plan.
@@ -704,28 +688,15 @@ impl Store {
             .map_err(Into::into)
     }
 
-    /// Ids of activities that start at or after `from`, oldest first.
+    /// Ids of activities, oldest first: all, or those that start at or after `from`.
     ///
     /// # Errors
     /// On SQLite failure.
-    pub fn activity_ids_from(&self, from: DateTime<Utc>) -> Result<Vec<i64>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM activities WHERE start_ms >= ?1 ORDER BY start_ms, id")?;
-        let rows = stmt.query_map([ms(from)], |r| r.get(0))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(Into::into)
-    }
-
-    /// Every activity id, oldest first.
-    ///
-    /// # Errors
-    /// On SQLite failure.
-    pub fn activity_ids(&self) -> Result<Vec<i64>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM activities ORDER BY start_ms, id")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
+    pub fn activity_ids(&self, from: Option<DateTime<Utc>>) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id FROM activities WHERE ?1 IS NULL OR start_ms >= ?1 ORDER BY start_ms, id",
+        )?;
+        let rows = stmt.query_map([from.map(ms)], |r| r.get(0))?;
         rows.collect::<std::result::Result<_, _>>()
             .map_err(Into::into)
     }

@@ -467,6 +467,23 @@ fn names_that_are_not_utf8_work_in_import_and_in_the_service() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 imported, 1 duplicate"));
 }
 
+/// Imports one file through the binary, checks it succeeds without a line of `ERROR` output,
+/// and returns `show --format json` of it.
+fn import_quietly(name: &str, bytes: &[u8]) -> serde_json::Value {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = home.path().join(name);
+    std::fs::write(&path, bytes).unwrap_or_default();
+    let out = support::run(
+        home.path(),
+        &["import", "--no-notify", path.to_str().unwrap_or_default()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("ERROR"), "{err}");
+    let out = support::run(home.path(), &["show", "--format", "json"]);
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
 #[test]
 fn a_malformed_field_definition_is_read_without_a_line_of_output_per_message() {
     // The record definition's heart_rate (1 byte) declared as uint16: fitparser reads it as a
@@ -479,18 +496,7 @@ fn a_malformed_field_definition_is_read_without_a_line_of_output_per_message() {
     assert_eq!(&data[35 + 9..35 + 12], &[3, 1, 0x02]);
     data[35 + 11] = 0x84;
     let bad = support::frame(&data);
-    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let path = home.path().join("odd-definition.fit");
-    std::fs::write(&path, bad).unwrap_or_default();
-    let out = support::run(
-        home.path(),
-        &["import", "--no-notify", path.to_str().unwrap_or_default()],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    assert!(!err.contains("ERROR"), "{err}");
-    let out = support::run(home.path(), &["show", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let v = import_quietly("odd-definition.fit", &bad);
     assert_eq!(
         v["activity"]["avg_hr"], 150,
         "the byte is still read as heart rate: {v}"
@@ -518,18 +524,7 @@ fn a_developer_field_whose_size_does_not_divide_keeps_the_framing() {
         d.extend([0x11; 9]);
     }
     let bytes = support::frame(&d);
-    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let path = home.path().join("dev-field.fit");
-    std::fs::write(&path, bytes).unwrap_or_default();
-    let out = support::run(
-        home.path(),
-        &["import", "--no-notify", path.to_str().unwrap_or_default()],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    assert!(!err.contains("ERROR"), "{err}");
-    let out = support::run(home.path(), &["show", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let v = import_quietly("dev-field.fit", &bytes);
     assert_eq!(
         v["activity"]["elapsed_s"], 599,
         "every record was read: {v}"

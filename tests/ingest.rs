@@ -316,7 +316,10 @@ fn every_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
     }
     println!("{}", report.join("\n"));
     // The second time, everything imported comes back as a duplicate and nothing is added.
-    let before = store.activity_ids().map(|v| v.len()).unwrap_or_default();
+    let before = store
+        .activity_ids(None)
+        .map(|v| v.len())
+        .unwrap_or_default();
     for row in manifest() {
         let o = pipeline::process_file(
             &mut store,
@@ -332,7 +335,10 @@ fn every_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
         }
     }
     assert_eq!(
-        store.activity_ids().map(|v| v.len()).unwrap_or_default(),
+        store
+            .activity_ids(None)
+            .map(|v| v.len())
+            .unwrap_or_default(),
         before
     );
     // Known pairs of the same activity in two files are recognised.

@@ -106,12 +106,30 @@ fn import(home: &Path, bus: &str, args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn write_config(home: &Path) {
+/// Serves `org.freedesktop.Notifications` on the bus, recording every call.
+async fn serve(bus: &Bus) -> (Server, zbus::Connection) {
+    let server = Server::default();
+    let conn = zbus::connection::Builder::address(bus.address.as_str())
+        .name("org.freedesktop.Notifications")
+        .serve_at("/org/freedesktop/Notifications", server.clone())
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("cannot serve on the private bus: {e}"));
+    (server, conn)
+}
+
+/// The reference runner's config, notifications on, watching `watch` when given.
+fn write_config(home: &Path, watch: Option<&Path>) {
     let dir = home.join(".config/recoverd");
     std::fs::create_dir_all(&dir).unwrap_or_default();
+    let watch = watch.map_or(String::new(), |w| {
+        format!("watch = [\"{}\"]\n", w.display())
+    });
     std::fs::write(
         dir.join("config.toml"),
-        "[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n",
+        format!(
+            "{watch}[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n"
+        ),
     )
     .unwrap_or_default();
 }
@@ -119,16 +137,10 @@ fn write_config(home: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
     let bus = start_bus();
-    let server = Server::default();
-    let _conn = zbus::connection::Builder::address(bus.address.as_str())
-        .name("org.freedesktop.Notifications")
-        .serve_at("/org/freedesktop/Notifications", server.clone())
-        .build()
-        .await
-        .unwrap_or_else(|e| panic!("cannot serve on the private bus: {e}"));
+    let (server, _conn) = serve(&bus).await;
 
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    write_config(home.path());
+    write_config(home.path(), None);
     let now = chrono::Utc::now().timestamp();
     // A 10K race that ended an hour ago.
     let mut race = FitActivity::segments(now - 3600 - 42 * 60, &[(42, 174)]);
@@ -203,7 +215,7 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
 #[test]
 fn without_a_bus_import_succeeds_with_one_warning() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    write_config(home.path());
+    write_config(home.path(), None);
     let now = chrono::Utc::now().timestamp();
     for i in 0..2 {
         let fa = FitActivity::segments(now - 7200 - i * 4000, &[(30, 150)]);
@@ -243,27 +255,12 @@ async fn wait_calls(server: &Server, n: usize, secs: u64) -> Vec<Call> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_once() {
     let bus = start_bus();
-    let server = Server::default();
-    let _conn = zbus::connection::Builder::address(bus.address.as_str())
-        .name("org.freedesktop.Notifications")
-        .serve_at("/org/freedesktop/Notifications", server.clone())
-        .build()
-        .await
-        .unwrap_or_else(|e| panic!("cannot serve on the private bus: {e}"));
+    let (server, _conn) = serve(&bus).await;
 
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let watch = home.path().join("watch");
     std::fs::create_dir_all(&watch).unwrap_or_default();
-    let dir = home.path().join(".config/recoverd");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            "watch = [\"{}\"]\n[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n",
-            watch.display()
-        ),
-    )
-    .unwrap_or_default();
+    write_config(home.path(), Some(&watch));
     // History already in the folder when the service starts: one summary, not one each.
     let now = chrono::Utc::now().timestamp();
     for i in 0..4 {

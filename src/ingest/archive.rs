@@ -139,19 +139,18 @@ impl Members {
             limits,
         })
     }
+}
 
-    /// Counts the activity members at the top level (nested archives count once): a cheap
-    /// estimate for progress.
-    #[must_use]
-    pub fn estimate(&self) -> usize {
-        self.stack.first().map_or(0, |l| {
-            l.zip
-                .file_names()
-                .flatten()
-                .filter(|n| has_activity_extension(Path::new(n.as_ref())))
-                .count()
-        })
-    }
+/// The number of activity members at the top level of an archive (nested archives count once),
+/// from its central directory alone: a cheap estimate for progress. `None` when not a zip.
+pub fn count_members(reader: impl Read + Seek) -> Option<usize> {
+    let zip = zip::ZipArchive::new(reader).ok()?;
+    Some(
+        zip.file_names()
+            .flatten()
+            .filter(|n| has_activity_extension(Path::new(n.as_ref())))
+            .count(),
+    )
 }
 
 fn open_level(

@@ -84,25 +84,7 @@ impl FitActivity {
     pub fn encode(&self) -> Vec<u8> {
         let ts0 = u32::try_from(self.start - FIT_EPOCH).unwrap_or(0);
         let mut data = Vec::new();
-        // file_id (global 0) as local 0
-        def(
-            &mut data,
-            0,
-            0,
-            &[
-                (0, 1, 0x00),
-                (1, 2, 0x84),
-                (2, 2, 0x84),
-                (3, 4, 0x8C),
-                (4, 4, 0x86),
-            ],
-        );
-        data.push(0);
-        data.push(4);
-        data.extend(1u16.to_le_bytes());
-        data.extend(3113u16.to_le_bytes());
-        data.extend(self.serial.to_le_bytes());
-        data.extend(ts0.to_le_bytes());
+        file_id(&mut data, self.serial, ts0);
         // record (global 20) as local 1: timestamp, heart_rate, distance
         def(
             &mut data,
@@ -163,7 +145,31 @@ impl FitActivity {
     }
 }
 
-fn def(out: &mut Vec<u8>, local: u8, global: u16, fields: &[(u8, u8, u8)]) {
+/// A file_id (global 0) as local 0: an activity by a Garmin Forerunner with this serial, created
+/// at `ts0` (FIT seconds).
+pub fn file_id(out: &mut Vec<u8>, serial: u32, ts0: u32) {
+    def(
+        out,
+        0,
+        0,
+        &[
+            (0, 1, 0x00),
+            (1, 2, 0x84),
+            (2, 2, 0x84),
+            (3, 4, 0x8C),
+            (4, 4, 0x86),
+        ],
+    );
+    out.push(0);
+    out.push(4);
+    out.extend(1u16.to_le_bytes());
+    out.extend(3113u16.to_le_bytes());
+    out.extend(serial.to_le_bytes());
+    out.extend(ts0.to_le_bytes());
+}
+
+/// A definition message: local type, global message, (field, size, base type) per field.
+pub fn def(out: &mut Vec<u8>, local: u8, global: u16, fields: &[(u8, u8, u8)]) {
     out.push(0x40 | local);
     out.push(0);
     out.push(0);
