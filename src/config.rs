@@ -44,6 +44,7 @@ struct FileConfig {
     ignore: Option<Vec<String>>,
     poll_interval_s: Option<u64>,
     max_file_mb: Option<u64>,
+    timezone: Option<String>,
     #[serde(default)]
     athlete: AthleteFile,
     #[serde(default)]
@@ -86,6 +87,8 @@ pub struct Config {
     pub athlete: AthleteSettings,
     /// Desktop notifications on or off.
     pub notifications: bool,
+    /// The runner's time zone: `timezone =`, else the system's (`$TZ` honoured).
+    pub timezone: jiff::tz::TimeZone,
 }
 
 fn home() -> Result<PathBuf, ConfigError> {
@@ -170,6 +173,7 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             "max_file_mb = {max_mb} is out of range: use 1 to 4096"
         )));
     }
+    let timezone = crate::localtime::resolve(file.timezone.as_deref()).map_err(invalid)?;
     let a = file.athlete;
     let hr_ok = |key: &str, v: Option<u16>, lo: u16, hi: u16| match v {
         Some(x) if !(lo..=hi).contains(&x) => Err(invalid(format!(
@@ -222,6 +226,7 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             weight_kg: a.weight_kg,
         },
         notifications: file.notifications.enabled.unwrap_or(true),
+        timezone,
     })
 }
 
@@ -247,7 +252,11 @@ impl Config {
     /// A key that changes when anything that affects the judgement changes.
     #[must_use]
     pub fn settings_key(&self) -> String {
-        serde_json::to_string(&self.athlete).unwrap_or_default()
+        format!(
+            "{} {}",
+            serde_json::to_string(&self.athlete).unwrap_or_default(),
+            crate::localtime::name(&self.timezone)
+        )
     }
 }
 

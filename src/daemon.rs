@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use chrono::{Local, Offset, Utc};
+use chrono::Utc;
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
@@ -24,7 +24,6 @@ use crate::config::{self, Config};
 use crate::ingest;
 use crate::notifier::Desktop;
 use crate::pipeline::{self, Options, Outcome};
-use crate::render;
 use crate::store::{FileStatus, Store};
 
 /// Quiet time after a file's last event before it is read.
@@ -218,13 +217,12 @@ async fn serve(mut cfg: Config) -> Result<()> {
                             retries.remove(Path::new(&o.path));
                         }
                         if let Some(s) = *stored {
-                            let off = render::offset_for(&s.activity, Local::now().offset().fix());
-                            desktop.announce(&s, off).await;
+                            desktop.announce(&s, &cfg.timezone).await;
                         }
                         let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&counts.status(&o))]);
                     }
                     Some(Done::Backfill(n, latest)) => {
-                        desktop.announce_backfill(n, latest.as_ref().as_ref(), Local::now().offset().fix()).await;
+                        desktop.announce_backfill(n, latest.as_ref().as_ref(), &cfg.timezone).await;
                     }
                 }
             }

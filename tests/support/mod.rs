@@ -249,7 +249,7 @@ pub fn reference_config(home: &Path) -> PathBuf {
     let dir = home.join(".config/recoverd");
     std::fs::create_dir_all(&dir).unwrap_or_default();
     let p = dir.join("config.toml");
-    std::fs::write(&p, "[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n\n[notifications]\nenabled = false\n")
+    std::fs::write(&p, "timezone = \"Europe/Berlin\"\n\n[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n\n[notifications]\nenabled = false\n")
         .unwrap_or_default();
     p
 }
