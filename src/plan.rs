@@ -723,13 +723,12 @@ fn rest(c: &Ctx<'_>) -> PlanItem {
     } else {
         "Sleep well tonight; that is all the recovery this needs.".into()
     };
-    c.item(
-        Tactic::Rest,
-        0.0,
-        rest_h,
-        text,
-        "Muscle soreness peaks 24–72 h after a hard effort and fades within 5–7 days (Cheung 2003).",
-    )
+    let why = if c.hard() {
+        "Muscle soreness peaks 24–72 h after a hard effort and fades within 5–7 days (Cheung 2003)."
+    } else {
+        "Sleep is when the body repairs; a session like this needs no more than a good night."
+    };
+    c.item(Tactic::Rest, 0.0, rest_h, text, why)
 }
 
 /// Why `ready` is when it is: the load, any extension, the night rule.
