@@ -555,6 +555,19 @@ fn status_text(
     out
 }
 
+/// What the newest activity's judgement says about a higher, unused peak (MODEL.md §1).
+fn newest_peak_warning(store: &Store) -> Option<String> {
+    let mut warning = None;
+    let _ = store.for_each_summary(Some(1), |s| {
+        warning = s
+            .assessment
+            .as_ref()
+            .and_then(|a| render::peak_warnings(&a.athlete));
+        Ok(())
+    });
+    warning
+}
+
 fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
@@ -632,6 +645,9 @@ fn doctor(cfg: &Config) -> ExitCode {
                 check == "ok",
                 format!("database {}: integrity {check}", cfg.database.display()),
             );
+            if let Some(w) = newest_peak_warning(&store) {
+                line(true, format!("max HR: {w}"));
+            }
         }
         Err(e) => line(false, format!("database: {e}")),
     }

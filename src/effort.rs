@@ -215,6 +215,56 @@ pub fn confirmed_peak(peaks: &[Peak], start: DateTime<Utc>, ceiling: f64) -> Pea
     }
 }
 
+/// Max HR in §1's order, with the two activities that confirmed an observed value.
+fn resolve_max_hr(
+    cfg: &AthleteSettings,
+    watch: &WatchFigures,
+    peaks: &PeakCheck,
+    year: i32,
+) -> (Sourced, Vec<Peak>) {
+    let fallback = tanaka(cfg.birth_year, year).map_or(
+        Sourced {
+            value: 190.0,
+            source: Source::Default,
+        },
+        |t| Sourced {
+            value: t,
+            source: Source::Formula,
+        },
+    );
+    if let Some(v) = cfg.max_hr {
+        let value = f64::from(v);
+        return (
+            Sourced {
+                value,
+                source: Source::Config,
+            },
+            vec![],
+        );
+    }
+    if let Some(v) = watch.max_hr.filter(|v| (100..=250).contains(v)) {
+        let value = f64::from(v);
+        return (
+            Sourced {
+                value,
+                source: Source::Device,
+            },
+            vec![],
+        );
+    }
+    // A confirmed peak only proves a lower bound: it can raise the estimate, never lower it.
+    match peaks.observed {
+        Some((o, by)) if o.round() > fallback.value => (
+            Sourced {
+                value: o.round(),
+                source: Source::Observed,
+            },
+            by.to_vec(),
+        ),
+        _ => (fallback, vec![]),
+    }
+}
+
 /// Resolves the athlete's physiology for an activity, in MODEL.md §1's order.
 ///
 /// `peaks` is what the stored history says about observed heart rates (see [`confirmed_peak`]);
@@ -226,41 +276,7 @@ pub fn resolve_athlete(
     peaks: &PeakCheck,
     year: i32,
 ) -> Athlete {
-    let sane = |v: u16| (100..=250).contains(&v);
-    let fallback = tanaka(cfg.birth_year, year).map_or(
-        Sourced {
-            value: 190.0,
-            source: Source::Default,
-        },
-        |t| Sourced {
-            value: t,
-            source: Source::Formula,
-        },
-    );
-    let mut confirmed_by = Vec::new();
-    let max_hr = if let Some(v) = cfg.max_hr {
-        Sourced {
-            value: f64::from(v),
-            source: Source::Config,
-        }
-    } else if let Some(v) = watch.max_hr.filter(|&v| sane(v)) {
-        Sourced {
-            value: f64::from(v),
-            source: Source::Device,
-        }
-    } else {
-        // A confirmed peak only proves a lower bound: it can raise the estimate, never lower it.
-        match peaks.observed {
-            Some((o, by)) if o.round() > fallback.value => {
-                confirmed_by = by.to_vec();
-                Sourced {
-                    value: o.round(),
-                    source: Source::Observed,
-                }
-            }
-            _ => fallback,
-        }
-    };
+    let (max_hr, confirmed_by) = resolve_max_hr(cfg, watch, peaks, year);
     let resting_hr = if let Some(v) = cfg.resting_hr {
         Sourced {
             value: f64::from(v),

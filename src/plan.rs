@@ -741,10 +741,12 @@ fn ready_why(c: &Ctx<'_>) -> String {
     };
     let ext = r.extension.as_ref().map_or_else(String::new, |e| {
         format!(
-            " Your recent training load is high (form {:.0}), so {} rest day{} were added.",
+            " Your recent training load is high (form {:.0} after it; {} rest day{} bring it back \
+             to −10), so {} h were added.",
             e.tsb,
             e.rest_days,
-            if e.rest_days == 1 { "" } else { "s" }
+            if e.rest_days == 1 { "" } else { "s" },
+            e.hours
         )
     });
     let night = if r.moved_from_night {
@@ -754,7 +756,7 @@ fn ready_why(c: &Ctx<'_>) -> String {
     };
     format!(
         "{} h from the load of {}{estimated}; 96 h at most.{ext}{night}",
-        r.hours,
+        r.hours - r.extension.as_ref().map_or(0, |e| e.hours),
         c.what()
     )
 }

@@ -73,7 +73,11 @@ fn one_ready_in_every_view() {
     let ready = time(&show["recovery"]["ready"]);
     assert_eq!(show["activity"]["is_race"], true);
     assert_eq!(show["activity"]["race_source"], "distance");
-    assert!(show["recovery"]["moved_from_night"].as_bool().unwrap_or(false));
+    assert!(
+        show["recovery"]["moved_from_night"]
+            .as_bool()
+            .unwrap_or(false)
+    );
     assert!(ready > time(&show["recovery"]["ready_at"]));
     let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or_else(|e| panic!("{e}"));
     let local = recoverd::render::local_short(ready, &tz);
@@ -216,7 +220,10 @@ fn a_training_run_of_half_marathon_length_is_not_a_race() {
             assert_eq!(v["activity"]["race_source"], Value::Null);
             assert!(head.starts_with("Run, 21.5 km"), "{head}");
             assert!(show.contains("this 21.5 km run"), "{show}");
-            assert!(!show.contains("half marathon") && !show.contains("finish-line"), "{show}");
+            assert!(
+                !show.contains("half marathon") && !show.contains("finish-line"),
+                "{show}"
+            );
             assert_eq!(v["recovery"]["long_race"], Value::Null);
             assert_eq!(v["recovery"]["ready"], v["recovery"]["ready_at"]);
         }
@@ -256,13 +263,20 @@ fn a_single_spike_re_rates_nothing() {
         import(home.path(), &write(&format!("run{i}.fit"), &fa));
     }
     let before: Vec<Value> = (1..=3)
-        .map(|id| json(&support::run(home.path(), &["show", &id.to_string(), "--format", "json"])))
+        .map(|id| {
+            json(&support::run(
+                home.path(),
+                &["show", &id.to_string(), "--format", "json"],
+            ))
+        })
         .collect();
     assert_eq!(before[0]["athlete"]["max_hr"], 190);
     assert_eq!(before[2]["athlete"]["max_hr"], 195);
     assert_eq!(before[2]["athlete"]["sources"]["max_hr"], "observed");
     assert_eq!(
-        before[2]["athlete"]["max_hr_confirmed_by"].as_array().map(Vec::len),
+        before[2]["athlete"]["max_hr_confirmed_by"]
+            .as_array()
+            .map(Vec::len),
         Some(2)
     );
     // A file with one optical spike to 215 for 15 s, between the first and second runs.
@@ -273,13 +287,22 @@ fn a_single_spike_re_rates_nothing() {
     }
     import(home.path(), &write("spike.fit", &spike));
     for (id, b) in (1..=3).zip(&before) {
-        let a = json(&support::run(home.path(), &["show", &id.to_string(), "--format", "json"]));
-        assert_eq!(a["athlete"]["max_hr"], b["athlete"]["max_hr"], "activity {id}");
+        let a = json(&support::run(
+            home.path(),
+            &["show", &id.to_string(), "--format", "json"],
+        ));
+        assert_eq!(
+            a["athlete"]["max_hr"], b["athlete"]["max_hr"],
+            "activity {id}"
+        );
         assert_eq!(a["effort"]["class"], b["effort"]["class"], "activity {id}");
         assert_eq!(a["effort"]["hrss"], b["effort"]["hrss"], "activity {id}");
     }
     // The spike is reported, not used.
-    let spiked = json(&support::run(home.path(), &["show", "4", "--format", "json"]));
+    let spiked = json(&support::run(
+        home.path(),
+        &["show", "4", "--format", "json"],
+    ));
     assert_eq!(spiked["athlete"]["unconfirmed_peak"], 215);
     let status = text(&support::run(home.path(), &["show", "4"]));
     assert!(status.contains("athlete.max_hr"), "{status}");
@@ -304,11 +327,61 @@ fn forget_removes_an_activity_and_its_file_stays_out() {
     for p in [&file, &copy] {
         let out = support::run(
             home.path(),
-            &["import", "--json", "--no-notify", p.to_str().unwrap_or_default()],
+            &[
+                "import",
+                "--json",
+                "--no-notify",
+                p.to_str().unwrap_or_default(),
+            ],
         );
         let line: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         assert_eq!(line["status"], "skipped", "{line}");
-        assert!(line["reason"].as_str().unwrap_or_default().contains("forgotten"));
+        assert!(
+            line["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("forgotten")
+        );
     }
     assert!(!support::run(home.path(), &["forget", "1"]).status.success());
+}
+
+#[test]
+fn an_older_model_is_judged_again_once_from_the_stored_stream() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    support::reference_config(home.path());
+    let fa = FitActivity::segments(START, &[(60, 160)]);
+    let file = home.path().join("tempo.fit");
+    std::fs::write(&file, fa.encode()).unwrap_or_else(|e| panic!("{e}"));
+    import(home.path(), &file);
+    std::fs::remove_file(&file).unwrap_or_else(|e| panic!("{e}"));
+    // What version 1 stored: no `ready`, no race source, no local day in the judgement.
+    let db = home.path().join(".local/share/recoverd/recoverd.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
+        let json: String = conn
+            .query_row("SELECT json FROM assessments", [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut v: Value = serde_json::from_str(&json).unwrap_or_default();
+        for (k, f) in [("recovery", "ready"), ("recovery", "easy_from")] {
+            v[k].as_object_mut().map(|o| o.remove(f));
+        }
+        v.as_object_mut().map(|o| o.remove("local_day"));
+        conn.execute(
+            "UPDATE assessments SET model_version = 1, json = ?1",
+            [v.to_string()],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let first = support::run(home.path(), &["list", "--json"]);
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("recomputed"),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let list = json(&first);
+    assert_eq!(time(&list[0]["ready"]), time(&list[0]["ready_at"]));
+    let again = support::run(home.path(), &["list", "--json"]);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("recomputed"));
+    assert_eq!(json(&again), list);
 }
