@@ -593,6 +593,12 @@ fn files(cfg: &Config, status: Option<StatusFilter>, json: bool) -> Result<ExitC
             })
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&arr)?)?;
+    } else if rows.is_empty() {
+        writeln!(
+            out,
+            "No files {}yet.",
+            status.map_or_else(|| "seen ".to_string(), |s| format!("{} ", s.as_str()))
+        )?;
     } else {
         for r in &rows {
             let extra = match (r.status, r.activity_id, r.duplicate_of) {

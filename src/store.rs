@@ -1036,12 +1036,11 @@ fn insert_row(
 fn write_assessment(
     tx: &Connection,
     id: i64,
-    a: &Activity,
+    _activity: &Activity,
     s: &Assessment,
     settings_key: &str,
 ) -> Result<()> {
     let json = serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let _ = a;
     let day = s.local_day.format("%Y-%m-%d").to_string();
     let load = s.effort.hrss.filter(|_| !s.effort.implausible);
     tx.execute(

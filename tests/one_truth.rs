@@ -96,6 +96,16 @@ fn one_ready_in_every_view() {
         .last()
         .unwrap_or_default();
     assert!(event.contains(&stamp), "{event}");
+    // Multi-day items do not block the calendar; the ice bath does.
+    for e in ics.split("BEGIN:VEVENT").skip(1) {
+        let transparent = e.contains("TRANSP:TRANSPARENT");
+        if e.contains("CATEGORIES:rest") || e.contains("CATEGORIES:foam_roller") {
+            assert!(transparent, "{e}");
+        }
+        if e.contains("CATEGORIES:ice_bath") {
+            assert!(e.contains("TRANSP:OPAQUE"), "{e}");
+        }
+    }
 
     let db = home.path().join(".local/share/recoverd/recoverd.db");
     let store = recoverd::store::Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
@@ -179,6 +189,24 @@ fn a_half_marathon_before_the_march_change_in_new_york_hours() {
     assert_eq!(v["recovery"]["long_race"], "half_marathon");
     // Three days easy-only: ready Tue 10 March 14:45Z, which is 10:45 EDT (not 09:45).
     assert_eq!(v["recovery"]["ready"], "2026-03-10T14:45:00Z");
+    // Doses as numbers beside the words: 105 min → (1.0 − 0.4) × 1.75 h = 1.05 L → 1.3–1.6 L.
+    let plan = v["plan"].as_array().cloned().unwrap_or_default();
+    let hydrate = plan
+        .iter()
+        .find(|i| i["tactic"] == "hydrate")
+        .unwrap_or_else(|| panic!("no hydrate item"));
+    assert_eq!(hydrate["dose"]["litres"], serde_json::json!([1.3, 1.6]));
+    assert!(
+        hydrate["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1.3–1.6 L")
+    );
+    let ice = plan
+        .iter()
+        .find(|i| i["tactic"] == "ice_bath")
+        .unwrap_or_else(|| panic!("no ice bath"));
+    assert_eq!(ice["dose"]["celsius"], serde_json::json!([11.0, 15.0]));
     let show = text(&run_tz(home.path(), ny, &["show"]));
     assert!(show.contains("Sat 7 Mar 2026, 08:00"), "{show}");
     assert!(
