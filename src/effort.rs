@@ -198,7 +198,8 @@ pub fn confirmed_peak(peaks: &[Peak], start: DateTime<Utc>, ceiling: f64) -> Pea
         .map(|p| p.bpm)
         .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.max(b))));
     window.retain(|p| p.bpm <= ceiling);
-    window.sort_by(|a, b| b.bpm.total_cmp(&a.bpm));
+    // Highest first; among equal peaks the earliest (the order never depends on reading order).
+    window.sort_by(|a, b| b.bpm.total_cmp(&a.bpm).then(a.start.cmp(&b.start)));
     let observed = match window.as_slice() {
         [a, b, ..] => Some((b.bpm, [*a, *b])),
         _ => None,
