@@ -555,9 +555,9 @@ pub fn best_window_mean(hr: &[HrSample], window_s: f64) -> Option<f64> {
     best_mean(&clean(hr), window_s)
 }
 
-fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
-    // Piecewise-constant segments [start, end) at hr.
-    // The last sample has no next one: it holds as long as the one before it did.
+/// A cleaned stream as piecewise-constant segments `[start, end)` at a heart rate: each sample
+/// holds until the next, for at most 10 s; the last holds as long as the one before it did.
+fn segments(stream: &[(f64, f64)]) -> Vec<(f64, f64, f64)> {
     let mut segs: Vec<(f64, f64, f64)> = stream
         .windows(2)
         .map(|w| (w[0].0, w[0].0 + (w[1].0 - w[0].0).min(MAX_DT_S), w[0].1))
@@ -566,6 +566,11 @@ fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
     if let (Some(prev), Some(&(t, hr))) = (segs.last().copied(), stream.last()) {
         segs.push((t, t + (prev.1 - prev.0), hr));
     }
+    segs
+}
+
+fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
+    let segs = segments(stream);
     let (first, last) = (segs.first()?, segs.last()?);
     if last.1 - first.0 < window_s - 1e-9 {
         return None;

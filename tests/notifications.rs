@@ -292,7 +292,9 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
     assert_eq!(calls[1].app, "recoverd");
     assert_eq!(calls[1].summary, "10K race, 10.0 km: max effort");
     assert!(
-        calls[1].body.starts_with("Ready for hard training and racing: ")
+        calls[1]
+            .body
+            .starts_with("Ready for hard training and racing: ")
             && calls[1].body.contains("Ice bath"),
         "{}",
         calls[1].body
