@@ -452,7 +452,13 @@ fn status(cfg: &Config, json: bool) -> Result<ExitCode> {
     } else if !any {
         writeln!(out, "{EMPTY_STORE}")?;
     } else {
-        let text = status_text(hard.as_ref().map(|(s, a)| (s, a)), pmc, &cfg.timezone, now);
+        let text = status_text(
+            hard.as_ref().map(|(s, a)| (s, a)),
+            pmc,
+            newest_peak_warning(&store),
+            &cfg.timezone,
+            now,
+        );
         write!(out, "{text}")?;
     }
     Ok(ExitCode::SUCCESS)
@@ -491,6 +497,7 @@ const SETTLED_DAYS: i64 = 42;
 fn status_text(
     hard: Option<(&Stored, &crate::plan::Assessment)>,
     pmc: Option<effort::Pmc>,
+    peak_warning: Option<String>,
     tz: &TimeZone,
     now: DateTime<Utc>,
 ) -> String {
@@ -531,13 +538,13 @@ fn status_text(
                     );
                 }
             }
-            if let Some(w) = render::peak_warnings(&a.athlete) {
-                let _ = writeln!(out, "{w}");
-            }
         }
         None => {
             let _ = writeln!(out, "No hard effort stored: ready for hard training.");
         }
+    }
+    if let Some(w) = peak_warning {
+        let _ = writeln!(out, "{w}");
     }
     let (atl, ctl, days) = pmc.map_or((0.0, 0.0, 0), |p| (p.atl, p.ctl, p.history_days));
     let _ = writeln!(

@@ -278,6 +278,9 @@ pub fn resolve_athlete(
     year: i32,
 ) -> Athlete {
     let (max_hr, confirmed_by) = resolve_max_hr(cfg, watch, peaks, year);
+    // Peaks that were not used are worth a word only when max HR is not the runner's or the
+    // watch's own setting.
+    let estimated = !matches!(max_hr.source, Source::Config | Source::Device);
     let resting_hr = if let Some(v) = cfg.resting_hr {
         Sourced {
             value: f64::from(v),
@@ -330,8 +333,12 @@ pub fn resolve_athlete(
         sex: cfg.sex,
         weight_kg: cfg.weight_kg,
         max_hr_confirmed_by: confirmed_by,
-        unconfirmed_peak: peaks.unconfirmed.filter(|p| p.round() > max_hr.value),
-        ignored_peak: peaks.ignored.filter(|p| p.round() > max_hr.value),
+        unconfirmed_peak: peaks
+            .unconfirmed
+            .filter(|p| estimated && p.round() > max_hr.value),
+        ignored_peak: peaks
+            .ignored
+            .filter(|p| estimated && p.round() > max_hr.value),
     }
 }
 

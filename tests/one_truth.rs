@@ -332,8 +332,13 @@ fn a_single_spike_re_rates_nothing() {
         &["show", "4", "--format", "json"],
     ));
     assert_eq!(spiked["athlete"]["unconfirmed_peak"], 215);
-    let status = text(&support::run(home.path(), &["show", "4"]));
-    assert!(status.contains("athlete.max_hr"), "{status}");
+    let show = text(&support::run(home.path(), &["show", "4"]));
+    assert!(
+        show.contains("215 bpm") && show.contains("athlete.max_hr"),
+        "{show}"
+    );
+    let status = text(&support::run(home.path(), &["status"]));
+    assert!(status.contains("215 bpm"), "{status}");
 }
 
 #[test]
