@@ -2,6 +2,7 @@
 //! heart-rate profile, plus helpers to run the real binary.
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -259,7 +260,9 @@ pub fn shared_corpus(test: &str) -> Option<PathBuf> {
         "RECOVERD_REQUIRE_CORPUS is set but there is no corpus at {}",
         dir.display()
     );
-    println!(
+    // Written to stderr directly, not with eprintln!, so that the test harness does not capture it.
+    let _ = writeln!(
+        std::io::stderr(),
         "skipped {test}: no corpus at {} (set RECOVERD_CORPUS); the bundled files in tests/data/corpus were tested",
         dir.display()
     );
