@@ -832,6 +832,78 @@ mod tests {
         assert!((fluid_deficit(8.0 * 3600.0, Some(30.0), None) - 2.5).abs() < 1e-9);
     }
 
+    fn run(km: f64, name: Option<&str>, flagged: bool) -> Activity {
+        let start = DateTime::<Utc>::default();
+        Activity {
+            format: crate::model::Format::Gpx,
+            sport: "running".into(),
+            sub_sport: None,
+            name: name.map(Into::into),
+            start,
+            end: start + Duration::minutes(100),
+            utc_offset_s: None,
+            elapsed_s: 6000.0,
+            moving_s: Some(6000.0),
+            distance_m: Some(km * 1000.0),
+            avg_hr: None,
+            max_hr: None,
+            avg_temperature_c: None,
+            hr: vec![],
+            legs: vec![],
+            device: crate::model::Device::default(),
+            time_created: None,
+            watch: crate::model::WatchFigures::default(),
+            marked_race: flagged,
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn races_and_who_said_so() {
+        use EffortClass::{Hard, VeryHard};
+        // Distance: within ±3 % and very hard or harder.
+        assert_eq!(race(&run(21.5, None, false), Hard, None), None);
+        assert_eq!(
+            race(&run(21.5, None, false), VeryHard, None),
+            Some((RaceKind::Half, RaceSource::Distance))
+        );
+        assert_eq!(race(&run(22.0, None, false), VeryHard, None), None);
+        assert_eq!(
+            race(&run(10.2, None, false), EffortClass::Max, None),
+            Some((RaceKind::TenK, RaceSource::Distance))
+        );
+        // The name, whatever the class.
+        assert_eq!(
+            race(&run(21.5, Some("City Half Marathon"), false), Hard, None),
+            Some((RaceKind::Half, RaceSource::Name))
+        );
+        assert_eq!(
+            race(&run(8.0, Some("Spring race"), false), Hard, None),
+            Some((RaceKind::Other, RaceSource::Name))
+        );
+        // The file's flag; the runner's word over everything.
+        assert_eq!(
+            race(&run(15.0, None, true), Hard, None),
+            Some((RaceKind::Other, RaceSource::Export))
+        );
+        assert_eq!(
+            race(
+                &run(21.1, Some("City Half Marathon"), true),
+                VeryHard,
+                Some(false)
+            ),
+            None
+        );
+        assert_eq!(
+            race(&run(12.0, None, false), Hard, Some(true)),
+            Some((RaceKind::Other, RaceSource::Marked))
+        );
+        // Not a run: no distance rule.
+        let mut ride = run(42.2, None, false);
+        ride.sport = "cycling".into();
+        assert_eq!(race(&ride, EffortClass::Max, None), None);
+    }
+
     #[test]
     fn race_words_are_whole_words() {
         assert!(name_is_race("City Half Marathon"));

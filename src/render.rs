@@ -543,3 +543,28 @@ pub fn notification(s: &Stored, tz: &TimeZone) -> Option<(String, String)> {
     }
     Some((summary, body.join("\n")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn dates_outside_this_year_carry_the_year() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC);
+        let now = at("2026-11-29T12:00:00Z");
+        assert_eq!(
+            local_dated(at("2026-04-20T12:00:00Z"), &tz, now),
+            "Mon 20 Apr 14:00"
+        );
+        assert_eq!(
+            local_dated(at("2024-12-03T08:00:00Z"), &tz, now),
+            "Tue 3 Dec 2024 09:00"
+        );
+    }
+}
