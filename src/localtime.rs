@@ -77,7 +77,8 @@ pub fn out_of_the_night(t: DateTime<Utc>, tz: &TimeZone) -> DateTime<Utc> {
 /// Formats an instant in a zone with a `strftime` pattern.
 #[must_use]
 pub fn format(t: DateTime<Utc>, tz: &TimeZone, pattern: &str) -> String {
-    zoned(t, tz).strftime(pattern).to_string()
+    // The fallible form: a `Display` that fails would panic inside `to_string`.
+    jiff::fmt::strtime::format(pattern, &zoned(t, tz)).unwrap_or_default()
 }
 
 /// A zone's name for people and for the settings key: the IANA name, else its offset.
