@@ -339,6 +339,9 @@ fn a_single_spike_re_rates_nothing() {
     );
     let status = text(&support::run(home.path(), &["status"]));
     assert!(status.contains("215 bpm"), "{status}");
+    let doctor = support::run(home.path(), &["doctor"]);
+    let doctor = String::from_utf8_lossy(&doctor.stdout);
+    assert!(doctor.contains("max HR: A peak of 215 bpm"), "{doctor}");
 }
 
 #[test]
