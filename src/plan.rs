@@ -773,12 +773,20 @@ fn return_to_training(c: &Ctx<'_>) -> Vec<PlanItem> {
     };
     let mut out = Vec::new();
     if let Some(easy) = r.easy_from {
+        let why = if r.long_race == Some(LongRace::Marathon) {
+            "Easy running from 48 h does not slow recovery after a marathon \
+             (Martínez-Navarro 2021)."
+                .to_string()
+        } else {
+            format!(
+                "{} Easy running only for the first days after a half marathon.",
+                ready_why(c)
+            )
+        };
         out.push(moment(
             easy,
             "Easy running is fine from now if nothing hurts; no hard sessions or races yet.",
-            "Easy running from 48 h does not slow recovery after a marathon \
-             (Martínez-Navarro 2021)."
-                .into(),
+            why,
         ));
     }
     let why = match r.long_race {
