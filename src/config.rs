@@ -173,7 +173,6 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             "max_file_mb = {max_mb} is out of range: use 1 to 4096"
         )));
     }
-    let timezone = crate::localtime::resolve(file.timezone.as_deref()).map_err(invalid)?;
     let a = file.athlete;
     let hr_ok = |key: &str, v: Option<u16>, lo: u16, hi: u16| match v {
         Some(x) if !(lo..=hi).contains(&x) => Err(invalid(format!(
@@ -226,7 +225,7 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             weight_kg: a.weight_kg,
         },
         notifications: file.notifications.enabled.unwrap_or(true),
-        timezone,
+        timezone: crate::localtime::resolve(file.timezone.as_deref()).map_err(invalid)?,
     })
 }
 
@@ -298,6 +297,25 @@ mod tests {
         assert!(glob(b"~syncthing~*", b"~syncthing~x.fit.tmp"));
         assert!(!glob(b"*.tmp", b"a.fit"));
         assert!(glob(b"a?c", b"abc"));
+    }
+
+    #[test]
+    fn a_zone_not_in_the_database_names_the_key() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("config.toml");
+        let db = dir.path().join("r.db");
+        std::fs::write(&path, "timezone = \"Mars/Olympus\"\n").unwrap_or_default();
+        let err = load(Some(&path), Some(&db))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("timezone") && err.contains("Mars/Olympus"),
+            "{err}"
+        );
+        std::fs::write(&path, "timezone = \"America/New_York\"\n").unwrap_or_default();
+        let cfg = load(Some(&path), Some(&db)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.timezone.iana_name(), Some("America/New_York"));
     }
 
     #[test]
