@@ -344,6 +344,7 @@ pub fn show_json(s: &Stored) -> Value {
             "max_hr": act.max_hr.map(|h| h.round() as i64),
             "is_race": a.map(|a| a.race.is_some()),
             "race_source": a.and_then(|a| a.race_source).map(|r| r.as_str()),
+            "local_day": a.map(|a| a.local_day.format("%Y-%m-%d").to_string()),
             "device": {"manufacturer": act.device.manufacturer, "product": act.device.product},
             "legs": act.legs,
             "warnings": act.warnings,

@@ -421,3 +421,24 @@ fn an_older_model_is_judged_again_once_from_the_stored_stream() {
     assert!(!String::from_utf8_lossy(&again.stderr).contains("recomputed"));
     assert_eq!(json(&again), list);
 }
+
+#[test]
+fn an_evening_gpx_run_counts_for_its_local_day() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    config_without_zone(home.path());
+    // Fri 6 March 2026, 21:30 EST = Sat 02:30Z: a GPX file has no offset of its own.
+    let file = home.path().join("evening.gpx");
+    std::fs::write(&file, gpx("Evening run", 1_772_850_600, 30, 140, 6.0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ny = "America/New_York";
+    ok(&run_tz(
+        home.path(),
+        ny,
+        &["import", "--no-notify", file.to_str().unwrap_or_default()],
+    ));
+    let v = json(&run_tz(home.path(), ny, &["show", "--format", "json"]));
+    assert_eq!(v["activity"]["start"], "2026-03-07T02:30:00Z");
+    assert_eq!(v["activity"]["local_day"], "2026-03-06");
+    let list = text(&run_tz(home.path(), ny, &["list"]));
+    assert!(list.contains("2026-03-06 21:30"), "{list}");
+}
