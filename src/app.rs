@@ -53,7 +53,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("recomputed {n} activities");
             Ok(ExitCode::SUCCESS)
         }
-        Command::InstallService { enable } => crate::daemon::install_service(&cfg, enable),
+        Command::InstallService { enable } => crate::install::install_service(&cfg, enable),
         Command::Doctor => Ok(doctor(&cfg)),
     }
 }
