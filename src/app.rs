@@ -30,7 +30,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let cfg = config::load(cli.config.as_deref(), cli.db.as_deref())
         .map_err(|e| UsageError(e.to_string()))?;
     match cli.command {
-        Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
+        Command::Run => match crate::install::before_run(&cfg) {
+            Some(code) => Ok(code),
+            None => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
+        },
         Command::Import {
             json,
             no_notify,
