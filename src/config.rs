@@ -187,19 +187,7 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
         Some(p) => p.to_path_buf(),
         None => default_config_path()?,
     };
-    let file = match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&path, &text)?,
-        // A file named explicitly must exist; the default file (also what a reload names) may not.
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                && config.is_some()
-                && default_config_path().ok().as_deref() != Some(path.as_path()) =>
-        {
-            return Err(ConfigError::Missing(path));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
-        Err(source) => return Err(ConfigError::Read { path, source }),
-    };
+    let file = read_file(&path, config.is_some())?;
     let invalid = |message: String| ConfigError::Invalid {
         path: path.clone(),
         message,
@@ -231,7 +219,46 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             "max_file_mb = {max_mb} is out of range: use 1 to 4096"
         )));
     }
-    let a = file.athlete;
+    let athlete = athlete(file.athlete, &invalid)?;
+    Ok(Config {
+        config_path: path.clone(),
+        watch,
+        database,
+        ignore: file
+            .ignore
+            .unwrap_or_else(|| DEFAULT_IGNORE.iter().map(|s| (*s).to_string()).collect()),
+        poll_interval: Duration::from_secs(poll),
+        max_file_bytes: max_mb * 1024 * 1024,
+        athlete,
+        notifications: file.notifications.enabled.unwrap_or(true),
+    })
+}
+
+/// The config file's settings. A file named explicitly must exist; the default file (also what a
+/// reload names) may not: then all defaults.
+fn read_file(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(path, &text),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && explicit
+                && default_config_path().ok().as_deref() != Some(path) =>
+        {
+            Err(ConfigError::Missing(path.to_path_buf()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The `[athlete]` table, checked for plausible values.
+fn athlete(
+    a: AthleteFile,
+    invalid: &dyn Fn(String) -> ConfigError,
+) -> Result<AthleteSettings, ConfigError> {
     let hr_ok = |key: &str, v: Option<u16>, lo: u16, hi: u16| match v {
         Some(x) if !(lo..=hi).contains(&x) => Err(invalid(format!(
             "athlete.{key} = {x} is not plausible: use {lo} to {hi} bpm"
@@ -265,24 +292,13 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             "athlete.weight_kg = {w} is not plausible: use 30 to 250"
         )));
     }
-    Ok(Config {
-        config_path: path.clone(),
-        watch,
-        database,
-        ignore: file
-            .ignore
-            .unwrap_or_else(|| DEFAULT_IGNORE.iter().map(|s| (*s).to_string()).collect()),
-        poll_interval: Duration::from_secs(poll),
-        max_file_bytes: max_mb * 1024 * 1024,
-        athlete: AthleteSettings {
-            max_hr: a.max_hr,
-            resting_hr: a.resting_hr,
-            threshold_hr: a.threshold_hr,
-            sex: a.sex.unwrap_or_default(),
-            birth_year: a.birth_year,
-            weight_kg: a.weight_kg,
-        },
-        notifications: file.notifications.enabled.unwrap_or(true),
+    Ok(AthleteSettings {
+        max_hr: a.max_hr,
+        resting_hr: a.resting_hr,
+        threshold_hr: a.threshold_hr,
+        sex: a.sex.unwrap_or_default(),
+        birth_year: a.birth_year,
+        weight_kg: a.weight_kg,
     })
 }
 
