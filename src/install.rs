@@ -8,9 +8,10 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::config::{self, Config};
 
-/// `run`'s exit code when its data folder is missing and cannot be made (the unit's
-/// `RestartPreventExitStatus=`, so systemd does not restart it in a loop): `EX_CONFIG`.
-pub const EXIT_NO_DATA_DIR: u8 = 78;
+/// `run`'s exit code when its data folder is missing and cannot be made: a config error, as for
+/// a bad config file (2). The unit's `RestartPreventExitStatus=`, so systemd does not restart it
+/// in a loop when restarting cannot help.
+pub const EXIT_NO_DATA_DIR: u8 = 2;
 
 /// The unit file shipped in `systemd/`, with this binary's command line and the database folder
 /// filled in.

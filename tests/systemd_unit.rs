@@ -576,7 +576,7 @@ fn missing_data_folder_is_one_sentence(c: &Container, uid: u32, data: &str) {
     let start = c.run_as_user(uid, "systemctl --user start recoverd.service");
     assert!(!start.status.success(), "started without its data folder");
     let s = show(c, uid);
-    assert_eq!(s["ExecMainStatus"], "78", "{s:?}");
+    assert_eq!(s["ExecMainStatus"], "2", "{s:?}");
     // `failed`, not `activating (auto-restart)`: no restart loop.
     assert_eq!(s["ActiveState"], "failed", "{s:?}");
     let journal = c.user(uid, "journalctl --user -u recoverd --no-pager -o cat");

@@ -17,7 +17,10 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
     /^URIs:/ && $0 !~ /security/ { print $2; exit }' "$f")
   [ -n "$mirror" ] && break
 done
-mirror=${mirror:-http://deb.debian.org/debian}
+case "$mirror" in
+  *debian*) ;;  # another distribution's mirror has no bookworm
+  *) mirror=http://deb.debian.org/debian ;;
+esac
 
 key=$(printf '%s\n' "$suite" "$packages" "$mirror" "$recipe" | sha256sum | cut -c1-16)
 root=/var/tmp/recoverd-ci-root-$key
