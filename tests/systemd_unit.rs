@@ -427,6 +427,12 @@ fn the_unit_runs_sandboxed_under_a_real_user_manager() {
     // reload keeps the process.
     c.user(uid, "systemctl --user reload recoverd.service");
     assert_eq!(running(&c, uid), Some(pid), "reload changed the process");
+    wait_for("the service to log the SIGHUP", 30, || {
+        let out = c.run_as_user(uid, &format!("journalctl --user _PID={pid} -o cat"));
+        String::from_utf8_lossy(&out.stdout)
+            .contains("SIGHUP")
+            .then_some(())
+    });
 
     // kill -9 → restarted.
     let restarts: u32 = show(&c, uid)["NRestarts"].parse().unwrap_or(0);

@@ -5,7 +5,7 @@
 # Needs root and debootstrap; the mirror is the one the host's apt uses.
 set -euo pipefail
 
-packages=systemd,dbus,dbus-user-session,libpam-systemd,procps
+packages=systemd,dbus,dbus-user-session,libpam-systemd
 suite=bookworm
 recipe=1  # bump when the steps below change
 
