@@ -129,6 +129,12 @@ fn data_dir(cfg: &Config) -> Result<PathBuf> {
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf))
 }
 
+/// True for a data folder that would open far more than the database to writing: `/` or home.
+fn too_wide(db_dir: &Path) -> bool {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    db_dir == Path::new("/") || home.is_some_and(|h| h == db_dir)
+}
+
 /// `--config` / `--db` for the unit's command line when this run did not use the defaults.
 fn explicit_args(cfg: &Config) -> Result<Vec<(&'static str, PathBuf)>> {
     let mut args = Vec::new();
@@ -155,6 +161,13 @@ fn explicit_args(cfg: &Config) -> Result<Vec<(&'static str, PathBuf)>> {
 pub fn install_service(cfg: &Config, enable: bool) -> Result<ExitCode> {
     let binary = installed_binary()?;
     let db_dir = data_dir(cfg)?;
+    if too_wide(&db_dir) {
+        eprintln!(
+            "warning: the database's folder {} is the folder the unit lets the service write: \
+             put the database in a folder of its own (`database =` in the config)",
+            db_dir.display()
+        );
+    }
     create_private_dir(&db_dir).with_context(|| format!("cannot create {}", db_dir.display()))?;
     let args = explicit_args(cfg)?;
     let args: Vec<(&str, &Path)> = args.iter().map(|(f, p)| (*f, p.as_path())).collect();

@@ -191,3 +191,15 @@ fn run_and_doctor_name_watch_folders_that_do_not_exist_yet() {
     assert_eq!(named.len(), 1, "{text}");
     assert!(named[0].contains(&missing.display().to_string()), "{text}");
 }
+
+#[test]
+fn install_service_warns_when_the_database_sits_directly_in_home() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = home.path().join(".config/recoverd");
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::write(dir.join("config.toml"), "database = \"~/recoverd.db\"\n").unwrap_or_default();
+    let out = recoverd(home.path(), None, &["install-service"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("folder of its own"), "{err}");
+}
