@@ -27,6 +27,9 @@ pub struct UsageError(pub String);
 /// # Errors
 /// Anything that stops the command; `main` prints it once.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(file) = &cli.config {
+        config::require_file(file).map_err(|e| UsageError(e.to_string()))?;
+    }
     let cfg = config::load(cli.config.as_deref(), cli.db.as_deref())
         .map_err(|e| UsageError(e.to_string()))?;
     match cli.command {

@@ -187,7 +187,7 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
         Some(p) => p.to_path_buf(),
         None => default_config_path()?,
     };
-    let file = read_file(&path, config.is_some())?;
+    let file = read_file(&path)?;
     let invalid = |message: String| ConfigError::Invalid {
         path: path.clone(),
         message,
@@ -234,23 +234,29 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
     })
 }
 
-/// The config file's settings. A file named explicitly must exist; the default file (also what a
-/// reload names) may not: then all defaults.
-fn read_file(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError> {
+/// The config file's settings; a missing file means all defaults.
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse(path, &text),
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                && explicit
-                && default_config_path().ok().as_deref() != Some(path) =>
-        {
-            Err(ConfigError::Missing(path.to_path_buf()))
-        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
         Err(source) => Err(ConfigError::Read {
             path: path.to_path_buf(),
             source,
         }),
+    }
+}
+
+/// A config file the user named (`--config`, `RECOVERD_CONFIG`) must exist: a typo must not
+/// silently run on the defaults. (The default file may be missing.)
+///
+/// # Errors
+/// [`ConfigError::Missing`] when it does not exist.
+pub fn require_file(path: &Path) -> Result<(), ConfigError> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ConfigError::Missing(path.to_path_buf()))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -478,7 +484,7 @@ mod tests {
     fn explicit_missing_config_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let missing = dir.path().join("nope.toml");
-        let err = load(Some(&missing), Some(&dir.path().join("db")))
+        let err = require_file(&missing)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -486,6 +492,8 @@ mod tests {
             err.contains("nope.toml") && err.contains("does not exist"),
             "{err}"
         );
+        std::fs::write(&missing, "").unwrap_or_default();
+        assert!(require_file(&missing).is_ok());
     }
 
     #[test]
