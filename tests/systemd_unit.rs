@@ -460,6 +460,16 @@ fn the_unit_runs_sandboxed_under_a_real_user_manager() {
 
     missing_data_folder_is_one_sentence(&c, uid, &data);
 
+    // Enabled: a fresh user manager (as at the next boot, lingering) starts it by itself, with no
+    // ordering cycle against default.target.
+    c.root(&format!("systemctl restart user@{uid}.service"));
+    let started = wait_for("the service at the user manager's start", 60, || {
+        running(&c, uid)
+    });
+    assert_ne!(started, 0);
+    let journal = c.user(uid, "journalctl --user --no-pager -o cat");
+    assert!(!journal.contains("ordering cycle"), "{journal}");
+
     let score = c.run_as_user(uid, "systemd-analyze security --user recoverd.service");
     let score = text(&score);
     let _ = writeln!(
