@@ -129,6 +129,21 @@ fn data_dir(cfg: &Config) -> Result<PathBuf> {
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf))
 }
 
+/// Creates `~/Activities` when it is watched and missing: the service's sandbox cannot (home is
+/// read-only there), and INTERFACE promises the default folder exists.
+fn create_default_watch_folder(cfg: &Config) -> Result<()> {
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        return Ok(());
+    };
+    let default = home.join("Activities");
+    if cfg.watch.contains(&default) && !default.exists() {
+        std::fs::create_dir_all(&default)
+            .with_context(|| format!("cannot create {}", default.display()))?;
+        println!("created {}", default.display());
+    }
+    Ok(())
+}
+
 /// True for a data folder that would open far more than the database to writing: `/` or home.
 fn too_wide(db_dir: &Path) -> bool {
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -169,6 +184,7 @@ pub fn install_service(cfg: &Config, enable: bool) -> Result<ExitCode> {
         );
     }
     create_private_dir(&db_dir).with_context(|| format!("cannot create {}", db_dir.display()))?;
+    create_default_watch_folder(cfg)?;
     let args = explicit_args(cfg)?;
     let args: Vec<(&str, &Path)> = args.iter().map(|(f, p)| (*f, p.as_path())).collect();
     let text = unit_text(&binary, &args, &db_dir)?;

@@ -54,6 +54,10 @@ fn install_service_creates_the_data_folder_0700_and_warns_about_a_build_folder()
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0);
     assert_eq!(mode, 0o700);
+    assert!(
+        home.path().join("Activities").is_dir(),
+        "the default watch folder"
+    );
     // The test binary lives in target/: the unit would run it, and says so.
     let bin = support::bin()
         .canonicalize()

@@ -375,7 +375,7 @@ fn the_unit_runs_sandboxed_under_a_real_user_manager() {
     c.user(
         uid,
         &format!(
-            "mkdir -p ~/.cargo/bin ~/Activities ~/.config/systemd/user/recoverd.service.d && \
+            "mkdir -p ~/.cargo/bin ~/.config/systemd/user/recoverd.service.d && \
              cp /mnt/ci/recoverd ~/.cargo/bin/recoverd && \
              printf '[Service]\\nWatchdogSec={WATCHDOG_S}\\n' > ~/.config/systemd/user/recoverd.service.d/ci-watchdog.conf"
         ),
@@ -396,6 +396,8 @@ fn the_unit_runs_sandboxed_under_a_real_user_manager() {
     );
     let data = format!("{HOME}/.local/share/recoverd");
     assert_eq!(c.root(&format!("stat -c %a {data}")).trim(), "700");
+    // The default watched folder too: the sandboxed service could not create it.
+    c.user(uid, "test -d ~/Activities");
 
     // active (running): Type=notify, so READY=1 was sent.
     let pid = running(&c, uid).unwrap_or_else(|| panic!("not running: {:?}", show(&c, uid)));
