@@ -22,6 +22,8 @@ const HOME: &str = "/home/runner";
 /// The watchdog period set by the test's drop-in (the shipped unit says 60 s; waiting more than
 /// one of those would add minutes to CI for the same check).
 const WATCHDOG_S: u64 = 4;
+/// Where the test mounts a "watch" after the service started.
+const USB: &str = "/run/media/runner/GARMIN";
 
 /// A booted container; powered off (or killed) and its cgroup removed on drop.
 struct Container {
@@ -296,6 +298,7 @@ fn stage() -> tempfile::TempDir {
     for (from, to) in [
         (PathBuf::from(env!("CARGO_BIN_EXE_recoverd")), "recoverd"),
         (recorder, "notify_recorder"),
+        (fixture.with_file_name("easy-45min.fit"), "easy-45min.fit"),
         (fixture, "5k-race.fit"),
     ] {
         std::fs::copy(&from, dir.path().join(to))
@@ -375,7 +378,8 @@ fn the_unit_runs_sandboxed_under_a_real_user_manager() {
     c.user(
         uid,
         &format!(
-            "mkdir -p ~/.cargo/bin ~/.config/systemd/user/recoverd.service.d && \
+            "mkdir -p ~/.cargo/bin ~/.config/systemd/user/recoverd.service.d ~/.config/recoverd && \
+             printf 'watch = [\"~/Activities\", \"{USB}/GARMIN/Activity\"]\\n' > ~/.config/recoverd/config.toml && \
              cp /mnt/ci/recoverd ~/.cargo/bin/recoverd && \
              printf '[Service]\\nWatchdogSec={WATCHDOG_S}\\n' > ~/.config/systemd/user/recoverd.service.d/ci-watchdog.conf"
         ),
@@ -405,6 +409,12 @@ fn the_unit_runs_sandboxed_under_a_real_user_manager() {
     assert_eq!(s["WatchdogUSec"], format!("{WATCHDOG_S}s"), "the drop-in");
 
     sandbox_is_applied(&c, uid, pid, &data);
+    // `run` names the configured watch that is not mounted yet, in the journal.
+    let said = journal();
+    assert!(
+        said.contains(&format!("{USB}/GARMIN/Activity does not exist yet")),
+        "{said}"
+    );
 
     // A FIT copied into the watched folder is imported, and announced on the session bus.
     c.user(uid, "cp /mnt/ci/5k-race.fit ~/Activities/");
@@ -414,6 +424,22 @@ fn the_unit_runs_sandboxed_under_a_real_user_manager() {
         (!list.is_empty()).then_some(list)
     });
     assert_eq!(listed.len(), 1, "{listed:?}");
+    // A watch mounted after the service started (as a desktop mounts a USB watch) reaches the
+    // service's own mount namespace (mount propagation into the sandbox).
+    c.root(&format!(
+        "mkdir -p {USB} && mount -t tmpfs -o uid={uid} watch {USB} && \
+         runuser -u {USER} -- sh -c 'mkdir -p {USB}/GARMIN/Activity && \
+         cp /mnt/ci/easy-45min.fit {USB}/GARMIN/Activity/'"
+    ));
+    let seen = c.run_as_root(&format!(
+        "nsenter -t {} -m -S {uid} -G {uid} cat {USB}/GARMIN/Activity/easy-45min.fit | cmp - /mnt/ci/easy-45min.fit",
+        running(&c, uid).unwrap_or(0)
+    ));
+    assert!(
+        seen.status.success(),
+        "the mounted watch is not visible in the service: {}",
+        text(&seen)
+    );
     let note = wait_for("the notification", 60, || {
         let out = c.run_as_user(uid, "cat ~/notifications.jsonl 2>/dev/null");
         String::from_utf8_lossy(&out.stdout)
