@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
 use jiff::tz::TimeZone;
 
-use crate::cli::{Cli, Command, Format, MarkAs, StatusFilter};
+use crate::cli::{Chart, Cli, Command, Format, MarkAs, StatusFilter, StatusFormat};
 use crate::config::{self, Config};
 use crate::effort;
 use crate::ingest;
@@ -52,8 +52,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Options::all_cores(retry_failed),
         ),
         Command::List { json, limit } => list(&cfg, json, limit),
-        Command::Show { id, format } => show(&cfg, &id, format),
-        Command::Status { json } => status(&cfg, json),
+        Command::Show { id, format, chart } => show(&cfg, &id, format, chart),
+        Command::Status { json, format } => match format {
+            Some(StatusFormat::Html) => crate::page::print_status(&open(&cfg)?, &cfg.timezone),
+            Some(StatusFormat::Json) => status(&cfg, true),
+            Some(StatusFormat::Text) | None => status(&cfg, json),
+        },
         Command::Files { status, json } => files(&cfg, status, json),
         Command::Replan => {
             let mut store = open(&cfg)?;
@@ -164,7 +168,7 @@ fn import(
         started.elapsed().as_secs_f64()
     );
     if notify && cfg.notifications && imported > 0 {
-        announce(&store, &new_ids, &cfg.timezone)?;
+        announce(&store, &new_ids, &cfg.timezone, crate::page::folder(cfg))?;
     }
     Ok(if failed + pending > 0 {
         ExitCode::from(1)
@@ -282,7 +286,7 @@ impl Progress {
 }
 
 /// One notification per recent new activity; one summary for the past ones.
-fn announce(store: &Store, new_ids: &[i64], tz: &TimeZone) -> Result<()> {
+fn announce(store: &Store, new_ids: &[i64], tz: &TimeZone, pages: PathBuf) -> Result<()> {
     let now = Utc::now();
     let mut recent = Vec::new();
     let mut past: Vec<Stored> = Vec::new();
@@ -300,7 +304,7 @@ fn announce(store: &Store, new_ids: &[i64], tz: &TimeZone) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let mut desktop = Desktop::new(true);
+        let mut desktop = Desktop::new(true).with_pages(pages);
         for s in &recent {
             desktop.announce(s, tz).await;
         }
@@ -377,7 +381,7 @@ fn resolve_id(store: &Store, id: &str) -> Result<i64> {
         .map_err(|_| UsageError(format!("`{id}` is not an activity id or `latest`")).into())
 }
 
-fn show(cfg: &Config, id: &str, format: Format) -> Result<ExitCode> {
+fn show(cfg: &Config, id: &str, format: Format, chart: Chart) -> Result<ExitCode> {
     let store = open(cfg)?;
     let id = resolve_id(&store, id)?;
     let Some(s) = store.load(id)? else {
@@ -394,6 +398,11 @@ fn show(cfg: &Config, id: &str, format: Format) -> Result<ExitCode> {
             serde_json::to_string_pretty(&render::show_json(&s))?
         )?,
         Format::Ics => write!(out, "{}", render::show_ics(&s))?,
+        Format::Html => write!(out, "{}", crate::page::show_html(&s, tz, Utc::now()))?,
+        Format::Svg => match crate::page::chart_svg(&s, chart, tz, Utc::now()) {
+            Ok(svg) => writeln!(out, "{svg}")?,
+            Err(why) => bail!(UsageError(why)),
+        },
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -468,6 +477,26 @@ fn status(cfg: &Config, json: bool) -> Result<ExitCode> {
         write!(out, "{text}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `status`'s lines for people (also the head of `status --format html`).
+///
+/// # Errors
+/// On SQLite failure.
+pub fn status_lines(store: &Store, tz: &TimeZone, now: DateTime<Utc>) -> Result<String> {
+    let hard = match store.latest_hard()? {
+        Some(id) => store.load(id)?,
+        None => None,
+    };
+    let hard = hard.and_then(|s| s.assessment.clone().map(|a| (s, a)));
+    let pmc = effort::pmc_on(&store.daily_loads(None)?, localtime::day(now, tz));
+    Ok(status_text(
+        hard.as_ref().map(|(s, a)| (s, a)),
+        pmc,
+        newest_peak_warning(store),
+        tz,
+        now,
+    ))
 }
 
 fn status_json(

@@ -62,12 +62,18 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The chart `--format svg` draws.
+        #[arg(long, value_enum, default_value_t = Chart::Hr)]
+        chart: Chart,
     },
     /// Now: latest hard effort, ready-at, fitness / fatigue / form.
     Status {
         /// JSON output.
         #[arg(long)]
         json: bool,
+        /// Output format (`--json` is `--format json`).
+        #[arg(long, value_enum, conflicts_with = "json")]
+        format: Option<StatusFormat>,
     },
     /// Every file seen, with its status and reason.
     Files {
@@ -114,6 +120,32 @@ pub enum Format {
     Json,
     /// iCalendar.
     Ics,
+    /// A self-contained HTML page: the plan, its reasons and the charts.
+    Html,
+    /// One chart as SVG (`--chart`).
+    Svg,
+}
+
+/// `show --format svg --chart` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Chart {
+    /// Heart rate over time with the zones and the best 20 minutes.
+    Hr,
+    /// Time in each heart-rate zone.
+    Zones,
+    /// The plan as a timeline, with now and ready.
+    Plan,
+}
+
+/// `status --format` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum StatusFormat {
+    /// Lines of text.
+    Text,
+    /// JSON (as `--json`).
+    Json,
+    /// A self-contained HTML page with the fitness chart and the latest plan.
+    Html,
 }
 
 /// `mark` values.

@@ -143,7 +143,7 @@ async fn serve(mut cfg: Config) -> Result<()> {
     tracing::info!(roots = ?cfg.watch, "recoverd is watching");
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
-    let mut desktop = Desktop::new(cfg.notifications);
+    let mut desktop = Desktop::service(&cfg);
     let mut retries: HashMap<PathBuf, Duration> = HashMap::new();
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -161,7 +161,7 @@ async fn serve(mut cfg: Config) -> Result<()> {
                     Ok(new) => {
                         cfg = new;
                         roots.sync(&cfg, &mut watcher);
-                        desktop = Desktop::new(cfg.notifications);
+                        desktop = Desktop::service(&cfg);
                         let _ = job_tx.send(Job::Reload(Box::new(cfg.clone())));
                         for root in roots.present() { scan(&root, &cfg, &mut pending, Origin::Scan); }
                         tracing::info!("SIGHUP: configuration reloaded");

@@ -383,6 +383,19 @@ pub enum EffortClass {
 }
 
 impl EffortClass {
+    /// Every class, easy to max.
+    pub const ALL: [Self; 5] = [
+        Self::Easy,
+        Self::Moderate,
+        Self::Hard,
+        Self::VeryHard,
+        Self::Max,
+    ];
+
+    /// The lower edges of the intensity classes above easy, as fractions of threshold HR
+    /// (§3; the zones of §8): moderate, hard, very hard, max.
+    pub const RATIO_EDGES: [f64; 4] = [0.90, 0.95, 1.00, 1.03];
+
     /// The snake_case name used in JSON.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -576,7 +589,46 @@ fn segments(stream: &[(f64, f64)]) -> Vec<(f64, f64, f64)> {
     segs
 }
 
+/// The stream as the model weighs it (MODEL.md §3, §8): plausible samples as segments
+/// `(start, end, bpm)`, each holding until the next sample for at most 10 s. Gaps stay gaps.
+#[must_use]
+pub fn held_segments(hr: &[HrSample]) -> Vec<(f64, f64, f64)> {
+    segments(&clean(hr))
+}
+
+/// Seconds in each heart-rate zone (MODEL.md §8: the §3 intensity bands on the fraction of
+/// threshold HR), easy to max, with the same sample weights as the best 20-min mean.
+#[must_use]
+pub fn time_in_zones(hr: &[HrSample], threshold_hr: f64) -> [(EffortClass, f64); 5] {
+    let mut out = EffortClass::ALL.map(|c| (c, 0.0));
+    if threshold_hr <= 0.0 || !threshold_hr.is_finite() {
+        return out;
+    }
+    for (t0, t1, bpm) in held_segments(hr) {
+        let zone = EffortClass::from_ratio(bpm / threshold_hr);
+        if let Some(slot) = out.iter_mut().find(|(c, _)| *c == zone) {
+            slot.1 += t1 - t0;
+        }
+    }
+    out
+}
+
+/// The best 20-min window of a stream (§3): `(start_s, mean_bpm)`, or `None` when the stream
+/// spans less than 20 min.
+#[must_use]
+pub fn best_20min(hr: &[HrSample]) -> Option<(f64, f64)> {
+    best_window(&clean(hr), BEST_WINDOW_S)
+}
+
+/// The length of the §3 window, in seconds.
+pub const BEST_WINDOW: f64 = BEST_WINDOW_S;
+
 fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
+    best_window(stream, window_s).map(|(_, mean)| mean)
+}
+
+/// The best window as `(start, mean)`.
+fn best_window(stream: &[(f64, f64)], window_s: f64) -> Option<(f64, f64)> {
     let segs = segments(stream);
     let (first, last) = (segs.first()?, segs.last()?);
     if last.1 - first.0 < window_s - 1e-9 {
@@ -604,7 +656,7 @@ fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
     };
     // Candidate window starts: every segment start and every segment end minus the window.
     // Both lists ascend, so one merged sweep with two forward-only cursors visits them all.
-    let mut best: Option<f64> = None;
+    let mut best: Option<(f64, f64)> = None;
     let (mut i, mut j) = (0usize, 0usize);
     let (mut p0, mut p1) = (0usize, 0usize);
     while i < segs.len() || j < segs.len() {
@@ -645,8 +697,8 @@ fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
             continue;
         }
         let mean = (h1 - h0) / covered;
-        if best.is_none_or(|b| mean > b) {
-            best = Some(mean);
+        if best.is_none_or(|(_, b)| mean > b) {
+            best = Some((a, mean));
         }
     }
     best
@@ -908,6 +960,46 @@ pub fn pmc_on(daily: &[(NaiveDate, f64)], day: NaiveDate) -> Option<Pmc> {
     }
     pmc.history_days = (day - first).num_days();
     Some(pmc)
+}
+
+/// Fitness, fatigue and form at the end of each day from `from` to `to` (inclusive), from daily
+/// loads starting at zero on the first day with load; days before it have no value.
+#[must_use]
+pub fn pmc_series(
+    daily: &[(NaiveDate, f64)],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<(NaiveDate, Option<Pmc>)> {
+    let mut sorted: Vec<(NaiveDate, f64)> =
+        daily.iter().copied().filter(|(d, _)| *d <= to).collect();
+    sorted.sort_by_key(|(d, _)| *d);
+    let mut out = Vec::new();
+    let mut pmc: Option<Pmc> = None;
+    let mut i = 0;
+    let mut d = sorted.first().map_or(from, |f| f.0.min(from));
+    while d <= to {
+        let mut load = 0.0;
+        let mut any = false;
+        while i < sorted.len() && sorted[i].0 == d {
+            load += sorted[i].1;
+            any = true;
+            i += 1;
+        }
+        if pmc.is_some() || any {
+            let p = pmc.unwrap_or(Pmc {
+                atl: 0.0,
+                ctl: 0.0,
+                history_days: 0,
+            });
+            pmc = Some(p.step(load));
+        }
+        if d >= from {
+            out.push((d, pmc));
+        }
+        let Some(next) = d.succ_opt() else { break };
+        d = next;
+    }
+    out
 }
 
 /// §5: with ≥ 42 days of history and TSB below −30 after a hard effort, add the rest days that

@@ -7,6 +7,7 @@
 //! `import` command ([`app`]) and the `run` service ([`daemon`]).
 
 pub mod app;
+pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -17,7 +18,9 @@ pub mod localtime;
 pub mod logging;
 pub mod model;
 pub mod notifier;
+pub mod page;
 pub mod pipeline;
 pub mod plan;
+pub mod raster;
 pub mod render;
 pub mod store;

@@ -57,6 +57,26 @@ pub fn day(t: DateTime<Utc>, tz: &TimeZone) -> NaiveDate {
     .unwrap_or_default()
 }
 
+/// The first instant of a local calendar day (midnight, or the first valid time on a day whose
+/// midnight a clock change skips).
+#[must_use]
+pub fn day_start(d: NaiveDate, tz: &TimeZone) -> DateTime<Utc> {
+    use chrono::Datelike as _;
+    let date = i8::try_from(d.month())
+        .ok()
+        .zip(i8::try_from(d.day()).ok())
+        .and_then(|(m, dd)| {
+            i16::try_from(d.year())
+                .ok()
+                .and_then(|y| jiff::civil::Date::new(y, m, dd).ok())
+        });
+    date.and_then(|date| date.to_zoned_datetime(tz.clone()).ok())
+        .map_or_else(
+            || Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()),
+            |z| utc(&z),
+        )
+}
+
 /// §4's night rule: a time between 22:00 and 06:00 local is moved to 06:00 (the next morning
 /// for times before midnight). Other times are kept.
 #[must_use]

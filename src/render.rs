@@ -99,7 +99,9 @@ fn day_label(item: &PlanItem, finish: DateTime<Utc>, tz: &TimeZone) -> String {
     }
 }
 
-fn window(item: &PlanItem, tz: &TimeZone) -> String {
+/// An item's local time window ("14:00–17:00", "14:00 → Tue 09:00").
+#[must_use]
+pub fn window(item: &PlanItem, tz: &TimeZone) -> String {
     let hm = |t| localtime::format(t, tz, "%H:%M");
     if item.end <= item.start {
         hm(item.start)
@@ -114,7 +116,9 @@ fn window(item: &PlanItem, tz: &TimeZone) -> String {
     }
 }
 
-fn headline(s: &Stored, a: &Assessment) -> String {
+/// "Marathon, 42.2 km: max effort".
+#[must_use]
+pub fn headline(s: &Stored, a: &Assessment) -> String {
     let act = &s.activity;
     format!(
         "{}, {}: {} effort",
@@ -141,7 +145,9 @@ pub fn peak_warnings(ath: &Athlete) -> Option<String> {
     })
 }
 
-fn facts(s: &Stored, a: &Assessment, tz: &TimeZone) -> Vec<String> {
+/// The facts under the headline: when, how long, heart rate and load, physiology used.
+#[must_use]
+pub fn facts(s: &Stored, a: &Assessment, tz: &TimeZone) -> Vec<String> {
     let act = &s.activity;
     let mut lines = vec![format!(
         "{} · {} · {}",
@@ -198,7 +204,8 @@ fn facts(s: &Stored, a: &Assessment, tz: &TimeZone) -> Vec<String> {
 }
 
 /// The closing lines of every text view: the one `ready`, and easy running where it differs.
-fn ready_lines(a: &Assessment, tz: &TimeZone) -> Vec<(&'static str, String)> {
+#[must_use]
+pub fn ready_lines(a: &Assessment, tz: &TimeZone) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(easy) = a.recovery.easy_from {
         out.push(("Easy running from", local_short(easy, tz)));
@@ -240,7 +247,7 @@ pub fn show_text(s: &Stored, tz: &TimeZone) -> String {
 }
 
 /// The plan items in order, each with its day label when it opens a new day group.
-fn timeline<'a>(
+pub fn timeline<'a>(
     s: &Stored,
     a: &'a Assessment,
     tz: &'a TimeZone,

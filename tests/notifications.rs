@@ -16,6 +16,8 @@ struct Call {
     app: String,
     summary: String,
     body: String,
+    actions: Vec<String>,
+    image_path: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -33,18 +35,24 @@ impl Server {
         _app_icon: String,
         summary: String,
         body: String,
-        _actions: Vec<String>,
-        _hints: HashMap<String, zbus::OwnedVariant>,
+        actions: Vec<String>,
+        hints: HashMap<String, zbus::OwnedVariant>,
         _expire_timeout: i32,
     ) -> u32 {
         let mut calls = self
             .calls
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let image_path = hints
+            .get("image-path")
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| String::try_from(v).ok());
         calls.push(Call {
             app: app_name,
             summary,
             body,
+            actions,
+            image_path,
         });
         u32::try_from(calls.len()).unwrap_or(u32::MAX)
     }
@@ -172,6 +180,14 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
         "{}",
         calls[0].body
     );
+    // A picture of the effort, written beside the database; no click to answer after import.
+    let png = calls[0].image_path.clone().unwrap_or_default();
+    assert!(
+        png.starts_with(&*home.path().join(".local/share/recoverd/pages").to_string_lossy())
+            && std::fs::read(&png).is_ok_and(|b| b.starts_with(b"\x89PNG")),
+        "image-path {png:?}"
+    );
+    assert!(calls[0].actions.is_empty(), "{:?}", calls[0].actions);
 
     // The same file again: a duplicate, no notification.
     let copy = home.path().join("race-copy.fit");
@@ -255,7 +271,7 @@ async fn wait_calls(server: &Server, n: usize, secs: u64) -> Vec<Call> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_once() {
     let bus = start_bus();
-    let (server, _conn) = serve(&bus).await;
+    let (server, server_conn) = serve(&bus).await;
 
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let watch = home.path().join("watch");
@@ -268,9 +284,28 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
         fa.serial = 3_600_000_000 + i as u32;
         std::fs::write(watch.join(format!("old{i}.fit")), fa.encode()).unwrap_or_default();
     }
+    // xdg-open as the desktop has it, here a script that writes down what it was asked to open.
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_default();
+    std::fs::write(
+        bin.join("xdg-open"),
+        "#!/bin/sh\nprintf '%s\\n' \"$1\" > \"$HOME/opened\"\n",
+    )
+    .unwrap_or_default();
+    std::fs::set_permissions(
+        bin.join("xdg-open"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap_or_default();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut svc = Command::new(support::bin())
         .arg("run")
         .env("HOME", home.path())
+        .env("PATH", path)
         .env_remove("XDG_CONFIG_HOME")
         .env_remove("XDG_DATA_HOME")
         .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
@@ -299,6 +334,32 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
         "{}",
         calls[1].body
     );
+    // It carries a picture of the effort and opens the activity's page when clicked.
+    let png = calls[1].image_path.clone().unwrap_or_default();
+    let picture = std::fs::read(&png).unwrap_or_else(|e| panic!("image-path {png:?}: {e}"));
+    assert!(picture.starts_with(b"\x89PNG\r\n\x1a\n"), "{png} is not a PNG");
+    assert_eq!(calls[1].actions.first().map(String::as_str), Some("default"));
+    let page = Path::new(&png).with_extension("html");
+    assert!(page.is_file(), "no page beside {png}");
+    server_conn
+        .emit_signal(
+            None::<&str>,
+            "/org/freedesktop/Notifications",
+            "org.freedesktop.Notifications",
+            "ActionInvoked",
+            &(2u32, "default"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let opened = home.path().join("opened");
+    for _ in 0..100 {
+        if opened.is_file() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let opened = std::fs::read_to_string(&opened).unwrap_or_default();
+    assert_eq!(opened.trim(), page.to_string_lossy(), "xdg-open was not asked for the page");
 
     // The same activity under another name: a duplicate, no notification.
     std::fs::write(watch.join("race-again.fit"), &bytes).unwrap_or_default();

@@ -1,0 +1,150 @@
+//! Heart rate over time, on the zone bands of MODEL.md §8, with the best 20-min window marked.
+
+use plotters::prelude::*;
+
+use super::{
+    AXIS, ChartError, FONT, HPos, INK, LINE, Pos, VPos, WIDTH, hm, text, zone_bounds, zone_colour,
+    zone_name,
+};
+use crate::effort;
+use crate::model::HrSample;
+
+const HEIGHT: u32 = 340;
+/// At most this many points on the line: one per pixel or so, whatever the stream's length.
+const POINTS: f64 = 900.0;
+/// A gap longer than this (seconds) breaks the line.
+const GAP_S: f64 = 60.0;
+
+/// The line as runs of (minutes, bpm): time-weighted means over equal buckets of the held
+/// stream (the model's weighting), broken where the stream has a gap.
+fn line(segs: &[(f64, f64, f64)], t0: f64, span: f64) -> Vec<Vec<(f64, f64)>> {
+    let bucket = (span / POINTS).max(1.0);
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    let (mut acc_t, mut acc_h, mut cur) = (0.0, 0.0, f64::NAN);
+    let mut last_end = f64::NAN;
+    let flush = |run: &mut Vec<(f64, f64)>, cur: f64, t: f64, h: f64| {
+        if t > 0.0 {
+            run.push(((cur + 0.5) * bucket / 60.0, h / t));
+        }
+    };
+    for &(a, b, bpm) in segs {
+        let (a, b) = (a - t0, b - t0);
+        if last_end.is_finite() && a - last_end > GAP_S {
+            flush(&mut run, cur, acc_t, acc_h);
+            (acc_t, acc_h) = (0.0, 0.0);
+            runs.push(std::mem::take(&mut run));
+        }
+        last_end = b;
+        let k = (a / bucket).floor();
+        if k != cur {
+            flush(&mut run, cur, acc_t, acc_h);
+            (acc_t, acc_h, cur) = (0.0, 0.0, k);
+        }
+        acc_t += b - a;
+        acc_h += (b - a) * bpm;
+    }
+    flush(&mut run, cur, acc_t, acc_h);
+    runs.push(run);
+    runs.retain(|r| !r.is_empty());
+    runs
+}
+
+/// The heart-rate chart of one activity: `threshold_hr` places the zone bands.
+///
+/// # Errors
+/// When the SVG backend fails.
+pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> {
+    let err = |e| ChartError::new("heart-rate", e);
+    let segs = effort::held_segments(stream);
+    let t0 = 0.0;
+    let end = segs.last().map_or(60.0, |s| s.1).max(60.0);
+    let (lo, hi) = segs
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), s| (l.min(s.2), h.max(s.2)));
+    let lthr = if threshold_hr.is_finite() && threshold_hr > 0.0 { threshold_hr } else { 160.0 };
+    let y0 = ((lo.min(0.8 * lthr) - 5.0) / 10.0).floor().max(3.0) * 10.0;
+    let y1 = ((hi.max(1.08 * lthr) + 5.0) / 10.0).ceil().min(26.0) * 10.0;
+    let x1 = end / 60.0;
+    let best = effort::best_20min(stream);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Heart rate, with the zones of your threshold",
+                text(18),
+            )
+            .margin(12)
+            .margin_right(24)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .disable_y_mesh()
+            .axis_style(AXIS)
+            .label_style(text(13))
+            .axis_desc_style(text(14))
+            .x_desc("time since the start (h:mm)")
+            .y_desc("heart rate (bpm)")
+            .x_label_formatter(&|m| hm(*m))
+            .y_label_formatter(&|b| format!("{b:.0}"))
+            .draw()
+            .map_err(err)?;
+        for (class, low, high) in zone_bounds(lthr) {
+            let (a, b) = (low.unwrap_or(y0).max(y0), high.unwrap_or(y1).min(y1));
+            if b <= a {
+                continue;
+            }
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, a), (x1, b)],
+                    zone_colour(class).mix(0.22).filled(),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    zone_name(class),
+                    (x1, (a + b) / 2.0),
+                    text(12).pos(Pos::new(HPos::Right, VPos::Center)),
+                )))
+                .map_err(err)?;
+        }
+        if let Some((start, mean)) = best {
+            let (a, b) = ((start - t0) / 60.0, (start - t0 + effort::BEST_WINDOW) / 60.0);
+            chart
+                .draw_series([
+                    Rectangle::new([(a, y0), (b, y1)], INK.mix(0.10).filled()),
+                    Rectangle::new([(a, y0), (b, y1)], INK.mix(0.55).stroke_width(1)),
+                ])
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(a, mean), (b, mean)],
+                    INK.stroke_width(3),
+                )))
+                .map_err(err)?;
+            let right = b > x1 * 0.7;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("best 20 min: {mean:.0} bpm ({:.0} % of threshold)", mean / lthr * 100.0),
+                    (if right { a } else { b }, y1 - (y1 - y0) * 0.04),
+                    (FONT, 13).into_font().color(&INK).pos(Pos::new(
+                        if right { HPos::Right } else { HPos::Left },
+                        VPos::Top,
+                    )),
+                )))
+                .map_err(err)?;
+        }
+        for run in line(&segs, t0, end - t0) {
+            chart
+                .draw_series(LineSeries::new(run, LINE.stroke_width(2)))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

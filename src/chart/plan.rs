@@ -1,0 +1,199 @@
+//! The plan as a timeline over the days, in the runner's local time: one row per tactic, each
+//! item a bar (a dot for a moment), with `now`, easy running and the one `ready` marked.
+
+use chrono::{DateTime, Utc};
+use jiff::tz::TimeZone;
+use plotters::prelude::*;
+
+use super::{AXIS, ChartError, FONT, HPos, Keyed, NOW, Pos, READY, VPos, WIDTH, text};
+
+/// The easy-running marker.
+const EASY: RGBColor = RGBColor(0x0d, 0x94, 0x88);
+use crate::localtime;
+use crate::plan::{Assessment, Tactic};
+
+/// Short row names.
+const fn tactic_name(t: Tactic) -> &'static str {
+    match t {
+        Tactic::KeepMoving => "Keep moving",
+        Tactic::IceBath => "Ice bath",
+        Tactic::Hydrate => "Drink",
+        Tactic::HealthyEating => "Eat",
+        Tactic::Compression => "Compression",
+        Tactic::Elevation => "Legs up",
+        Tactic::LightMassage => "Light massage",
+        Tactic::FoamRoller => "Foam roller",
+        Tactic::Rest => "Rest",
+        Tactic::ReturnToTraining => "Training",
+    }
+}
+
+const fn tactic_colour(t: Tactic) -> RGBColor {
+    match t {
+        Tactic::KeepMoving | Tactic::ReturnToTraining => RGBColor(0x16, 0xa3, 0x4a),
+        Tactic::IceBath => RGBColor(0x0e, 0xa5, 0xe9),
+        Tactic::Hydrate => RGBColor(0x3b, 0x82, 0xf6),
+        Tactic::HealthyEating => RGBColor(0xea, 0xb3, 0x08),
+        Tactic::Compression | Tactic::Elevation => RGBColor(0x8b, 0x5c, 0xf6),
+        Tactic::LightMassage | Tactic::FoamRoller => RGBColor(0xec, 0x48, 0x99),
+        Tactic::Rest => RGBColor(0x80, 0x86, 0x8f),
+    }
+}
+
+/// Hours from `origin` to `t`.
+fn hours(t: DateTime<Utc>, origin: DateTime<Utc>) -> f64 {
+    (t - origin).num_seconds() as f64 / 3600.0
+}
+
+/// Key points on the time axis: local midnights, and local noons when the span is short.
+fn ticks(origin: DateTime<Utc>, x0: f64, x1: f64, tz: &TimeZone) -> Vec<f64> {
+    let from = origin + chrono::Duration::seconds((x0 * 3600.0) as i64);
+    let mut day = localtime::day(from, tz);
+    let mut out = Vec::new();
+    for _ in 0..60 {
+        let midnight = hours(localtime::day_start(day, tz), origin);
+        if midnight > x1 {
+            break;
+        }
+        if midnight >= x0 {
+            out.push(midnight);
+        }
+        if x1 - x0 <= 24.0 * 4.0 {
+            let noon = midnight + 12.0;
+            if (x0..=x1).contains(&noon) {
+                out.push(noon);
+            }
+        }
+        let Some(next) = day.succ_opt() else { break };
+        day = next;
+    }
+    out
+}
+
+/// The plan of one assessed activity that ended at `end`, seen at `now`, in zone `tz`.
+///
+/// # Errors
+/// When the SVG backend fails.
+pub fn plan(
+    a: &Assessment,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+    tz: &TimeZone,
+) -> Result<String, ChartError> {
+    let err = |e| ChartError::new("plan", e);
+    let mut rows: Vec<Tactic> = Vec::new();
+    for i in &a.plan {
+        if !rows.contains(&i.tactic) {
+            rows.push(i.tactic);
+        }
+    }
+    let row = |t: Tactic| rows.iter().position(|r| *r == t).unwrap_or(0) as f64;
+    let n = rows.len().max(1) as f64;
+    let ready = hours(a.recovery.ready, end);
+    let last = a
+        .plan
+        .iter()
+        .map(|i| hours(i.end.max(i.start), end))
+        .fold(ready, f64::max);
+    let first = a.plan.iter().map(|i| hours(i.start, end)).fold(0.0, f64::min);
+    let (x0, x1) = (first - 2.0, last + 8.0);
+    let keys = ticks(end, x0, x1, tz);
+    let height = 110 + 30 * rows.len().max(1) as u32;
+    let zone = localtime::name(tz);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("Recovery plan ({zone} time)"), text(18))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(110)
+            .build_cartesian_2d(
+                Keyed::new(x0..x1, keys),
+                Keyed::new(-0.6..n - 0.4, (0..rows.len()).map(|i| i as f64).collect()),
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .bold_line_style(AXIS.mix(0.3))
+            .light_line_style(TRANSPARENT)
+            .axis_style(AXIS)
+            .label_style(text(13))
+            .x_label_formatter(&|h: &f64| {
+                let t = end + chrono::Duration::seconds((h * 3600.0).round() as i64);
+                if localtime::zoned(t, tz).hour() == 0 {
+                    localtime::format(t, tz, "%a %-d %b")
+                } else {
+                    localtime::format(t, tz, "%H:%M")
+                }
+            })
+            .y_label_formatter(&|y: &f64| {
+                let i = (n - 1.0 - y).round().max(0.0) as usize;
+                rows.get(i).map(|t| tactic_name(*t)).unwrap_or_default().to_string()
+            })
+            .draw()
+            .map_err(err)?;
+        for item in &a.plan {
+            let y = n - 1.0 - row(item.tactic);
+            let (s, e) = (hours(item.start, end), hours(item.end, end));
+            let c = tactic_colour(item.tactic);
+            if e - s >= 0.25 {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(s, y - 0.3), (e, y + 0.3)],
+                        c.mix(0.85).filled(),
+                    )))
+                    .map_err(err)?;
+            } else {
+                chart
+                    .draw_series(std::iter::once(Circle::new((s, y), 6, c.filled())))
+                    .map_err(err)?;
+            }
+        }
+        let mut marker = |x: f64,
+                          colour: RGBColor,
+                          label: String,
+                          top: bool|
+         -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+            if !(x0..=x1).contains(&x) {
+                return Ok(());
+            }
+            let (ya, yb) = (-0.6, n - 0.4);
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x, ya), (x, yb)],
+                colour.stroke_width(2),
+            )))?;
+            let right = x > x0 + (x1 - x0) * 0.6;
+            chart.draw_series(std::iter::once(Text::new(
+                label,
+                (x, if top { yb } else { ya }),
+                (FONT, 13).into_font().color(&colour).pos(Pos::new(
+                    if right { HPos::Right } else { HPos::Left },
+                    if top { VPos::Top } else { VPos::Bottom },
+                )),
+            )))?;
+            Ok(())
+        };
+        let short = |t| crate::render::local_short(t, tz);
+        marker(
+            ready,
+            READY,
+            format!(" ready {} ", short(a.recovery.ready)),
+            true,
+        )
+        .map_err(err)?;
+        if let Some(easy) = a.recovery.easy_from {
+            marker(
+                hours(easy, end),
+                EASY,
+                format!(" easy running {} ", short(easy)),
+                false,
+            )
+            .map_err(err)?;
+        }
+        marker(hours(now, end), NOW, format!(" now {} ", short(now)), false).map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,232 @@
+//! Pictures: the SVG charts of the reference sessions (structure snapshots), the PNG the
+//! notification carries, and the HTML page rendered by a real browser (Debian's chromium,
+//! headless, with a fresh profile and background networking off).
+
+mod support;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use support::FitActivity;
+
+const START: i64 = 1_776_675_731; // Mon 2026-04-20 09:02:11Z
+
+/// (name, segments, speed m/s): the reference sessions of tests/effort_plan.rs.
+const REFERENCE: &[(&str, &[(u32, u8)], f64)] = &[
+    ("easy-45", &[(45, 130)], 2.8),
+    ("tempo-60", &[(60, 160)], 3.3),
+    ("5k", &[(15, 130), (20, 176)], 5000.0 / 2100.0),
+    ("10k", &[(42, 174)], 10_000.0 / 2520.0),
+    ("half", &[(105, 166)], 21_097.5 / 6300.0),
+    ("marathon", &[(210, 158)], 42_195.0 / 12_600.0),
+];
+
+/// A marathon whose heart rate drifts up over the race, as real ones do.
+const MARATHON_DRIFT: &[(u32, u8)] = &[(15, 140), (60, 152), (60, 157), (55, 162), (20, 171)];
+
+fn import(name: &str, segs: &[(u32, u8)], speed: f64) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    support::reference_config(home.path());
+    let mut fa = FitActivity::segments(START, segs);
+    fa.speed = speed;
+    let file = home.path().join(format!("{name}.fit"));
+    std::fs::write(&file, fa.encode()).unwrap_or_else(|e| panic!("{e}"));
+    let out = support::run(
+        home.path(),
+        &["import", "--no-notify", file.to_str().unwrap_or_default()],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    home
+}
+
+fn stdout(home: &Path, args: &[&str]) -> String {
+    let out = support::run(home, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The structure of an SVG: how many of each element, and every text in order.
+fn structure(svg: &str) -> String {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let mut texts = Vec::new();
+    let mut rest = svg;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if name.is_empty() {
+            continue;
+        }
+        *counts.entry(name.clone()).or_default() += 1;
+        if name == "text"
+            && let (Some(a), Some(b)) = (rest.find('>'), rest.find("</text>"))
+            && a < b
+        {
+            texts.push(rest[a + 1..b].trim().to_string());
+        }
+    }
+    let mut out = String::new();
+    for (k, v) in counts {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    out.push_str("texts:\n");
+    for t in texts {
+        out.push_str(&format!("  {t}\n"));
+    }
+    out
+}
+
+#[test]
+fn svg_charts_of_the_reference_sessions() {
+    for &(name, segs, speed) in REFERENCE {
+        let home = import(name, segs, speed);
+        for chart in ["hr", "zones", "plan"] {
+            let svg = stdout(home.path(), &["show", "--format", "svg", "--chart", chart]);
+            assert!(svg.starts_with("<svg"), "{name} {chart}: {svg:.80}");
+            assert!(svg.contains("prefers-color-scheme: dark"), "{name} {chart}");
+            insta::assert_snapshot!(format!("{name}-{chart}"), structure(&svg));
+        }
+    }
+}
+
+#[test]
+fn the_zone_chart_agrees_with_show() {
+    // 15 min easy at 130 (< 0.90 × 168 = 151.2), 20 min max at 176 (≥ 1.03 × 168 = 173.0).
+    let home = import("5k", &[(15, 130), (20, 176)], 5000.0 / 2100.0);
+    let svg = stdout(home.path(), &["show", "--format", "svg", "--chart", "zones"]);
+    let s = structure(&svg);
+    assert!(s.contains("15 min · 43 %"), "{s}");
+    assert!(s.contains("20 min · 57 %"), "{s}");
+    let hr = stdout(home.path(), &["show", "--format", "svg", "--chart", "hr"]);
+    let text = stdout(home.path(), &["show"]);
+    assert!(text.contains("best 20 min at 105 % of threshold"), "{text}");
+    assert!(structure(&hr).contains("best 20 min: 176 bpm (105 % of threshold)"));
+}
+
+#[test]
+fn the_picture_is_a_png_of_the_chart_s_size() {
+    let home = import("marathon", MARATHON_DRIFT, 42_195.0 / 12_600.0);
+    let svg = stdout(home.path(), &["show", "--format", "svg", "--chart", "hr"]);
+    let png = recoverd::raster::png(&svg, 1.0).unwrap_or_else(|e| panic!("{e}"));
+    let pixmap =
+        resvg::tiny_skia::Pixmap::decode_png(&png).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((pixmap.width(), pixmap.height()), (900, 340));
+    let png2 = recoverd::raster::png(&svg, 2.0).unwrap_or_else(|e| panic!("{e}"));
+    let big = resvg::tiny_skia::Pixmap::decode_png(&png2).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((big.width(), big.height()), (1800, 680));
+    assert!(distinct_colours(&pixmap) > 20, "the picture is blank");
+}
+
+fn distinct_colours(p: &resvg::tiny_skia::Pixmap) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    for px in p.pixels() {
+        seen.insert((px.red(), px.green(), px.blue()));
+        if seen.len() > 1000 {
+            break;
+        }
+    }
+    seen.len()
+}
+
+#[test]
+fn show_html_is_one_self_contained_page() {
+    let home = import("marathon", MARATHON_DRIFT, 42_195.0 / 12_600.0);
+    let page = stdout(home.path(), &["show", "--format", "html"]);
+    assert!(!page.to_lowercase().contains("http"), "a URL in the page");
+    assert!(!page.contains("<script"), "a script in the page");
+    assert!(!page.contains("<link") && !page.contains("@import") && !page.contains("url("));
+    for id in ["chart-plan", "chart-hr", "chart-zones"] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "{id} missing");
+    }
+    assert!(page.contains("@media print") && page.contains("prefers-color-scheme: dark"));
+    // The page shows the same ready time as `show`.
+    let text = stdout(home.path(), &["show"]);
+    let ready = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Ready for hard training and racing: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(page.contains(ready), "{ready} not on the page");
+    let status = stdout(home.path(), &["status", "--format", "html"]);
+    assert!(!status.to_lowercase().contains("http"));
+    assert!(status.contains("id=\"chart-fitness\"") && status.contains("id=\"chart-plan\""));
+}
+
+/// Chromium, where installed.
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"].into_iter().find(|b| {
+        Command::new(b)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+fn headless(browser: &str, profile: &Path) -> Command {
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+#[test]
+fn a_real_browser_renders_the_page_of_a_marathon() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var("RECOVERD_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "RECOVERD_REQUIRE_BROWSER=1 but chromium is not installed"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: chromium is not installed (apt-get install chromium), the page is not rendered"
+        );
+        return;
+    };
+    let home = import("marathon", MARATHON_DRIFT, 42_195.0 / 12_600.0);
+    let page = stdout(home.path(), &["show", "--format", "html"]);
+    assert!(!page.to_lowercase().contains("http"));
+    let file = home.path().join("marathon.html");
+    std::fs::write(&file, &page).unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("file://{}", file.display());
+
+    let shot = home.path().join("page.png");
+    let out = headless(browser, &home.path().join("profile-shot"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1000,2600")
+        .arg(&url)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        shot.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("{e}"));
+    let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pixmap.width(), 1000);
+    assert!(distinct_colours(&pixmap) > 50, "the rendered page is blank");
+
+    let out = headless(browser, &home.path().join("profile-dom"))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for id in ["chart-plan", "chart-hr", "chart-zones"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "{id} not in the DOM");
+    }
+    assert!(dom.matches("<svg").count() >= 3, "charts missing from the DOM");
+    assert!(dom.contains("<polyline") || dom.contains("<path"), "no line drawn");
+    assert!(dom.contains("Ready for hard training and racing"));
+}
