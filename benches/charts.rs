@@ -87,7 +87,10 @@ fn main() {
         assessment: Some(assessment),
         race_mark: None,
     };
-    let (hr, ass) = (&s.activity.hr, s.assessment.as_ref().unwrap_or_else(|| panic!()));
+    let (hr, ass) = (
+        &s.activity.hr,
+        s.assessment.as_ref().unwrap_or_else(|| panic!()),
+    );
     println!("a 4-hour 1 Hz run: {} samples, {runs} runs each", hr.len());
     time("hr + zones + plan charts (SVG)", runs, || {
         let a = recoverd::chart::hr(hr, lthr).map_or(0, |s| s.len());

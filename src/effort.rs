@@ -1029,6 +1029,85 @@ mod tests {
     use crate::model::{Device, Format};
     use chrono::TimeZone;
 
+    fn stream(segs: &[(u32, u16)]) -> Vec<HrSample> {
+        let mut out = Vec::new();
+        let mut t = 0.0;
+        for &(n, bpm) in segs {
+            for _ in 0..n {
+                out.push(HrSample { t, bpm });
+                t += 1.0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn time_in_zones_uses_the_model_s_weights_and_edges() {
+        // LTHR 168: edges 151.2, 159.6, 168, 173.04. 600 s at 150 (easy), 300 s at 160 (hard),
+        // 300 samples at 168 (very hard, lower edge inclusive; the last holds 10 s over the 31-s gap
+        // that follows), then 60 at 180.
+        let mut hr = stream(&[(600, 150), (300, 160), (300, 168)]);
+        hr.extend((0..60).map(|i| HrSample {
+            t: 1230.0 + f64::from(i),
+            bpm: 180,
+        }));
+        let z = time_in_zones(&hr, 168.0);
+        let secs: Vec<f64> = z.iter().map(|(_, s)| *s).collect();
+        assert_eq!(secs, vec![600.0, 0.0, 300.0, 309.0, 60.0]);
+        assert_eq!(z[4].0, EffortClass::Max);
+        // The total is the stream's covered time, as in the best 20-min mean.
+        let held: f64 = held_segments(&hr).iter().map(|s| s.1 - s.0).sum();
+        assert!((secs.iter().sum::<f64>() - held).abs() < 1e-9);
+        // Samples outside 30–250 bpm are not counted; no threshold, no zones.
+        assert_eq!(time_in_zones(&stream(&[(100, 0)]), 168.0)[0].1, 0.0);
+        assert_eq!(time_in_zones(&hr, 0.0)[0].1, 0.0);
+    }
+
+    #[test]
+    fn the_best_window_is_where_the_mean_is() {
+        let hr = stream(&[(600, 140), (1200, 170), (600, 140)]);
+        let (start, mean) = best_20min(&hr).unwrap_or_default();
+        assert_eq!(start, 600.0);
+        assert!((mean - 170.0).abs() < 1e-9);
+        assert_eq!(best_window_mean(&hr, BEST_WINDOW), Some(mean));
+        assert_eq!(best_20min(&stream(&[(600, 140)])), None);
+    }
+
+    #[test]
+    fn pmc_series_ends_where_pmc_on_does() {
+        let d = |n: i64| {
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default() + chrono::Duration::days(n)
+        };
+        let daily: Vec<(NaiveDate, f64)> = (0..60)
+            .map(|n| (d(n * 2), 50.0))
+            .chain([(d(121), 300.0)])
+            .collect();
+        let s = pmc_series(&daily, d(30), d(130));
+        assert_eq!(s.len(), 101);
+        assert_eq!(s.first().map(|p| p.0), Some(d(30)));
+        for (day, p) in [&s[0], &s[91], &s[100]] {
+            let want = pmc_on(&daily, *day);
+            let (got, want) = (
+                p.unwrap_or(Pmc {
+                    atl: -1.0,
+                    ctl: -1.0,
+                    history_days: 0,
+                }),
+                want.unwrap_or(Pmc {
+                    atl: -2.0,
+                    ctl: -2.0,
+                    history_days: 0,
+                }),
+            );
+            assert!(
+                (got.atl - want.atl).abs() < 1e-9 && (got.ctl - want.ctl).abs() < 1e-9,
+                "{day}"
+            );
+        }
+        // Before the first load there is no value.
+        assert_eq!(pmc_series(&daily, d(-3), d(0))[0].1, None);
+    }
+
     /// The window mean by brute force: every candidate start, integrals by binary search.
     fn best_mean_by_search(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
         let mut segs: Vec<(f64, f64, f64)> = stream

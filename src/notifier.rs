@@ -181,7 +181,9 @@ fn open_page(page: &Path) {
         .stderr(std::process::Stdio::null())
         .status();
     match status {
-        Ok(s) if s.success() => tracing::info!(page = %page.display(), "opened the activity's page"),
+        Ok(s) if s.success() => {
+            tracing::info!(page = %page.display(), "opened the activity's page")
+        }
         Ok(s) => tracing::warn!(page = %page.display(), "xdg-open could not open the page ({s})"),
         Err(e) => tracing::warn!(
             page = %page.display(),

@@ -66,7 +66,10 @@ fn figure(out: &mut String, id: &str, label: &str, svg: Result<String, chart::Ch
                 .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
                 .replacen(
                     "<svg ",
-                    &format!("<svg id=\"{id}\" role=\"img\" aria-label=\"{}\" ", esc(label)),
+                    &format!(
+                        "<svg id=\"{id}\" role=\"img\" aria-label=\"{}\" ",
+                        esc(label)
+                    ),
                     1,
                 );
             let _ = writeln!(out, "<figure>{svg}</figure>");
@@ -135,7 +138,13 @@ fn plan_table(out: &mut String, s: &Stored, a: &Assessment, tz: &TimeZone) {
 }
 
 /// The charts of one activity: heart rate, time in zones, the plan.
-fn activity_charts(out: &mut String, s: &Stored, a: &Assessment, tz: &TimeZone, now: DateTime<Utc>) {
+fn activity_charts(
+    out: &mut String,
+    s: &Stored,
+    a: &Assessment,
+    tz: &TimeZone,
+    now: DateTime<Utc>,
+) {
     let _ = writeln!(out, "<h2>The plan at a glance</h2>");
     figure(
         out,
@@ -206,16 +215,29 @@ pub fn status_html(
     let mut out = String::with_capacity(64 * 1024);
     head(&mut out, "Status · recoverd");
     let _ = writeln!(out, "<h1>Status</h1>\n<div class=\"ready\">");
-    for (i, l) in status_text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+    for (i, l) in status_text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+    {
         let br = if i > 0 { "<br>" } else { "" };
         let _ = write!(out, "{br}{}", esc(l));
     }
     let _ = writeln!(out, "</div>");
-    figure(&mut out, "chart-fitness", "Fitness, fatigue and form", fitness_svg);
+    figure(
+        &mut out,
+        "chart-fitness",
+        "Fitness, fatigue and form",
+        fitness_svg,
+    );
     if let Some(s) = latest
         && let Some(a) = &s.assessment
     {
-        let _ = writeln!(out, "<h2>Latest hard effort: {}</h2>", esc(&render::headline(s, a)));
+        let _ = writeln!(
+            out,
+            "<h2>Latest hard effort: {}</h2>",
+            esc(&render::headline(s, a))
+        );
         ready_box(&mut out, a, tz);
         figure(
             &mut out,
@@ -315,7 +337,8 @@ pub fn chart_svg(
         Chart::Zones => chart::zones(&s.activity.hr, lthr),
         Chart::Plan => chart::plan(a, s.activity.end, now, tz),
     };
-    svg.map(|svg| chart::themed(&svg)).map_err(|e| e.to_string())
+    svg.map(|svg| chart::themed(&svg))
+        .map_err(|e| e.to_string())
 }
 
 /// The files the notification points at, in the data folder.
@@ -348,9 +371,7 @@ pub fn write_files(
         png: dir.join(format!("activity-{}.png", s.id)),
     };
     let which = match &s.assessment {
-        Some(a) if a.effort.hr_source == HrSource::Stream && !s.activity.hr.is_empty() => {
-            Chart::Hr
-        }
+        Some(a) if a.effort.hr_source == HrSource::Stream && !s.activity.hr.is_empty() => Chart::Hr,
         _ => Chart::Plan,
     };
     let svg = chart_svg(s, which, tz, now).map_err(anyhow::Error::msg)?;

@@ -183,8 +183,12 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
     // A picture of the effort, written beside the database; no click to answer after import.
     let png = calls[0].image_path.clone().unwrap_or_default();
     assert!(
-        png.starts_with(&*home.path().join(".local/share/recoverd/pages").to_string_lossy())
-            && std::fs::read(&png).is_ok_and(|b| b.starts_with(b"\x89PNG")),
+        png.starts_with(
+            &*home
+                .path()
+                .join(".local/share/recoverd/pages")
+                .to_string_lossy()
+        ) && std::fs::read(&png).is_ok_and(|b| b.starts_with(b"\x89PNG")),
         "image-path {png:?}"
     );
     assert!(calls[0].actions.is_empty(), "{:?}", calls[0].actions);
@@ -337,8 +341,14 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
     // It carries a picture of the effort and opens the activity's page when clicked.
     let png = calls[1].image_path.clone().unwrap_or_default();
     let picture = std::fs::read(&png).unwrap_or_else(|e| panic!("image-path {png:?}: {e}"));
-    assert!(picture.starts_with(b"\x89PNG\r\n\x1a\n"), "{png} is not a PNG");
-    assert_eq!(calls[1].actions.first().map(String::as_str), Some("default"));
+    assert!(
+        picture.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{png} is not a PNG"
+    );
+    assert_eq!(
+        calls[1].actions.first().map(String::as_str),
+        Some("default")
+    );
     let page = Path::new(&png).with_extension("html");
     assert!(page.is_file(), "no page beside {png}");
     server_conn
@@ -359,7 +369,11 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let opened = std::fs::read_to_string(&opened).unwrap_or_default();
-    assert_eq!(opened.trim(), page.to_string_lossy(), "xdg-open was not asked for the page");
+    assert_eq!(
+        opened.trim(),
+        page.to_string_lossy(),
+        "xdg-open was not asked for the page"
+    );
 
     // The same activity under another name: a duplicate, no notification.
     std::fs::write(watch.join("race-again.fit"), &bytes).unwrap_or_default();

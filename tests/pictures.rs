@@ -36,13 +36,21 @@ fn import(name: &str, segs: &[(u32, u8)], speed: f64) -> tempfile::TempDir {
         home.path(),
         &["import", "--no-notify", file.to_str().unwrap_or_default()],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     home
 }
 
 fn stdout(home: &Path, args: &[&str]) -> String {
     let out = support::run(home, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -96,7 +104,10 @@ fn svg_charts_of_the_reference_sessions() {
 fn the_zone_chart_agrees_with_show() {
     // 15 min easy at 130 (< 0.90 × 168 = 151.2), 20 min max at 176 (≥ 1.03 × 168 = 173.0).
     let home = import("5k", &[(15, 130), (20, 176)], 5000.0 / 2100.0);
-    let svg = stdout(home.path(), &["show", "--format", "svg", "--chart", "zones"]);
+    let svg = stdout(
+        home.path(),
+        &["show", "--format", "svg", "--chart", "zones"],
+    );
     let s = structure(&svg);
     assert!(s.contains("15 min · 43 %"), "{s}");
     assert!(s.contains("20 min · 57 %"), "{s}");
@@ -111,8 +122,7 @@ fn the_picture_is_a_png_of_the_chart_s_size() {
     let home = import("marathon", MARATHON_DRIFT, 42_195.0 / 12_600.0);
     let svg = stdout(home.path(), &["show", "--format", "svg", "--chart", "hr"]);
     let png = recoverd::raster::png(&svg, 1.0).unwrap_or_else(|e| panic!("{e}"));
-    let pixmap =
-        resvg::tiny_skia::Pixmap::decode_png(&png).unwrap_or_else(|e| panic!("{e}"));
+    let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((pixmap.width(), pixmap.height()), (900, 340));
     let png2 = recoverd::raster::png(&svg, 2.0).unwrap_or_else(|e| panic!("{e}"));
     let big = resvg::tiny_skia::Pixmap::decode_png(&png2).unwrap_or_else(|e| panic!("{e}"));
@@ -226,7 +236,13 @@ fn a_real_browser_renders_the_page_of_a_marathon() {
     for id in ["chart-plan", "chart-hr", "chart-zones"] {
         assert!(dom.contains(&format!("id=\"{id}\"")), "{id} not in the DOM");
     }
-    assert!(dom.matches("<svg").count() >= 3, "charts missing from the DOM");
-    assert!(dom.contains("<polyline") || dom.contains("<path"), "no line drawn");
+    assert!(
+        dom.matches("<svg").count() >= 3,
+        "charts missing from the DOM"
+    );
+    assert!(
+        dom.contains("<polyline") || dom.contains("<path"),
+        "no line drawn"
+    );
     assert!(dom.contains("Ready for hard training and racing"));
 }

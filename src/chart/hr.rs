@@ -3,8 +3,8 @@
 use plotters::prelude::*;
 
 use super::{
-    AXIS, ChartError, FONT, HPos, INK, LINE, Pos, VPos, WIDTH, hm, text, zone_bounds, zone_colour,
-    zone_name,
+    AXIS, BEST, ChartError, FONT, HPos, INK, Keyed, LINE, Pos, VPos, WIDTH, hm, text, zone_bounds,
+    zone_colour, zone_name,
 };
 use crate::effort;
 use crate::model::HrSample;
@@ -50,6 +50,17 @@ fn line(segs: &[(f64, f64, f64)], t0: f64, span: f64) -> Vec<Vec<(f64, f64)>> {
     runs
 }
 
+/// Ticks on the time axis (minutes) at a round step: 5, 10, 15, 30 or 60 min.
+fn time_ticks(minutes: f64) -> Vec<f64> {
+    let step = [5.0, 10.0, 15.0, 30.0, 60.0]
+        .into_iter()
+        .find(|s| minutes / s <= 10.0)
+        .unwrap_or(60.0 * (minutes / 600.0).ceil().max(1.0));
+    (0..=((minutes / step) as u32))
+        .map(|i| f64::from(i) * step)
+        .collect()
+}
+
 /// The heart-rate chart of one activity: `threshold_hr` places the zone bands.
 ///
 /// # Errors
@@ -61,8 +72,14 @@ pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> 
     let end = segs.last().map_or(60.0, |s| s.1).max(60.0);
     let (lo, hi) = segs
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), s| (l.min(s.2), h.max(s.2)));
-    let lthr = if threshold_hr.is_finite() && threshold_hr > 0.0 { threshold_hr } else { 160.0 };
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), s| {
+            (l.min(s.2), h.max(s.2))
+        });
+    let lthr = if threshold_hr.is_finite() && threshold_hr > 0.0 {
+        threshold_hr
+    } else {
+        160.0
+    };
     let y0 = ((lo.min(0.8 * lthr) - 5.0) / 10.0).floor().max(3.0) * 10.0;
     let y1 = ((hi.max(1.08 * lthr) + 5.0) / 10.0).ceil().min(26.0) * 10.0;
     let x1 = end / 60.0;
@@ -71,15 +88,12 @@ pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> 
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Heart rate, with the zones of your threshold",
-                text(18),
-            )
+            .caption("Heart rate, with the zones of your threshold", text(18))
             .margin(12)
             .margin_right(24)
             .x_label_area_size(44)
             .y_label_area_size(56)
-            .build_cartesian_2d(0.0..x1, y0..y1)
+            .build_cartesian_2d(Keyed::new(0.0..x1, time_ticks(x1)), y0..y1)
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -114,23 +128,29 @@ pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> 
                 .map_err(err)?;
         }
         if let Some((start, mean)) = best {
-            let (a, b) = ((start - t0) / 60.0, (start - t0 + effort::BEST_WINDOW) / 60.0);
+            let (a, b) = (
+                (start - t0) / 60.0,
+                (start - t0 + effort::BEST_WINDOW) / 60.0,
+            );
             chart
                 .draw_series([
-                    Rectangle::new([(a, y0), (b, y1)], INK.mix(0.10).filled()),
-                    Rectangle::new([(a, y0), (b, y1)], INK.mix(0.55).stroke_width(1)),
+                    Rectangle::new([(a, y0), (b, y1)], BEST.mix(0.18).filled()),
+                    Rectangle::new([(a, y0), (b, y1)], BEST.stroke_width(2)),
                 ])
                 .map_err(err)?;
             chart
                 .draw_series(std::iter::once(PathElement::new(
                     vec![(a, mean), (b, mean)],
-                    INK.stroke_width(3),
+                    BEST.stroke_width(3),
                 )))
                 .map_err(err)?;
             let right = b > x1 * 0.7;
             chart
                 .draw_series(std::iter::once(Text::new(
-                    format!("best 20 min: {mean:.0} bpm ({:.0} % of threshold)", mean / lthr * 100.0),
+                    format!(
+                        "best 20 min: {mean:.0} bpm ({:.0} % of threshold)",
+                        mean / lthr * 100.0
+                    ),
                     (if right { a } else { b }, y1 - (y1 - y0) * 0.04),
                     (FONT, 13).into_font().color(&INK).pos(Pos::new(
                         if right { HPos::Right } else { HPos::Left },

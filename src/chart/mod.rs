@@ -51,8 +51,10 @@ const INK: RGBColor = RGBColor(0x1f, 0x23, 0x28);
 const AXIS: RGBColor = RGBColor(0x80, 0x86, 0x8f);
 /// The heart-rate line.
 const LINE: RGBColor = RGBColor(0xd0, 0x30, 0x50);
+/// The best 20-min window, and hard efforts on the fitness chart.
+const BEST: RGBColor = RGBColor(0x8a, 0x5c, 0xf6);
 /// Markers for `now`.
-const NOW: RGBColor = RGBColor(0x8a, 0x5c, 0xf6);
+const NOW: RGBColor = RGBColor(0x06, 0x96, 0xd4);
 /// Markers for `ready`.
 const READY: RGBColor = RGBColor(0x16, 0xa3, 0x4a);
 
@@ -66,11 +68,7 @@ pub const THEME_CSS: &str = "@media (prefers-color-scheme: dark) { svg text[fill
 #[must_use]
 pub fn themed(svg: &str) -> String {
     match svg.find('>') {
-        Some(i) => format!(
-            "{}<style>{THEME_CSS}</style>{}",
-            &svg[..=i],
-            &svg[i + 1..]
-        ),
+        Some(i) => format!("{}<style>{THEME_CSS}</style>{}", &svg[..=i], &svg[i + 1..]),
         None => svg.to_string(),
     }
 }

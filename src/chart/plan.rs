@@ -95,7 +95,11 @@ pub fn plan(
         .iter()
         .map(|i| hours(i.end.max(i.start), end))
         .fold(ready, f64::max);
-    let first = a.plan.iter().map(|i| hours(i.start, end)).fold(0.0, f64::min);
+    let first = a
+        .plan
+        .iter()
+        .map(|i| hours(i.start, end))
+        .fold(0.0, f64::min);
     let (x0, x1) = (first - 2.0, last + 8.0);
     let keys = ticks(end, x0, x1, tz);
     let height = 110 + 30 * rows.len().max(1) as u32;
@@ -130,7 +134,10 @@ pub fn plan(
             })
             .y_label_formatter(&|y: &f64| {
                 let i = (n - 1.0 - y).round().max(0.0) as usize;
-                rows.get(i).map(|t| tactic_name(*t)).unwrap_or_default().to_string()
+                rows.get(i)
+                    .map(|t| tactic_name(*t))
+                    .unwrap_or_default()
+                    .to_string()
             })
             .draw()
             .map_err(err)?;

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use plotters::prelude::*;
 
-use super::{AXIS, ChartError, INK, Keyed, WIDTH, text};
+use super::{AXIS, BEST, ChartError, Keyed, WIDTH, text};
 use crate::effort::{self, EffortClass};
 
 const HEIGHT: u32 = 360;
@@ -46,7 +46,11 @@ pub fn pmc(
     let (ctl, atl, tsb) = (pts(|p| p.ctl), pts(|p| p.atl), pts(effort::Pmc::tsb));
     let all = ctl.iter().chain(&atl).chain(&tsb).map(|p| p.1);
     let (lo, hi) = all.fold((0.0_f64, 10.0_f64), |(l, h), v| (l.min(v), h.max(v)));
-    let (y0, y1) = ((lo / 10.0).floor() * 10.0 - 5.0, (hi / 10.0).ceil() * 10.0 + 5.0);
+    // Head room above the lines for the legend.
+    let (y0, y1) = (
+        (lo / 10.0).floor() * 10.0 - 5.0,
+        (hi * 1.5 / 10.0).ceil() * 10.0,
+    );
     let x1 = f64::from(days);
     let weekly: Vec<f64> = (0..=days).rev().step_by(7).map(f64::from).collect();
     let mut svg = String::new();
@@ -70,6 +74,7 @@ pub fn pmc(
             .label_style(text(13))
             .axis_desc_style(text(14))
             .y_desc("load (HRSS per day, averaged)")
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .x_label_formatter(&|v: &f64| {
                 (from + chrono::Duration::days(v.round() as i64))
                     .format("%-d %b")
@@ -113,10 +118,10 @@ pub fn pmc(
             .filter_map(|m| on_fatigue(m.day).map(|y| (x(m.day), y)))
             .collect();
         chart
-            .draw_series(hard.into_iter().map(|p| Circle::new(p, 5, INK.filled())))
+            .draw_series(hard.into_iter().map(|p| Circle::new(p, 5, BEST.filled())))
             .map_err(err)?
             .label("hard effort")
-            .legend(|(x, y)| Circle::new((x + 9, y), 5, INK.filled()));
+            .legend(|(x, y)| Circle::new((x + 9, y), 5, BEST.filled()));
         chart
             .draw_series(
                 races
@@ -125,7 +130,9 @@ pub fn pmc(
             )
             .map_err(err)?
             .label("race")
-            .legend(|(x, y)| TriangleMarker::new((x + 9, y), 9, RGBColor(0xdc, 0x26, 0x26).filled()));
+            .legend(|(x, y)| {
+                TriangleMarker::new((x + 9, y), 7, RGBColor(0xdc, 0x26, 0x26).filled())
+            });
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)

@@ -42,7 +42,10 @@ pub fn zones(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartErro
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(170)
-            .build_cartesian_2d(0.0..x1, Keyed::new(-0.5..4.5, vec![0.0, 1.0, 2.0, 3.0, 4.0]))
+            .build_cartesian_2d(
+                0.0..x1,
+                Keyed::new(-0.5..4.5, vec![0.0, 1.0, 2.0, 3.0, 4.0]),
+            )
             .map_err(err)?;
         chart
             .configure_mesh()
