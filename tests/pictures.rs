@@ -12,8 +12,11 @@ use support::FitActivity;
 
 const START: i64 = 1_776_675_731; // Mon 2026-04-20 09:02:11Z
 
-/// (name, segments, speed m/s): the reference sessions of tests/effort_plan.rs.
-const REFERENCE: &[(&str, &[(u32, u8)], f64)] = &[
+/// A reference session: name, (minutes, bpm) segments, speed in m/s.
+type Reference = (&'static str, &'static [(u32, u8)], f64);
+
+/// The reference sessions of tests/effort_plan.rs.
+const REFERENCE: &[Reference] = &[
     ("easy-45", &[(45, 130)], 2.8),
     ("tempo-60", &[(60, 160)], 3.3),
     ("5k", &[(15, 130), (20, 176)], 5000.0 / 2100.0),

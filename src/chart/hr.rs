@@ -1,12 +1,16 @@
 //! Heart rate over time, on the zone bands of MODEL.md §8, with the best 20-min window marked.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{
-    AXIS, BEST, ChartError, FONT, HPos, INK, Keyed, LINE, Pos, VPos, WIDTH, hm, text, zone_bounds,
-    zone_colour, zone_name,
+    AXIS, BEST, ChartError, Drawn, FONT, HPos, INK, Keyed, LINE, Pos, VPos, WIDTH, hm, text,
+    zone_bounds, zone_colour, zone_name,
 };
 use crate::effort;
+
+/// This chart's drawing context.
+type Ctx<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Keyed, RangedCoordf64>>;
 use crate::model::HrSample;
 
 const HEIGHT: u32 = 340;
@@ -108,56 +112,9 @@ pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> 
             .y_label_formatter(&|b| format!("{b:.0}"))
             .draw()
             .map_err(err)?;
-        for (class, low, high) in zone_bounds(lthr) {
-            let (a, b) = (low.unwrap_or(y0).max(y0), high.unwrap_or(y1).min(y1));
-            if b <= a {
-                continue;
-            }
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, a), (x1, b)],
-                    zone_colour(class).mix(0.22).filled(),
-                )))
-                .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    zone_name(class),
-                    (x1, (a + b) / 2.0),
-                    text(12).pos(Pos::new(HPos::Right, VPos::Center)),
-                )))
-                .map_err(err)?;
-        }
+        bands(&mut chart, lthr, (x1, y0, y1)).map_err(err)?;
         if let Some((start, mean)) = best {
-            let (a, b) = (
-                (start - t0) / 60.0,
-                (start - t0 + effort::BEST_WINDOW) / 60.0,
-            );
-            chart
-                .draw_series([
-                    Rectangle::new([(a, y0), (b, y1)], BEST.mix(0.18).filled()),
-                    Rectangle::new([(a, y0), (b, y1)], BEST.stroke_width(2)),
-                ])
-                .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(a, mean), (b, mean)],
-                    BEST.stroke_width(3),
-                )))
-                .map_err(err)?;
-            let right = b > x1 * 0.7;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    format!(
-                        "best 20 min: {mean:.0} bpm ({:.0} % of threshold)",
-                        mean / lthr * 100.0
-                    ),
-                    (if right { a } else { b }, y1 - (y1 - y0) * 0.04),
-                    (FONT, 13).into_font().color(&INK).pos(Pos::new(
-                        if right { HPos::Right } else { HPos::Left },
-                        VPos::Top,
-                    )),
-                )))
-                .map_err(err)?;
+            best_window(&mut chart, (start - t0) / 60.0, mean, lthr, (x1, y0, y1)).map_err(err)?;
         }
         for run in line(&segs, t0, end - t0) {
             chart
@@ -167,4 +124,56 @@ pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> 
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// The zone bands with their names at the right edge.
+fn bands(chart: &mut Ctx<'_, '_>, lthr: f64, (x1, y0, y1): (f64, f64, f64)) -> Drawn {
+    for (class, low, high) in zone_bounds(lthr) {
+        let (a, b) = (low.unwrap_or(y0).max(y0), high.unwrap_or(y1).min(y1));
+        if b <= a {
+            continue;
+        }
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, a), (x1, b)],
+            zone_colour(class).mix(0.22).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            zone_name(class),
+            (x1, (a + b) / 2.0),
+            text(12).pos(Pos::new(HPos::Right, VPos::Center)),
+        )))?;
+    }
+    Ok(())
+}
+
+/// The best 20-min window from minute `a`: shaded, its mean as a bar, and a label.
+fn best_window(
+    chart: &mut Ctx<'_, '_>,
+    a: f64,
+    mean: f64,
+    lthr: f64,
+    (x1, y0, y1): (f64, f64, f64),
+) -> Drawn {
+    let b = a + effort::BEST_WINDOW / 60.0;
+    chart.draw_series([
+        Rectangle::new([(a, y0), (b, y1)], BEST.mix(0.18).filled()),
+        Rectangle::new([(a, y0), (b, y1)], BEST.stroke_width(2)),
+    ])?;
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(a, mean), (b, mean)],
+        BEST.stroke_width(3),
+    )))?;
+    let right = b > x1 * 0.7;
+    chart.draw_series(std::iter::once(Text::new(
+        format!(
+            "best 20 min: {mean:.0} bpm ({:.0} % of threshold)",
+            mean / lthr * 100.0
+        ),
+        (if right { a } else { b }, y1 - (y1 - y0) * 0.04),
+        (FONT, 13).into_font().color(&INK).pos(Pos::new(
+            if right { HPos::Right } else { HPos::Left },
+            VPos::Top,
+        )),
+    )))?;
+    Ok(())
 }

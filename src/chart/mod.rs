@@ -42,6 +42,9 @@ impl ChartError {
     }
 }
 
+/// The result of drawing one part of a chart.
+type Drawn = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
 /// Chart width in SVG pixels (the page scales it to its column).
 pub const WIDTH: u32 = 900;
 

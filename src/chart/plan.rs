@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use jiff::tz::TimeZone;
 use plotters::prelude::*;
 
-use super::{AXIS, ChartError, FONT, HPos, Keyed, NOW, Pos, READY, VPos, WIDTH, text};
+use super::{AXIS, ChartError, Drawn, FONT, HPos, Keyed, NOW, Pos, READY, VPos, WIDTH, text};
 
 /// The easy-running marker.
 const EASY: RGBColor = RGBColor(0x0d, 0x94, 0x88);
@@ -81,13 +81,7 @@ pub fn plan(
     tz: &TimeZone,
 ) -> Result<String, ChartError> {
     let err = |e| ChartError::new("plan", e);
-    let mut rows: Vec<Tactic> = Vec::new();
-    for i in &a.plan {
-        if !rows.contains(&i.tactic) {
-            rows.push(i.tactic);
-        }
-    }
-    let row = |t: Tactic| rows.iter().position(|r| *r == t).unwrap_or(0) as f64;
+    let rows = rows(a);
     let n = rows.len().max(1) as f64;
     let ready = hours(a.recovery.ready, end);
     let last = a
@@ -141,66 +135,88 @@ pub fn plan(
             })
             .draw()
             .map_err(err)?;
-        for item in &a.plan {
-            let y = n - 1.0 - row(item.tactic);
-            let (s, e) = (hours(item.start, end), hours(item.end, end));
-            let c = tactic_colour(item.tactic);
-            if e - s >= 0.25 {
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(s, y - 0.3), (e, y + 0.3)],
-                        c.mix(0.85).filled(),
-                    )))
-                    .map_err(err)?;
-            } else {
-                chart
-                    .draw_series(std::iter::once(Circle::new((s, y), 6, c.filled())))
-                    .map_err(err)?;
-            }
-        }
-        let mut marker = |x: f64,
-                          colour: RGBColor,
-                          label: String,
-                          top: bool|
-         -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
-            if !(x0..=x1).contains(&x) {
-                return Ok(());
-            }
-            let (ya, yb) = (-0.6, n - 0.4);
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(x, ya), (x, yb)],
-                colour.stroke_width(2),
-            )))?;
-            let right = x > x0 + (x1 - x0) * 0.6;
-            chart.draw_series(std::iter::once(Text::new(
-                label,
-                (x, if top { yb } else { ya }),
-                (FONT, 13).into_font().color(&colour).pos(Pos::new(
-                    if right { HPos::Right } else { HPos::Left },
-                    if top { VPos::Top } else { VPos::Bottom },
-                )),
-            )))?;
-            Ok(())
-        };
+        items(&mut chart, a, &rows, end).map_err(err)?;
+        let span = Span { x0, x1, n };
         let short = |t| crate::render::local_short(t, tz);
-        marker(
-            ready,
-            READY,
-            format!(" ready {} ", short(a.recovery.ready)),
-            true,
-        )
-        .map_err(err)?;
+        let ready_label = format!(" ready {} ", short(a.recovery.ready));
+        marker(&mut chart, &span, ready, READY, ready_label, true).map_err(err)?;
         if let Some(easy) = a.recovery.easy_from {
-            marker(
-                hours(easy, end),
-                EASY,
-                format!(" easy running {} ", short(easy)),
-                false,
-            )
-            .map_err(err)?;
+            let label = format!(" easy running {} ", short(easy));
+            marker(&mut chart, &span, hours(easy, end), EASY, label, false).map_err(err)?;
         }
-        marker(hours(now, end), NOW, format!(" now {} ", short(now)), false).map_err(err)?;
+        let now_label = format!(" now {} ", short(now));
+        marker(&mut chart, &span, hours(now, end), NOW, now_label, true).map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// This chart's drawing context.
+type Ctx<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Keyed, Keyed>>;
+
+/// The plotted area: hours `x0..x1`, `n` rows.
+struct Span {
+    x0: f64,
+    x1: f64,
+    n: f64,
+}
+
+/// Each plan item on its tactic's row: a bar, or a dot for a moment.
+fn items(chart: &mut Ctx<'_, '_>, a: &Assessment, rows: &[Tactic], end: DateTime<Utc>) -> Drawn {
+    let n = rows.len().max(1) as f64;
+    for item in &a.plan {
+        let row = rows.iter().position(|r| *r == item.tactic).unwrap_or(0) as f64;
+        let y = n - 1.0 - row;
+        let (s, e) = (hours(item.start, end), hours(item.end, end));
+        let c = tactic_colour(item.tactic);
+        if e - s >= 0.25 {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(s, y - 0.3), (e, y + 0.3)],
+                c.mix(0.85).filled(),
+            )))?;
+        } else {
+            chart.draw_series(std::iter::once(Circle::new((s, y), 6, c.filled())))?;
+        }
+    }
+    Ok(())
+}
+
+/// A vertical line at hour `x` with its label at the top or the bottom; nothing outside the span.
+fn marker(
+    chart: &mut Ctx<'_, '_>,
+    span: &Span,
+    x: f64,
+    colour: RGBColor,
+    label: String,
+    top: bool,
+) -> Drawn {
+    if !(span.x0..=span.x1).contains(&x) {
+        return Ok(());
+    }
+    let (ya, yb) = (-0.6, span.n - 0.4);
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(x, ya), (x, yb)],
+        colour.stroke_width(2),
+    )))?;
+    let right = x > span.x0 + (span.x1 - span.x0) * 0.6;
+    chart.draw_series(std::iter::once(Text::new(
+        label,
+        (x, if top { yb } else { ya }),
+        (FONT, 13).into_font().color(&colour).pos(Pos::new(
+            if right { HPos::Right } else { HPos::Left },
+            if top { VPos::Top } else { VPos::Bottom },
+        )),
+    )))?;
+    Ok(())
+}
+
+/// One row per tactic, in the order the plan first names them.
+fn rows(a: &Assessment) -> Vec<Tactic> {
+    let mut rows: Vec<Tactic> = Vec::new();
+    for i in &a.plan {
+        if !rows.contains(&i.tactic) {
+            rows.push(i.tactic);
+        }
+    }
+    rows
 }

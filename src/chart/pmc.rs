@@ -2,9 +2,10 @@
 //! efforts and races marked on the fatigue line.
 
 use chrono::NaiveDate;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::{AXIS, BEST, ChartError, Keyed, WIDTH, text};
+use super::{AXIS, BEST, ChartError, Drawn, Keyed, WIDTH, text};
 use crate::effort::{self, EffortClass};
 
 const HEIGHT: u32 = 360;
@@ -36,21 +37,7 @@ pub fn pmc(
     let err = |e| ChartError::new("fitness", e);
     let from = today - chrono::Duration::days(i64::from(days));
     let series = effort::pmc_series(daily, from, today);
-    let x = |d: NaiveDate| (d - from).num_days() as f64;
-    let pts = |f: fn(&effort::Pmc) -> f64| -> Vec<(f64, f64)> {
-        series
-            .iter()
-            .filter_map(|(d, p)| p.as_ref().map(|p| (x(*d), f(p))))
-            .collect()
-    };
-    let (ctl, atl, tsb) = (pts(|p| p.ctl), pts(|p| p.atl), pts(effort::Pmc::tsb));
-    let all = ctl.iter().chain(&atl).chain(&tsb).map(|p| p.1);
-    let (lo, hi) = all.fold((0.0_f64, 10.0_f64), |(l, h), v| (l.min(v), h.max(v)));
-    // Head room above the lines for the legend.
-    let (y0, y1) = (
-        (lo / 10.0).floor() * 10.0 - 5.0,
-        (hi * 1.5 / 10.0).ceil() * 10.0,
-    );
+    let ([ctl, atl, tsb], (y0, y1)) = lines(&series, from);
     let x1 = f64::from(days);
     let weekly: Vec<f64> = (0..=days).rev().step_by(7).map(f64::from).collect();
     let mut svg = String::new();
@@ -101,38 +88,7 @@ pub fn pmc(
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
                 });
         }
-        let on_fatigue = |d: NaiveDate| {
-            series
-                .iter()
-                .find(|(s, _)| *s == d)
-                .and_then(|(_, p)| p.map(|p| p.atl))
-        };
-        let hard: Vec<(f64, f64)> = marks
-            .iter()
-            .filter(|m| !m.race && m.class >= EffortClass::Hard)
-            .filter_map(|m| on_fatigue(m.day).map(|y| (x(m.day), y)))
-            .collect();
-        let races: Vec<(f64, f64)> = marks
-            .iter()
-            .filter(|m| m.race)
-            .filter_map(|m| on_fatigue(m.day).map(|y| (x(m.day), y)))
-            .collect();
-        chart
-            .draw_series(hard.into_iter().map(|p| Circle::new(p, 5, BEST.filled())))
-            .map_err(err)?
-            .label("hard effort")
-            .legend(|(x, y)| Circle::new((x + 9, y), 5, BEST.filled()));
-        chart
-            .draw_series(
-                races
-                    .into_iter()
-                    .map(|p| TriangleMarker::new(p, 9, RGBColor(0xdc, 0x26, 0x26).filled())),
-            )
-            .map_err(err)?
-            .label("race")
-            .legend(|(x, y)| {
-                TriangleMarker::new((x + 9, y), 7, RGBColor(0xdc, 0x26, 0x26).filled())
-            });
+        draw_marks(&mut chart, &series, marks, from).map_err(err)?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
@@ -144,4 +100,68 @@ pub fn pmc(
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// This chart's drawing context.
+type Ctx<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Keyed, RangedCoordf64>>;
+
+const RACE: RGBColor = RGBColor(0xdc, 0x26, 0x26);
+
+/// Hard efforts (dots) and races (triangles) on the fatigue line, with their legend entries.
+fn draw_marks(
+    chart: &mut Ctx<'_, '_>,
+    series: &[(NaiveDate, Option<effort::Pmc>)],
+    marks: &[Mark],
+    from: NaiveDate,
+) -> Drawn {
+    let at = |m: &Mark| {
+        series
+            .iter()
+            .find(|(d, _)| *d == m.day)
+            .and_then(|(_, p)| p.map(|p| ((m.day - from).num_days() as f64, p.atl)))
+    };
+    let hard: Vec<(f64, f64)> = marks
+        .iter()
+        .filter(|m| !m.race && m.class >= EffortClass::Hard)
+        .filter_map(at)
+        .collect();
+    let races: Vec<(f64, f64)> = marks.iter().filter(|m| m.race).filter_map(at).collect();
+    chart
+        .draw_series(hard.into_iter().map(|p| Circle::new(p, 5, BEST.filled())))?
+        .label("hard effort")
+        .legend(|(x, y)| Circle::new((x + 9, y), 5, BEST.filled()));
+    chart
+        .draw_series(
+            races
+                .into_iter()
+                .map(|p| TriangleMarker::new(p, 9, RACE.filled())),
+        )?
+        .label("race")
+        .legend(|(x, y)| TriangleMarker::new((x + 9, y), 7, RACE.filled()));
+    Ok(())
+}
+
+/// A line's (day index, value) points.
+type Points = Vec<(f64, f64)>;
+
+/// Fitness, fatigue and form as (day index, value) points, and the value range to show (with
+/// head room above the lines for the legend).
+fn lines(
+    series: &[(NaiveDate, Option<effort::Pmc>)],
+    from: NaiveDate,
+) -> ([Points; 3], (f64, f64)) {
+    let pts = |f: fn(&effort::Pmc) -> f64| -> Vec<(f64, f64)> {
+        series
+            .iter()
+            .filter_map(|(d, p)| p.as_ref().map(|p| ((*d - from).num_days() as f64, f(p))))
+            .collect()
+    };
+    let (ctl, atl, tsb) = (pts(|p| p.ctl), pts(|p| p.atl), pts(effort::Pmc::tsb));
+    let all = ctl.iter().chain(&atl).chain(&tsb).map(|p| p.1);
+    let (lo, hi) = all.fold((0.0_f64, 10.0_f64), |(l, h), v| (l.min(v), h.max(v)));
+    let range = (
+        (lo / 10.0).floor() * 10.0 - 5.0,
+        (hi * 1.5 / 10.0).ceil() * 10.0,
+    );
+    ([ctl, atl, tsb], range)
 }
