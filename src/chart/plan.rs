@@ -42,7 +42,7 @@ const fn tactic_colour(t: Tactic) -> RGBColor {
 
 /// Hours from `origin` to `t`.
 fn hours(t: DateTime<Utc>, origin: DateTime<Utc>) -> f64 {
-    (t - origin).num_seconds() as f64 / 3600.0
+    (t - origin).num_milliseconds() as f64 / 3_600_000.0
 }
 
 /// Key points on the time axis: local midnights, and local noons when the span is short.
@@ -119,7 +119,8 @@ pub fn plan(
             .axis_style(AXIS)
             .label_style(text(13))
             .x_label_formatter(&|h: &f64| {
-                let t = end + chrono::Duration::seconds((h * 3600.0).round() as i64);
+                // To the nearest minute: `end` may carry a fraction of a second.
+                let t = end + chrono::Duration::seconds((h * 3600.0).round() as i64 + 30);
                 if localtime::zoned(t, tz).hour() == 0 {
                     localtime::format(t, tz, "%a %-d %b")
                 } else {
