@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod effort;
+pub mod inflight;
 pub mod ingest;
 pub mod logging;
 pub mod model;

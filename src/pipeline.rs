@@ -18,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Config;
 use crate::effort;
+use crate::inflight;
 use crate::ingest::archive::{self, Hint, Members, StravaIndex};
 use crate::ingest::{self, FailureKind, IngestError, Limits, Parsed, Sniffed};
 use crate::model::Activity;
@@ -186,6 +187,9 @@ pub fn process_paths(
     let limits = Limits {
         max_file_bytes: cfg.max_file_bytes,
     };
+    // 0. Files a dead process was working on are marked before anything is read again.
+    let db = store.file_path();
+    strike_interrupted(store, db.as_deref(), now);
     // 1. Triage on this thread: known files cost a stat and a lookup.
     let mut tasks = Vec::new();
     let mut expected = 0usize;
@@ -207,7 +211,7 @@ pub fn process_paths(
                     Task::Archive(meta) => {
                         archives.push(meta.clone());
                         // Opened here only to count (its central directory); read later.
-                        std::fs::File::open(path)
+                        ingest::open_regular(path)
                             .ok()
                             .and_then(|f| archive::count_members(std::io::BufReader::new(f)))
                             .map_or(1, |n| n.max(1))
@@ -221,7 +225,7 @@ pub fn process_paths(
     if tasks.is_empty() {
         return;
     }
-    let mut writer = match Writer::new(store, cfg, now, tasks.len() > 1) {
+    let mut writer = match Writer::new(store, cfg, now, tasks.len() > 1, db.as_deref()) {
         Ok(w) => w,
         Err(e) => {
             for t in tasks {
@@ -242,8 +246,9 @@ pub fn process_paths(
     // 2. Read and parse: on this thread for one file, else on worker threads.
     let workers = opts.workers.clamp(1, 64);
     if workers == 1 || paths.len() == 1 && archives.is_empty() {
+        let mut slot = inflight::Slot::new(db.as_deref());
         while let Some(work) = next_work(&queue, &halt) {
-            writer.push(load(work, limits), &mut emit);
+            writer.push(load_guarded(work, limits, &mut slot), &mut emit);
             if stop_now() {
                 break;
             }
@@ -253,10 +258,11 @@ pub fn process_paths(
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let tx = tx.clone();
-                let (queue, halt) = (&queue, &halt);
+                let (queue, halt, db) = (&queue, &halt, db.as_deref());
                 scope.spawn(move || {
+                    let mut slot = inflight::Slot::new(db);
                     while let Some(work) = next_work(queue, halt) {
-                        if tx.send(load(work, limits)).is_err() {
+                        if tx.send(load_guarded(work, limits, &mut slot)).is_err() {
                             break;
                         }
                     }
@@ -330,23 +336,11 @@ fn triage(
     let lstat = std::fs::symlink_metadata(path);
     let is_link = lstat.as_ref().is_ok_and(|m| m.file_type().is_symlink());
     if is_link && let Some(target) = link_out_of_roots(path, &cfg.watch) {
-        let meta = FileMeta {
-            path: path.to_path_buf(),
-            sha256: None,
-            size: 0,
-            mtime_ns: -1,
-        };
         let reason = format!(
             "a link to {}, outside the watched folders: not followed",
             target.display()
         );
-        return Triage::Known(vec![record(
-            store,
-            &meta,
-            FileStatus::Skipped,
-            Some(reason),
-            now,
-        )]);
+        return skipped(store, path, -1, reason, now);
     }
     let md = if is_link {
         std::fs::metadata(path)
@@ -354,7 +348,15 @@ fn triage(
         lstat
     };
     let (size, mtime_ns) = match md {
-        Ok(md) => size_mtime(&md),
+        // A FIFO, socket or device (or a link to one) is never opened: opening or reading it
+        // could block the writer for good.
+        Ok(md) => match ingest::special_kind(&md.file_type()) {
+            Some(kind) => {
+                let reason = format!("{kind}, not a regular file: not read");
+                return skipped(store, path, size_mtime(&md).1, reason, now);
+            }
+            None => size_mtime(&md),
+        },
         Err(e) => {
             let mut o = Outcome::new(path, FileStatus::Failed);
             o.reason = Some(format!("cannot read the file: {e}"));
@@ -396,6 +398,29 @@ fn triage(
         Err(e) => return Triage::Known(vec![pending(path, &e)]),
     }
     Triage::Read(Task::File(meta))
+}
+
+/// A path answered as skipped without being opened (a link out of the roots, a special file).
+fn skipped(
+    store: &mut Store,
+    path: &Path,
+    mtime_ns: i64,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Triage {
+    let meta = FileMeta {
+        path: path.to_path_buf(),
+        sha256: None,
+        size: 0,
+        mtime_ns,
+    };
+    Triage::Known(vec![record(
+        store,
+        &meta,
+        FileStatus::Skipped,
+        Some(reason),
+        now,
+    )])
 }
 
 /// For a symbolic link (`path` is one) inside a watched folder: its target, when that lies outside every
@@ -445,6 +470,11 @@ impl Queue {
                         mtime_ns: *mtime_ns,
                     };
                     return Some(match m.bytes {
+                        _ if m.skipped.is_some() => Work::Ready(Loaded {
+                            meta,
+                            hint: m.hint,
+                            result: Ok(Parsed::Skipped(m.skipped.unwrap_or_default())),
+                        }),
                         _ if m.hint.route => Work::Ready(Loaded {
                             meta,
                             hint: m.hint,
@@ -472,12 +502,7 @@ impl Queue {
                     }
                     return Some(Work::File(meta, hint));
                 }
-                Task::Archive(meta) => match std::fs::File::open(&meta.path)
-                    .map_err(|e| {
-                        IngestError::unreadable(format!(
-                            "cannot open the archive: {e}; check its permissions"
-                        ))
-                    })
+                Task::Archive(meta) => match ingest::open_regular(&meta.path)
                     .and_then(|f| {
                         Members::open(std::io::BufReader::new(f), &meta.path, self.limits)
                     }) {
@@ -500,9 +525,7 @@ impl Queue {
             return Hint::default();
         };
         let index = self.strava.entry(root.clone()).or_insert_with(|| {
-            std::fs::File::open(root.join("activities.csv"))
-                .ok()
-                .map(|f| Arc::new(StravaIndex::read(std::io::BufReader::new(f))))
+            StravaIndex::read_file(&root.join("activities.csv")).map(Arc::new)
         });
         index
             .as_ref()
@@ -518,6 +541,79 @@ fn next_work(queue: &Mutex<Queue>, halt: &AtomicBool) -> Option<Work> {
         return None;
     }
     queue.lock().ok()?.next()
+}
+
+/// [`load`] under the per-file guard: the file is recorded as in hand while it is read and
+/// parsed, and a panic in either is this file's failure, not the run's.
+fn load_guarded(work: Work, limits: Limits, slot: &mut inflight::Slot) -> Loaded {
+    let meta = match &work {
+        Work::File(m, _) | Work::Bytes(m, _, _) => m.clone(),
+        Work::Ready(l) => l.meta.clone(),
+    };
+    slot.hold(&meta.path);
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(work, limits)))
+        .unwrap_or_else(|panic| Loaded {
+            meta,
+            hint: Hint::default(),
+            result: Err(IngestError::damaged(crashed("reading", &panic))),
+        });
+    slot.clear();
+    loaded
+}
+
+/// The reason given for a file whose step panicked (a bug in recoverd or a library, found by
+/// this file): it is failed, not tried again until it changes.
+fn crashed(step: &str, panic: &Box<dyn std::any::Any + Send>) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    format!(
+        "recoverd hit an internal error {step} this file ({what}); it is not tried again until it changes"
+    )
+}
+
+/// The start of the reason recorded for a file a process died working on.
+const INTERRUPTED: &str = "recoverd stopped while working on this file";
+
+/// Marks the files dead processes were working on (see [`inflight`]): pending, read once more;
+/// failed when it happens again to the same, unchanged file, so that a file that kills recoverd
+/// (out of memory, say) cannot make a restarted service die over and over.
+fn strike_interrupted(store: &mut Store, db: Option<&Path>, now: DateTime<Utc>) {
+    for path in inflight::recover(db) {
+        let Ok((size, mtime_ns)) = stat(&path) else {
+            continue; // gone, or an archive's member (its archive is read again whole)
+        };
+        let again = store.file(&path).ok().flatten().is_some_and(|r| {
+            r.status == FileStatus::Pending
+                && r.size == Some(size)
+                && r.mtime_ns == Some(mtime_ns)
+                && r.reason.as_deref().is_some_and(|w| w.starts_with(INTERRUPTED))
+        });
+        let meta = FileMeta {
+            path,
+            sha256: None,
+            size,
+            mtime_ns,
+        };
+        let (status, reason) = if again {
+            (
+                FileStatus::Failed,
+                format!(
+                    "{INTERRUPTED}, twice (too large for its memory limit, or a fault in a reader): \
+                     not tried again until it changes (`recoverd import --retry-failed` forces it)"
+                ),
+            )
+        } else {
+            (
+                FileStatus::Pending,
+                format!("{INTERRUPTED}; it is tried once more"),
+            )
+        };
+        tracing::warn!(path = %crate::logging::printable(&meta.path.to_string_lossy()), "{reason}");
+        let _ = store.record_file(&meta, status, Some(&reason), None, now);
+    }
 }
 
 /// Reads, hashes and parses: no store, no clock; runs on any thread.
@@ -556,6 +652,7 @@ struct Writer<'a> {
     batch_started: Instant,
     max_at_start: Option<f64>,
     imported: Vec<(i64, DateTime<Utc>)>,
+    slot: inflight::Slot,
 }
 
 impl<'a> Writer<'a> {
@@ -564,6 +661,7 @@ impl<'a> Writer<'a> {
         cfg: &'a Config,
         now: DateTime<Utc>,
         batching: bool,
+        db: Option<&Path>,
     ) -> Result<Self, StoreError> {
         let history = HistoryCache::load(store)?;
         Ok(Self {
@@ -576,6 +674,7 @@ impl<'a> Writer<'a> {
             batch: Vec::new(),
             batch_started: Instant::now(),
             imported: Vec::new(),
+            slot: inflight::Slot::new(db),
         })
     }
 
@@ -586,7 +685,7 @@ impl<'a> Writer<'a> {
                 self.batch_started = Instant::now();
             }
         }
-        let o = self.commit(loaded);
+        let o = self.commit_guarded(loaded);
         self.batch.push(o);
         if !self.store.in_batch()
             || self.batch.len() >= BATCH_FILES
@@ -612,6 +711,20 @@ impl<'a> Writer<'a> {
         for o in self.batch.drain(..) {
             sink(o);
         }
+    }
+
+    /// [`Writer::commit`] under the per-file guard. A panic while judging or storing fails this
+    /// file alone: its savepoint was rolled back as the panic unwound through it.
+    fn commit_guarded(&mut self, loaded: Loaded) -> Outcome {
+        let meta = loaded.meta.clone();
+        self.slot.hold(&meta.path);
+        let o = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit(loaded)))
+            .unwrap_or_else(|panic| {
+                let e = IngestError::damaged(crashed("judging or storing", &panic));
+                failed(self.store, &meta, &e, self.now)
+            });
+        self.slot.clear();
+        o
     }
 
     fn commit(&mut self, loaded: Loaded) -> Outcome {

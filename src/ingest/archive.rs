@@ -12,6 +12,13 @@ use super::{FailureKind, IngestError, Limits, has_activity_extension};
 
 /// Zips inside zips are opened this deep, no deeper.
 const MAX_DEPTH: usize = 4;
+/// Most of an `activities.csv` read: 64 MB (a real one with 10,000 activities and their
+/// descriptions is a few MB). The rest of a larger one is ignored.
+const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+/// Most rows taken from an `activities.csv`, and the longest name kept: the index stays a few
+/// tens of MB whatever the file holds.
+const MAX_INDEX_ROWS: usize = 100_000;
+const MAX_NAME_CHARS: usize = 200;
 
 /// What an export's index says about one file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -35,6 +42,7 @@ impl StravaIndex {
     /// row is skipped, not fatal.
     #[must_use]
     pub fn read(reader: impl Read) -> Self {
+        let reader = reader.take(MAX_INDEX_BYTES);
         let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
         let Ok(headers) = rdr.headers().cloned() else {
             return Self::default();
@@ -47,14 +55,21 @@ impl StravaIndex {
         };
         let mut by_file = HashMap::new();
         for row in rdr.records().flatten() {
-            let Some(f) = row.get(file).map(str::trim).filter(|f| !f.is_empty()) else {
+            if by_file.len() >= MAX_INDEX_ROWS {
+                break;
+            }
+            let Some(f) = row
+                .get(file)
+                .map(str::trim)
+                .filter(|f| !f.is_empty() && f.len() <= 4096)
+            else {
                 continue;
             };
             let text = |i: Option<usize>| {
                 i.and_then(|i| row.get(i))
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(str::to_string)
+                    .map(|s| s.chars().take(MAX_NAME_CHARS).collect::<String>())
             };
             by_file.insert(
                 f.to_string(),
@@ -81,6 +96,14 @@ impl StravaIndex {
         self.by_file.get(relative).cloned()
     }
 
+    /// Reads the `activities.csv` of an unpacked export: only a regular file, opened without
+    /// blocking, and at most its first 64 MB. `None` when there is none to read.
+    #[must_use]
+    pub fn read_file(path: &Path) -> Option<Self> {
+        let file = super::open_regular(path).ok()?;
+        Some(Self::read(std::io::BufReader::new(file)))
+    }
+
     /// Number of files it names.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -105,6 +128,9 @@ pub struct Member {
     pub bytes: Result<Vec<u8>, IngestError>,
     /// What the export's index says about it.
     pub hint: Hint,
+    /// Why it was not read although its name is an activity file's (a name escaping the
+    /// archive).
+    pub skipped: Option<String>,
 }
 
 trait ReadSeek: Read + Seek + Send {}
@@ -216,6 +242,7 @@ impl Iterator for Members {
                             "member {index} of the zip archive cannot be read: {e}"
                         ))),
                         hint: Hint::default(),
+                        skipped: None,
                     });
                 }
             };
@@ -223,7 +250,20 @@ impl Iterator for Members {
                 continue;
             }
             let Some(name) = file.enclosed_name() else {
-                continue; // an absolute or escaping name: not an export's member
+                // An absolute or escaping name (`../x.fit`): never written anywhere, but answered.
+                let raw = file.name().map(|n| n.into_owned()).unwrap_or_default();
+                if !has_activity_extension(Path::new(&raw)) {
+                    continue;
+                }
+                return Some(Member {
+                    path: base.join(mangled(&raw)),
+                    size: file.size(),
+                    bytes: Ok(Vec::new()),
+                    hint: Hint::default(),
+                    skipped: Some(format!(
+                        "the member's name {raw:?} points outside the archive; not read"
+                    )),
+                });
             };
             if !has_activity_extension(&name) {
                 continue;
@@ -242,6 +282,7 @@ impl Iterator for Members {
                     size: declared,
                     bytes: Ok(Vec::new()),
                     hint,
+                    skipped: None,
                 });
             }
             let limit = self.limits.max_file_bytes;
@@ -272,6 +313,7 @@ impl Iterator for Members {
                             "zip archives nested deeper than {MAX_DEPTH} levels are not opened"
                         ))),
                         hint,
+                        skipped: None,
                     });
                 }
                 let inner = std::io::Cursor::new(bytes.unwrap_or_default());
@@ -286,6 +328,7 @@ impl Iterator for Members {
                             size: declared,
                             bytes: Err(e),
                             hint,
+                            skipped: None,
                         });
                     }
                 }
@@ -296,9 +339,19 @@ impl Iterator for Members {
                 size,
                 bytes,
                 hint,
+                skipped: None,
             });
         }
     }
+}
+
+/// A member name that escapes the archive, made into one that stays under it (`..` and the
+/// root become `_`), to name it in `files`.
+fn mangled(raw: &str) -> PathBuf {
+    raw.split(['/', '\\'])
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(|c| if c == ".." { "_" } else { c })
+        .collect()
 }
 
 fn expands_past(limit: u64) -> IngestError {

@@ -20,7 +20,7 @@ use fitparser::Value;
 use fitparser::de::{DecodeOption, FitObject, FitStreamProcessor};
 use fitparser::profile::{FieldDataType, get_field_variant_as_string};
 
-use super::{IngestError, Parsed};
+use super::{IngestError, Parsed, sanity};
 use crate::model::{Activity, Device, Format, HrSample, Leg, WatchFigures, hr_summary};
 
 /// Seconds between the Unix epoch and the FIT epoch (1989-12-31T00:00:00Z).
@@ -559,9 +559,11 @@ impl Accumulator {
         if let (Some(ts), Some(local)) = (ts, local) {
             let diff = local - i64::from(ts);
             // Offsets are whole quarter hours; allow a device that stamped the two a little apart.
-            let quarter = (diff as f64 / 900.0).round() as i64 * 900;
-            if diff.abs() <= 14 * 3600 && (diff - quarter).abs() <= 120 {
-                self.utc_offset_s = i32::try_from(quarter).ok();
+            if diff.abs() <= 14 * 3600 {
+                let quarter = (diff as f64 / 900.0).round() as i64 * 900;
+                if (diff - quarter).abs() <= 120 {
+                    self.utc_offset_s = i32::try_from(quarter).ok();
+                }
             }
         }
     }
@@ -680,8 +682,14 @@ impl Accumulator {
             .map(|(st, el)| f64::from(st) + el)
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let end_raw = session_end.unwrap_or(f64::from(start_raw) + elapsed_s);
+        // Checked before any date arithmetic: a session can declare any elapsed time.
+        sanity::span(elapsed_s, "duration")?;
         let end = start
-            + chrono::Duration::milliseconds(((end_raw - f64::from(start_raw)) * 1000.0) as i64);
+            .checked_add_signed(sanity::span(
+                end_raw - f64::from(start_raw),
+                "the time from start to end,",
+            )?)
+            .ok_or_else(|| IngestError::damaged("the FIT end time is out of range".into()))?;
         let timer: f64 = self.sessions.iter().filter_map(|s| s.timer_s).sum();
         let distance: f64 = self.sessions.iter().filter_map(|s| s.distance_m).sum();
         let distance_m = if distance > 0.0 {

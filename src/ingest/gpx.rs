@@ -8,7 +8,7 @@ use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
-use super::{IngestError, Parsed, name_marks_race, sport_from_text, xml};
+use super::{IngestError, Parsed, name_marks_race, sanity, sport_from_text, xml};
 use crate::model::{Activity, Device, Format, HrSample, WatchFigures, haversine_m, hr_summary};
 
 /// Namespaces whose `hr` (or `heartrate`) element is a heart rate.
@@ -206,8 +206,8 @@ fn point_from_attrs(e: &quick_xml::events::BytesStart<'_>) -> Point {
     for a in e.attributes().flatten() {
         let v = a.value.trim().parse::<f64>().ok().filter(|v| v.is_finite());
         match a.key.local_name().as_ref() {
-            "lat" => p.lat = v,
-            "lon" => p.lon = v,
+            "lat" => p.lat = v.filter(|v| (-90.0..=90.0).contains(v)),
+            "lon" => p.lon = v.filter(|v| (-180.0..=180.0).contains(v)),
             _ => {}
         }
     }
@@ -243,7 +243,7 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
         let Some(t) = p.time else { continue };
         if let Some(q) = prev {
             let Some(qt) = q.time else { continue };
-            let dt = (t - qt).num_milliseconds() as f64 / 1000.0;
+            let dt = sanity::seconds_between(qt, t);
             if dt < 0.0 {
                 backwards += 1;
                 continue;
@@ -255,10 +255,10 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
                 moving += dt;
             }
         }
-        if let Some(bpm) = p.hr {
+        if let Some(bpm) = p.hr.and_then(sanity::bpm_sample) {
             hr.push(HrSample {
-                t: (t - start).num_milliseconds() as f64 / 1000.0,
-                bpm: u16::try_from(bpm.round() as i64).unwrap_or(u16::MAX),
+                t: sanity::seconds_between(start, t),
+                bpm,
             });
         }
         prev = Some(p);
@@ -275,7 +275,7 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
         .as_deref()
         .map_or_else(|| "generic".to_string(), sport_from_text);
     let marked_race = scan.name.as_deref().is_some_and(name_marks_race);
-    let elapsed_s = (end - start).num_milliseconds() as f64 / 1000.0;
+    let elapsed_s = sanity::seconds_between(start, end);
     Ok(Parsed::Activity(Box::new(Activity {
         format: Format::Gpx,
         sport,

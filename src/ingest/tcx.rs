@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::{IngestError, Parsed, sport_from_text, xml};
+use super::{IngestError, Parsed, sanity, sport_from_text, xml};
 use crate::model::{Activity, Device, Format, HrSample, WatchFigures, hr_summary};
 
 #[derive(Default)]
@@ -175,10 +175,13 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
             )
         })?,
     };
-    let end = last_point
-        .unwrap_or(start)
-        .max(start + chrono::Duration::milliseconds((scan.laps_time_s * 1000.0) as i64));
-    let span = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_milliseconds() as f64 / 1000.0;
+    // The laps' total time is checked before it is added to a date (1e15 s would overflow it).
+    let laps_time = sanity::span(scan.laps_time_s, "lap time (TotalTimeSeconds)")?;
+    let laps_end = start.checked_add_signed(laps_time).ok_or_else(|| {
+        IngestError::damaged("the TCX laps end past the last representable date".into())
+    })?;
+    let end = last_point.unwrap_or(start).max(laps_end);
+    let span = sanity::seconds_between;
     let elapsed_s = match (first_point, last_point) {
         (Some(a), Some(b)) if b > a => span(a, b),
         _ => scan.laps_time_s,
@@ -193,10 +196,12 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
         }
         prev = Some(t);
         if let Some(bpm) = bpm {
-            hr.push(HrSample {
-                t: span(start, t).max(0.0),
-                bpm: u16::try_from(bpm.round() as i64).unwrap_or(u16::MAX),
-            });
+            if let Some(bpm) = sanity::bpm_sample(bpm) {
+                hr.push(HrSample {
+                    t: span(start, t).max(0.0),
+                    bpm,
+                });
+            }
         }
     }
     if backwards > 0 {

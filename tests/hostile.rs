@@ -1,0 +1,432 @@
+//! Hostile input, round two: numeric extremes in every field of every format, special files,
+//! names with control characters, a database from a newer recoverd, and files cut short.
+//! Each case that once crashed or hung recoverd is reproduced here first.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use recoverd::ingest::{Limits, Parsed};
+use recoverd::model::Activity;
+use recoverd::pipeline;
+use support::{def, file_id, frame};
+
+const WEEK_S: f64 = 7.0 * 86_400.0;
+
+/// What a reader may hand on: every number finite and real.
+fn assert_sane(a: &Activity, what: &str) {
+    assert!(
+        a.elapsed_s.is_finite() && (0.0..=WEEK_S).contains(&a.elapsed_s),
+        "{what}: elapsed {}",
+        a.elapsed_s
+    );
+    let wall = (a.end - a.start).num_milliseconds() as f64 / 1000.0;
+    assert!((0.0..=WEEK_S).contains(&wall), "{what}: start→end {wall}");
+    for (name, v) in [
+        ("moving", a.moving_s),
+        ("distance", a.distance_m),
+        ("temperature", a.avg_temperature_c),
+    ] {
+        assert!(v.is_none_or(f64::is_finite), "{what}: {name} {v:?}");
+    }
+    assert!(a.moving_s.is_none_or(|m| (0.0..=WEEK_S).contains(&m)), "{what}");
+    assert!(
+        a.distance_m.is_none_or(|d| d > 0.0 && d <= 5_000_000.0),
+        "{what}: distance {:?}",
+        a.distance_m
+    );
+    for (name, v) in [("avg", a.avg_hr), ("max", a.max_hr)] {
+        assert!(
+            v.is_none_or(|v| v.is_finite() && (30.0..=250.0).contains(&v)),
+            "{what}: {name} HR {v:?}"
+        );
+    }
+    assert!(
+        a.hr
+            .iter()
+            .all(|s| s.t.is_finite() && s.t >= 0.0 && s.t <= a.elapsed_s + 1.0),
+        "{what}: a sample outside the activity"
+    );
+    for leg in &a.legs {
+        assert!(leg.elapsed_s.is_finite() && leg.elapsed_s >= 0.0, "{what}");
+        assert!(leg.distance_m.is_none_or(f64::is_finite), "{what}");
+    }
+}
+
+/// Parses (no panic may escape: the test itself would fail) and checks the answer.
+fn answer(bytes: &[u8], what: &str) -> Result<Activity, String> {
+    match pipeline::parse_content(bytes, Limits::default()) {
+        Ok(Parsed::Activity(a)) => {
+            assert_sane(&a, what);
+            Ok(*a)
+        }
+        Ok(Parsed::Skipped(r)) => {
+            assert!(!r.trim().is_empty(), "{what}");
+            Err(r)
+        }
+        Err(e) => {
+            assert!(!e.message.trim().is_empty(), "{what}");
+            Err(e.message)
+        }
+    }
+}
+
+/// Text forms of extreme numbers, as a hostile file would write them.
+const EXTREMES: &[&str] = &[
+    "1e15", "1e300", "1e309", "-1e300", "-1", "-0", "0", "inf", "-inf", "NaN", "nan", "Infinity",
+    "1e-320", "18446744073709551616", "4294967296", "65536", "255", "1e10", "",
+];
+
+fn tcx_with(total_time: &str, lap_distance: &str, point_distance: &str, hr: &str) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\"?>\n<TrainingCenterDatabase xmlns=\"http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2\"><Activities><Activity Sport=\"Running\"><Id>2026-04-20T09:00:00Z</Id>\
+         <Lap StartTime=\"2026-04-20T09:00:00Z\"><TotalTimeSeconds>{total_time}</TotalTimeSeconds><DistanceMeters>{lap_distance}</DistanceMeters><Calories>{hr}</Calories><Track>"
+    );
+    for i in 0..120 {
+        s.push_str(&format!(
+            "<Trackpoint><Time>2026-04-20T09:{:02}:{:02}Z</Time><AltitudeMeters>{hr}</AltitudeMeters><DistanceMeters>{point_distance}</DistanceMeters><HeartRateBpm><Value>{hr}</Value></HeartRateBpm></Trackpoint>",
+            i / 60,
+            i % 60
+        ));
+    }
+    s.push_str("</Track></Lap></Activity></Activities></TrainingCenterDatabase>\n");
+    s
+}
+
+#[test]
+fn tcx_durations_of_1e15_1e300_inf_and_nan_are_refused_with_a_reason() {
+    for v in ["1e15", "1e300", "inf", "-1e300", "NaN", "-5"] {
+        let r = answer(tcx_with(v, "360", "3", "150").as_bytes(), v);
+        let why = r.err().unwrap_or_default();
+        assert!(why.contains("not a real activity"), "{v}: {why}");
+    }
+    let why = answer(tcx_with("1e15", "360", "3", "150").as_bytes(), "1e15")
+        .err()
+        .unwrap_or_default();
+    assert!(why.contains("1e15 s"), "{why}");
+    // The same file with a real lap time is an activity.
+    assert!(answer(tcx_with("119", "360", "3", "150").as_bytes(), "ok").is_ok());
+}
+
+#[test]
+fn tcx_heart_rate_1e10_and_distance_1e309_are_not_stored_as_facts() {
+    let a = answer(tcx_with("119", "360", "3", "1e10").as_bytes(), "hr 1e10");
+    if let Ok(a) = a {
+        assert_eq!(a.avg_hr, None, "no plausible sample: no average");
+    }
+    let mut mixed = tcx_with("119", "360", "3", "150");
+    mixed = mixed.replacen("<Value>150</Value>", "<Value>1e10</Value>", 3);
+    let a = answer(mixed.as_bytes(), "three samples of 1e10")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.avg_hr, Some(150.0));
+    assert_eq!(a.max_hr, Some(150.0));
+    for d in ["1e309", "inf", "1e300", "-1e300", "NaN"] {
+        let a = answer(tcx_with("119", d, d, "150").as_bytes(), d)
+            .unwrap_or_else(|e| panic!("{d}: {e}"));
+        assert_eq!(a.distance_m, None, "{d}");
+    }
+}
+
+#[test]
+fn every_numeric_field_of_tcx_and_gpx_takes_every_extreme_without_panic() {
+    let mut answered = 0;
+    for &v in EXTREMES {
+        for fields in [[v, "360", "3", "150"], ["119", v, "3", "150"], ["119", "360", v, "150"], ["119", "360", "3", v]] {
+            let _ = answer(
+                tcx_with(fields[0], fields[1], fields[2], fields[3]).as_bytes(),
+                &format!("TCX {fields:?}"),
+            );
+            answered += 1;
+        }
+        for field in 0..4 {
+            let _ = answer(gpx_with(field, v).as_bytes(), &format!("GPX field {field} = {v}"));
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, EXTREMES.len() * 8);
+}
+
+/// A GPX track of 120 points with `v` in one numeric field (0 lat, 1 lon, 2 ele, 3 hr).
+fn gpx_with(field: usize, v: &str) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?>\n<gpx version=\"1.1\" creator=\"t\" xmlns=\"http://www.topografix.com/GPX/1/1\" xmlns:ns3=\"http://www.garmin.com/xmlschemas/TrackPointExtension/v1\"><trk><type>running</type><trkseg>",
+    );
+    for i in 0..120 {
+        let mut f = [
+            format!("{:.6}", 46.0 + f64::from(i) * 0.00003),
+            "14.0".to_string(),
+            "500".to_string(),
+            "150".to_string(),
+        ];
+        if i % 7 == 3 {
+            f[field] = v.to_string();
+        }
+        s.push_str(&format!(
+            "<trkpt lat=\"{}\" lon=\"{}\"><ele>{}</ele><time>2026-04-20T09:{:02}:{:02}Z</time><extensions><ns3:TrackPointExtension><ns3:hr>{}</ns3:hr></ns3:TrackPointExtension></extensions></trkpt>",
+            f[0],
+            f[1],
+            f[2],
+            i / 60,
+            i % 60,
+            f[3]
+        ));
+    }
+    s.push_str("</trkseg></trk></gpx>\n");
+    s
+}
+
+// ---- FIT ----
+
+/// FIT base types: (number, size).
+const BASE_TYPES: &[(u8, u8)] = &[
+    (0x00, 1),
+    (0x01, 1),
+    (0x02, 1),
+    (0x83, 2),
+    (0x84, 2),
+    (0x85, 4),
+    (0x86, 4),
+    (0x07, 1),
+    (0x88, 4),
+    (0x89, 8),
+    (0x0A, 1),
+    (0x8B, 2),
+    (0x8C, 4),
+    (0x0D, 1),
+    (0x8E, 8),
+    (0x8F, 8),
+    (0x90, 8),
+];
+
+/// Extreme values of a base type, little-endian: its maximum, maximum − 1 (the largest valid),
+/// minimum, zero, −1, and for floats NaN, ±infinity and the largest finite value.
+fn extremes_of(base: u8, size: u8) -> Vec<Vec<u8>> {
+    let n = usize::from(size);
+    let le = |v: u64| v.to_le_bytes()[..n].to_vec();
+    match base {
+        0x88 => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, -f32::MAX, 0.0]
+            .iter()
+            .map(|v| v.to_le_bytes().to_vec())
+            .collect(),
+        0x89 => [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MAX, -f64::MAX, 1e15]
+            .iter()
+            .map(|v| v.to_le_bytes().to_vec())
+            .collect(),
+        _ => {
+            let max = if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+            let signed_min = 1u64 << (8 * n - 1);
+            vec![
+                le(max),
+                le(max - 1),
+                le(signed_min),
+                le(signed_min - 1),
+                le(0),
+                le(1),
+            ]
+        }
+    }
+}
+
+/// A FIT activity: file_id, 600 records (timestamp, heart_rate, distance, temperature), a
+/// session and an activity message, with `field` of message `global` (18 session, 20 record) of
+/// base type `base` set to `value`.
+fn fit_with(global: u16, field: u8, base: u8, value: &[u8]) -> Vec<u8> {
+    let ts0: u32 = 1_100_000_000;
+    let mut d = Vec::new();
+    file_id(&mut d, 3_900_000_009, ts0);
+    let size = u8::try_from(value.len()).unwrap_or(1);
+    let mut rec: Vec<(u8, u8, u8)> = vec![(253, 4, 0x86), (3, 1, 0x02), (5, 4, 0x86), (13, 1, 0x01)];
+    let mut ses: Vec<(u8, u8, u8)> = vec![
+        (253, 4, 0x86),
+        (2, 4, 0x86),
+        (5, 1, 0x00),
+        (7, 4, 0x86),
+        (8, 4, 0x86),
+        (9, 4, 0x86),
+        (16, 1, 0x02),
+        (17, 1, 0x02),
+        (57, 1, 0x01),
+        (24, 1, 0x02),
+    ];
+    let target = if global == 20 { &mut rec } else { &mut ses };
+    if let Some(f) = target.iter_mut().find(|f| f.0 == field) {
+        *f = (field, size, base);
+    }
+    let put = |out: &mut Vec<u8>, fields: &[(u8, u8, u8)], normal: &dyn Fn(u8) -> Vec<u8>, g: u16, i: usize| {
+        for &(n, _, _) in fields {
+            if g == global && n == field && (g == 18 || i % 50 == 7) {
+                out.extend(value);
+            } else {
+                out.extend(normal(n));
+            }
+        }
+    };
+    def(&mut d, 1, 20, &rec);
+    for i in 0..600u32 {
+        d.push(1);
+        let normal = |n: u8| match n {
+            253 => (ts0 + i).to_le_bytes().to_vec(),
+            3 => vec![150],
+            5 => (i * 300).to_le_bytes().to_vec(),
+            _ => vec![18],
+        };
+        put(&mut d, &rec, &normal, 20, i as usize);
+    }
+    def(&mut d, 2, 18, &ses);
+    d.push(2);
+    let normal = |n: u8| match n {
+        253 => (ts0 + 599).to_le_bytes().to_vec(),
+        2 => ts0.to_le_bytes().to_vec(),
+        5 => vec![1],
+        7 | 8 => 599_000u32.to_le_bytes().to_vec(),
+        9 => 179_700u32.to_le_bytes().to_vec(),
+        16 | 17 => vec![150],
+        57 => vec![18],
+        _ => vec![30],
+    };
+    put(&mut d, &ses, &normal, 18, 0);
+    def(&mut d, 3, 34, &[(253, 4, 0x86), (5, 4, 0x86)]);
+    d.push(3);
+    d.extend((ts0 + 599).to_le_bytes());
+    d.extend((ts0 + 599 + 7200).to_le_bytes());
+    frame(&d)
+}
+
+#[test]
+fn every_fit_base_type_with_extreme_values_in_every_field_we_read_gets_a_sane_answer() {
+    let fields: &[(u16, u8)] = &[
+        (20, 253),
+        (20, 3),
+        (20, 5),
+        (20, 13),
+        (18, 253),
+        (18, 2),
+        (18, 5),
+        (18, 7),
+        (18, 8),
+        (18, 9),
+        (18, 16),
+        (18, 17),
+        (18, 57),
+        (18, 24),
+    ];
+    let mut outcomes = std::collections::HashMap::new();
+    for &(global, field) in fields {
+        for &(base, size) in BASE_TYPES {
+            for v in extremes_of(base, size) {
+                let what = format!("message {global} field {field} base {base:#x} = {v:?}");
+                let ok = answer(&fit_with(global, field, base, &v), &what).is_ok();
+                *outcomes.entry(ok).or_insert(0) += 1;
+            }
+        }
+    }
+    println!("FIT extremes (imported?): {outcomes:?}");
+    assert!(outcomes.contains_key(&true), "{outcomes:?}");
+}
+
+/// A FIT session declaring an elapsed time of `elapsed_ms` (as a uint64 field).
+fn fit_session_elapsed(elapsed_ms: u64) -> Vec<u8> {
+    fit_with(18, 7, 0x8F, &elapsed_ms.to_le_bytes())
+}
+
+#[test]
+fn a_fit_session_with_a_huge_elapsed_time_is_refused_not_a_panic() {
+    for ms in [u64::MAX - 1, 1 << 60, 1_000_000_000_000_000, 8 * 86_400_000] {
+        let why = answer(&fit_session_elapsed(ms), &format!("elapsed {ms} ms"))
+            .err()
+            .unwrap_or_default();
+        assert!(why.contains("not a real activity"), "{ms}: {why}");
+    }
+    assert!(answer(&fit_session_elapsed(599_000), "ten minutes").is_ok());
+}
+
+#[test]
+fn a_fit_spanning_1998_to_2126_is_not_stored_as_a_million_hours() {
+    let mut d = Vec::new();
+    let t0: u32 = 0x1000_0000; // 1998
+    file_id(&mut d, 3_900_000_010, t0);
+    def(&mut d, 1, 20, &[(253, 4, 0x86), (3, 1, 0x02)]);
+    for ts in [t0, t0 + 1, t0 + 2, u32::MAX - 2] {
+        d.push(1);
+        d.extend(ts.to_le_bytes());
+        d.push(150);
+    }
+    let why = answer(&frame(&d), "1998–2126").err().unwrap_or_default();
+    assert!(why.contains("not a real activity"), "{why}");
+}
+
+#[test]
+fn nan_durations_never_reach_the_database() {
+    // `NaN` as the only duration a TCX without track points has.
+    let s = "<?xml version=\"1.0\"?><TrainingCenterDatabase><Activities><Activity Sport=\"Running\"><Lap StartTime=\"2026-04-20T09:00:00Z\"><TotalTimeSeconds>NaN</TotalTimeSeconds><AverageHeartRateBpm><Value>150</Value></AverageHeartRateBpm></Lap></Activity></Activities></TrainingCenterDatabase>";
+    let why = answer(s.as_bytes(), "NaN lap").err().unwrap_or_default();
+    assert!(why.contains("NaN s is not a real activity"), "{why}");
+}
+
+// ---- Through the binary ----
+
+fn run_with_deadline(home: &Path, args: &[&str], secs: u64) -> std::process::Output {
+    let mut child = Command::new(support::bin())
+        .args(args)
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("RECOVERD_CONFIG")
+        .env_remove("RECOVERD_DB")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while matches!(child.try_wait(), Ok(None)) {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("recoverd {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn a_hostile_file_in_a_batch_fails_alone_and_the_rest_is_stored() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = home.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    for (i, v) in ["1e15", "1e300", "inf", "-1e300", "NaN"].iter().enumerate() {
+        std::fs::write(dir.join(format!("a{i}.tcx")), tcx_with(v, "360", "3", "150"))
+            .unwrap_or_default();
+    }
+    std::fs::write(dir.join("b.fit"), fit_session_elapsed(u64::MAX - 1)).unwrap_or_default();
+    std::fs::write(dir.join("c.tcx"), tcx_with("119", "1e309", "3", "1e10")).unwrap_or_default();
+    std::fs::write(dir.join("d.fit"), support::fit(0)).unwrap_or_default();
+    let out = run_with_deadline(
+        home.path(),
+        &["import", "--json", "--no-notify", dir.to_str().unwrap_or_default()],
+        60,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "failures make exit 1, not 101: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 8, "one answer per file: {lines:?}");
+    let failed = lines.iter().filter(|l| l["status"] == "failed").count();
+    assert_eq!(failed, 6, "{lines:?}");
+    // Nothing implausible was stored: the listing shows real numbers.
+    let list = support::run(home.path(), &["list", "--json"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(!text.contains("inf") && !text.contains("NaN"), "{text}");
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap_or_default();
+    assert_eq!(list.len(), 2, "{text}");
+}
