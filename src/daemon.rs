@@ -242,7 +242,9 @@ async fn serve(mut cfg: Config) -> Result<()> {
         tokio::task::spawn_blocking(move || writer.join()).await,
         Ok(Ok(()))
     ) {
-        anyhow::bail!("the writer thread died; exiting with an error so that recoverd is restarted");
+        anyhow::bail!(
+            "the writer thread died; exiting with an error so that recoverd is restarted"
+        );
     }
     tracing::info!("shut down cleanly");
     Ok(())

@@ -145,7 +145,12 @@ mod tests {
         std::fs::write(dir.path().join(format!("{PREFIX}4294968.1")), b"").unwrap_or_default();
         assert_eq!(recover(Some(&db)), vec![PathBuf::from("/w/big.fit")]);
         assert!(recover(Some(&db)).is_empty(), "counted once");
-        assert_eq!(std::fs::read_dir(dir.path()).map(Iterator::count).unwrap_or(9), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .map(Iterator::count)
+                .unwrap_or(9),
+            0
+        );
         // While held, our own slot is not taken for a dead one's.
         let mut s = Slot::new(Some(&db));
         s.hold(Path::new("/w/x.fit"));

@@ -502,10 +502,9 @@ impl Queue {
                     }
                     return Some(Work::File(meta, hint));
                 }
-                Task::Archive(meta) => match ingest::open_regular(&meta.path)
-                    .and_then(|f| {
-                        Members::open(std::io::BufReader::new(f), &meta.path, self.limits)
-                    }) {
+                Task::Archive(meta) => match ingest::open_regular(&meta.path).and_then(|f| {
+                    Members::open(std::io::BufReader::new(f), &meta.path, self.limits)
+                }) {
                     Ok(m) => self.members = Some((m, meta.mtime_ns)),
                     Err(e) => {
                         return Some(Work::Ready(Loaded {
@@ -524,9 +523,10 @@ impl Queue {
         let Some((root, rel)) = archive::strava_root(path) else {
             return Hint::default();
         };
-        let index = self.strava.entry(root.clone()).or_insert_with(|| {
-            StravaIndex::read_file(&root.join("activities.csv")).map(Arc::new)
-        });
+        let index = self
+            .strava
+            .entry(root.clone())
+            .or_insert_with(|| StravaIndex::read_file(&root.join("activities.csv")).map(Arc::new));
         index
             .as_ref()
             .and_then(|i| i.hint(&rel))
@@ -546,10 +546,18 @@ fn next_work(queue: &Mutex<Queue>, halt: &AtomicBool) -> Option<Work> {
 /// [`load`] under the per-file guard: the file is recorded as in hand while it is read and
 /// parsed, and a panic in either is this file's failure, not the run's.
 fn load_guarded(work: Work, limits: Limits, slot: &mut inflight::Slot) -> Loaded {
-    let meta = match &work {
-        Work::File(m, _) | Work::Bytes(m, _, _) => m.clone(),
-        Work::Ready(l) => l.meta.clone(),
+    /// Held while a large file is read and parsed: one at a time (memory, not speed).
+    static LARGE: Mutex<()> = Mutex::new(());
+    let (meta, size) = match &work {
+        Work::File(m, _) => (m.clone(), m.size),
+        Work::Bytes(m, b, _) => (m.clone(), b.len() as u64),
+        Work::Ready(l) => (l.meta.clone(), 0),
     };
+    let _large = (size > ingest::LARGE_FILE_BYTES).then(|| {
+        LARGE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    });
     slot.hold(&meta.path);
     let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(work, limits)))
         .unwrap_or_else(|panic| Loaded {
@@ -589,7 +597,9 @@ fn strike_interrupted(store: &mut Store, db: Option<&Path>, now: DateTime<Utc>) 
             r.status == FileStatus::Pending
                 && r.size == Some(size)
                 && r.mtime_ns == Some(mtime_ns)
-                && r.reason.as_deref().is_some_and(|w| w.starts_with(INTERRUPTED))
+                && r.reason
+                    .as_deref()
+                    .is_some_and(|w| w.starts_with(INTERRUPTED))
         });
         let meta = FileMeta {
             path,

@@ -31,7 +31,10 @@ fn assert_sane(a: &Activity, what: &str) {
     ] {
         assert!(v.is_none_or(f64::is_finite), "{what}: {name} {v:?}");
     }
-    assert!(a.moving_s.is_none_or(|m| (0.0..=WEEK_S).contains(&m)), "{what}");
+    assert!(
+        a.moving_s.is_none_or(|m| (0.0..=WEEK_S).contains(&m)),
+        "{what}"
+    );
     assert!(
         a.distance_m.is_none_or(|d| d > 0.0 && d <= 5_000_000.0),
         "{what}: distance {:?}",
@@ -44,8 +47,7 @@ fn assert_sane(a: &Activity, what: &str) {
         );
     }
     assert!(
-        a.hr
-            .iter()
+        a.hr.iter()
             .all(|s| s.t.is_finite() && s.t >= 0.0 && s.t <= a.elapsed_s + 1.0),
         "{what}: a sample outside the activity"
     );
@@ -75,8 +77,25 @@ fn answer(bytes: &[u8], what: &str) -> Result<Activity, String> {
 
 /// Text forms of extreme numbers, as a hostile file would write them.
 const EXTREMES: &[&str] = &[
-    "1e15", "1e300", "1e309", "-1e300", "-1", "-0", "0", "inf", "-inf", "NaN", "nan", "Infinity",
-    "1e-320", "18446744073709551616", "4294967296", "65536", "255", "1e10", "",
+    "1e15",
+    "1e300",
+    "1e309",
+    "-1e300",
+    "-1",
+    "-0",
+    "0",
+    "inf",
+    "-inf",
+    "NaN",
+    "nan",
+    "Infinity",
+    "1e-320",
+    "18446744073709551616",
+    "4294967296",
+    "65536",
+    "255",
+    "1e10",
+    "",
 ];
 
 fn tcx_with(total_time: &str, lap_distance: &str, point_distance: &str, hr: &str) -> String {
@@ -118,8 +137,7 @@ fn tcx_heart_rate_1e10_and_distance_1e309_are_not_stored_as_facts() {
     }
     let mut mixed = tcx_with("119", "360", "3", "150");
     mixed = mixed.replacen("<Value>150</Value>", "<Value>1e10</Value>", 3);
-    let a = answer(mixed.as_bytes(), "three samples of 1e10")
-        .unwrap_or_else(|e| panic!("{e}"));
+    let a = answer(mixed.as_bytes(), "three samples of 1e10").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(a.avg_hr, Some(150.0));
     assert_eq!(a.max_hr, Some(150.0));
     for d in ["1e309", "inf", "1e300", "-1e300", "NaN"] {
@@ -133,7 +151,12 @@ fn tcx_heart_rate_1e10_and_distance_1e309_are_not_stored_as_facts() {
 fn every_numeric_field_of_tcx_and_gpx_takes_every_extreme_without_panic() {
     let mut answered = 0;
     for &v in EXTREMES {
-        for fields in [[v, "360", "3", "150"], ["119", v, "3", "150"], ["119", "360", v, "150"], ["119", "360", "3", v]] {
+        for fields in [
+            [v, "360", "3", "150"],
+            ["119", v, "3", "150"],
+            ["119", "360", v, "150"],
+            ["119", "360", "3", v],
+        ] {
             let _ = answer(
                 tcx_with(fields[0], fields[1], fields[2], fields[3]).as_bytes(),
                 &format!("TCX {fields:?}"),
@@ -141,7 +164,10 @@ fn every_numeric_field_of_tcx_and_gpx_takes_every_extreme_without_panic() {
             answered += 1;
         }
         for field in 0..4 {
-            let _ = answer(gpx_with(field, v).as_bytes(), &format!("GPX field {field} = {v}"));
+            let _ = answer(
+                gpx_with(field, v).as_bytes(),
+                &format!("GPX field {field} = {v}"),
+            );
             answered += 1;
         }
     }
@@ -206,16 +232,34 @@ fn extremes_of(base: u8, size: u8) -> Vec<Vec<u8>> {
     let n = usize::from(size);
     let le = |v: u64| v.to_le_bytes()[..n].to_vec();
     match base {
-        0x88 => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, -f32::MAX, 0.0]
-            .iter()
-            .map(|v| v.to_le_bytes().to_vec())
-            .collect(),
-        0x89 => [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MAX, -f64::MAX, 1e15]
-            .iter()
-            .map(|v| v.to_le_bytes().to_vec())
-            .collect(),
+        0x88 => [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            -f32::MAX,
+            0.0,
+        ]
+        .iter()
+        .map(|v| v.to_le_bytes().to_vec())
+        .collect(),
+        0x89 => [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            -f64::MAX,
+            1e15,
+        ]
+        .iter()
+        .map(|v| v.to_le_bytes().to_vec())
+        .collect(),
         _ => {
-            let max = if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+            let max = if n == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * n)) - 1
+            };
             let signed_min = 1u64 << (8 * n - 1);
             vec![
                 le(max),
@@ -237,7 +281,8 @@ fn fit_with(global: u16, field: u8, base: u8, value: &[u8]) -> Vec<u8> {
     let mut d = Vec::new();
     file_id(&mut d, 3_900_000_009, ts0);
     let size = u8::try_from(value.len()).unwrap_or(1);
-    let mut rec: Vec<(u8, u8, u8)> = vec![(253, 4, 0x86), (3, 1, 0x02), (5, 4, 0x86), (13, 1, 0x01)];
+    let mut rec: Vec<(u8, u8, u8)> =
+        vec![(253, 4, 0x86), (3, 1, 0x02), (5, 4, 0x86), (13, 1, 0x01)];
     let mut ses: Vec<(u8, u8, u8)> = vec![
         (253, 4, 0x86),
         (2, 4, 0x86),
@@ -254,7 +299,11 @@ fn fit_with(global: u16, field: u8, base: u8, value: &[u8]) -> Vec<u8> {
     if let Some(f) = target.iter_mut().find(|f| f.0 == field) {
         *f = (field, size, base);
     }
-    let put = |out: &mut Vec<u8>, fields: &[(u8, u8, u8)], normal: &dyn Fn(u8) -> Vec<u8>, g: u16, i: usize| {
+    let put = |out: &mut Vec<u8>,
+               fields: &[(u8, u8, u8)],
+               normal: &dyn Fn(u8) -> Vec<u8>,
+               g: u16,
+               i: usize| {
         for &(n, _, _) in fields {
             if g == global && n == field && (g == 18 || i % 50 == 7) {
                 out.extend(value);
@@ -405,19 +454,31 @@ fn a_hostile_file_in_a_batch_fails_alone_and_the_rest_is_stored() {
     let dir = home.path().join("in");
     std::fs::create_dir_all(&dir).unwrap_or_default();
     for (i, v) in ["1e15", "1e300", "inf", "-1e300", "NaN"].iter().enumerate() {
-        std::fs::write(dir.join(format!("a{i}.tcx")), tcx_with(v, "360", "3", "150"))
-            .unwrap_or_default();
+        std::fs::write(
+            dir.join(format!("a{i}.tcx")),
+            tcx_with(v, "360", "3", "150"),
+        )
+        .unwrap_or_default();
     }
     std::fs::write(dir.join("b.fit"), fit_session_elapsed(u64::MAX - 1)).unwrap_or_default();
     std::fs::write(dir.join("c.tcx"), tcx_with("119", "1e309", "3", "1e10")).unwrap_or_default();
     std::fs::write(dir.join("d.fit"), support::fit(0)).unwrap_or_default();
     let out = run_with_deadline(
         home.path(),
-        &["import", "--json", "--no-notify", dir.to_str().unwrap_or_default()],
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            dir.to_str().unwrap_or_default(),
+        ],
         60,
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "failures make exit 1, not 101: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "failures make exit 1, not 101: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 8, "one answer per file: {lines:?}");

@@ -27,6 +27,11 @@ use crate::model::{Activity, Device, Format, HrSample, Leg, WatchFigures, hr_sum
 const FIT_EPOCH: i64 = 631_065_600;
 /// FIT timestamps below this are relative (seconds since the device powered on), not dates.
 const FIT_MIN_ABSOLUTE: u32 = 0x1000_0000;
+/// Most heart-rate samples kept from one file: a week at 4 Hz from records, at 3 beats a second
+/// from `hr` messages. A file holding more is not one activity, and is refused as soon as it
+/// is seen, so a crafted file cannot make the reader hold more than a few tens of MB.
+const MAX_RECORD_SAMPLES: usize = 4 * 7 * 86_400;
+const MAX_BEATS: usize = 3 * 7 * 86_400;
 
 /// True when the bytes start like a FIT file (header size byte and the `.FIT` signature).
 #[must_use]
@@ -118,7 +123,7 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
         }
         segments += 1;
         pos = seg.end;
-        if acc.not_activity() {
+        if acc.not_activity() || acc.overflow {
             break;
         }
     }
@@ -346,6 +351,9 @@ fn decode_segment(seg: &[u8], acc: &mut Accumulator) -> Result<(), String> {
             continue;
         };
         acc.messages += 1;
+        if acc.overflow {
+            return Ok(()); // refused in `finish`; nothing after this matters
+        }
         let fields = msg.fields();
         let ts = match fields.get(&253).and_then(uint) {
             Some(t) => u32::try_from(t).ok(),
@@ -448,6 +456,8 @@ struct Accumulator {
     watch: WatchFigures,
     warnings: Vec<String>,
     backwards: usize,
+    /// More samples than one activity can hold (see [`MAX_RECORD_SAMPLES`]).
+    overflow: bool,
 }
 
 impl Accumulator {
@@ -521,6 +531,10 @@ impl Accumulator {
         self.first_record_ts.get_or_insert(ts);
         self.last_record_ts = Some(ts);
         if let Some(hr) = f.get(&3).and_then(uint) {
+            if self.record_hr.len() >= MAX_RECORD_SAMPLES {
+                self.overflow = true;
+                return;
+            }
             self.record_hr
                 .push((ts, u16::try_from(hr).unwrap_or(u16::MAX)));
         }
@@ -628,6 +642,10 @@ impl Accumulator {
         let Some((anchor_ts, anchor_ev)) = self.hr_anchor else {
             return;
         };
+        if self.hr_msgs.len() + events.len() > MAX_BEATS {
+            self.overflow = true;
+            return;
+        }
         for (ev, bpm) in events.iter().zip(bpm) {
             self.hr_msgs
                 .push((anchor_ts + (f64::from(*ev) / 1024.0 - anchor_ev), bpm));
@@ -635,6 +653,13 @@ impl Accumulator {
     }
 
     fn finish(mut self) -> Result<Parsed, IngestError> {
+        if self.overflow && !self.not_activity() {
+            return Err(IngestError::damaged(format!(
+                "the FIT holds more than {} heart-rate samples, more than a week of recording: \
+                 not one real activity; refused",
+                group(MAX_RECORD_SAMPLES as u64)
+            )));
+        }
         match self.file_type {
             Some(4) => {}
             Some(t) => {

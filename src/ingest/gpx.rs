@@ -49,6 +49,11 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
     let mut warnings = Vec::new();
     let mut scan = scan(bytes, &mut warnings)?;
     // The gpx crate is the reference for tracks and times; the scan adds heart rate per point.
+    // It holds the whole document (several times the file's size): a large file is read by
+    // the streaming scan alone, which has the times and positions too.
+    if bytes.len() as u64 > super::LARGE_FILE_BYTES {
+        return build(scan, warnings);
+    }
     match ::gpx::read(bytes) {
         Ok(doc) => {
             let pts: Vec<_> = doc
@@ -145,6 +150,9 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
                 stack.push(local);
             }
             (_, Event::Empty(e)) if e.local_name().as_ref() == "trkpt" => {
+                if out.points.len() >= sanity::MAX_POINTS {
+                    return Err(sanity::too_many_points("GPX"));
+                }
                 out.points.push(point_from_attrs(&e));
             }
             (_, Event::Text(t)) => {
@@ -174,6 +182,9 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
                 if e.local_name().as_ref() == "trkpt"
                     && let Some(p) = current.take()
                 {
+                    if out.points.len() >= sanity::MAX_POINTS {
+                        return Err(sanity::too_many_points("GPX"));
+                    }
                     out.points.push(p);
                 }
             }

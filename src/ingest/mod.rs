@@ -92,10 +92,20 @@ pub struct Limits {
     pub max_file_bytes: u64,
 }
 
+/// The default `max_file_mb`. The whole file is held while it is parsed, and parsing a GPX or
+/// a FIT takes up to about as much again: at 64 MB the peak stays near 200 MB, well inside the
+/// service's `MemoryMax=512M`, while a real activity file is far smaller (a 24-hour 1 Hz GPX with
+/// heart rate is about 20 MB, the same as FIT about 5 MB).
+pub const DEFAULT_MAX_FILE_MB: u64 = 64;
+
+/// Files above this size are read and parsed one at a time, whatever the number of workers, so
+/// that two of them never add up past the memory limit.
+pub const LARGE_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_file_bytes: 256 * 1024 * 1024,
+            max_file_bytes: DEFAULT_MAX_FILE_MB * 1024 * 1024,
         }
     }
 }

@@ -23,6 +23,18 @@ pub const MIN_HR_BPM: f64 = 30.0;
 pub const MAX_DISTANCE_M: f64 = 5_000_000.0;
 /// Fastest average speed taken as real: 100 m/s (360 km/h).
 pub const MAX_SPEED_M_S: f64 = 100.0;
+/// Most track points read from one GPX or TCX: a week at 1 Hz with room to spare. A file with
+/// more is not one activity; the cap bounds the reader's memory whatever the file holds.
+pub const MAX_POINTS: usize = 1_000_000;
+
+/// The error for a file with more than [`MAX_POINTS`] points.
+#[must_use]
+pub fn too_many_points(format: &str) -> IngestError {
+    IngestError::damaged(format!(
+        "the {format} holds more than {MAX_POINTS} track points, more than a week at 1 Hz: \
+         not one real activity; refused"
+    ))
+}
 
 /// A number of seconds as a time span, when it is one an activity can have.
 ///
@@ -45,7 +57,9 @@ pub fn offset(t: DateTime<Utc>, seconds: f64) -> Option<DateTime<Utc>> {
     if !seconds.is_finite() || seconds.abs() > 1e12 {
         return None;
     }
-    t.checked_add_signed(TimeDelta::try_milliseconds((seconds * 1000.0).round() as i64)?)
+    t.checked_add_signed(TimeDelta::try_milliseconds(
+        (seconds * 1000.0).round() as i64
+    )?)
 }
 
 /// Seconds from `a` to `b` (negative when `b` is earlier), checked.
@@ -104,7 +118,9 @@ pub fn check(mut a: Activity) -> Result<Activity, IngestError> {
     clean_moving(&mut a, &mut notes);
     clean_distance(&mut a, &mut notes);
     clean_hr(&mut a, &mut notes);
-    if a.avg_temperature_c.is_some_and(|t| !(-60.0..=70.0).contains(&t)) {
+    if a.avg_temperature_c
+        .is_some_and(|t| !(-60.0..=70.0).contains(&t))
+    {
         notes.push(format!(
             "temperature {:?} °C is not real; left out",
             a.avg_temperature_c.unwrap_or_default()
@@ -161,11 +177,10 @@ fn clean_hr(a: &mut Activity, notes: &mut Vec<String>) {
             before - a.hr.len()
         ));
     }
-    let implausible = a
-        .hr
-        .iter()
-        .filter(|s| s.bpm > 0 && !plausible_hr(f64::from(s.bpm)))
-        .count();
+    let implausible =
+        a.hr.iter()
+            .filter(|s| s.bpm > 0 && !plausible_hr(f64::from(s.bpm)))
+            .count();
     let bad_summary = [a.avg_hr, a.max_hr]
         .iter()
         .flatten()
@@ -178,8 +193,8 @@ fn clean_hr(a: &mut Activity, notes: &mut Vec<String>) {
             "{implausible} heart-rate samples outside {MIN_HR_BPM:.0}–{MAX_HR_BPM:.0} bpm are not counted"
         ));
     }
-    let (avg, max) = plausible_summary(&a.hr)
-        .map_or((None, None), |(avg, max)| (Some(avg), Some(max)));
+    let (avg, max) =
+        plausible_summary(&a.hr).map_or((None, None), |(avg, max)| (Some(avg), Some(max)));
     if avg.is_none() && bad_summary {
         notes.push(format!(
             "the file's average or maximum heart rate is outside {MIN_HR_BPM:.0}–{MAX_HR_BPM:.0} bpm; left out"
@@ -229,8 +244,7 @@ fn clean_watch(a: &mut Activity) {
             *v = None;
         }
     }
-    if w
-        .total_training_effect
+    if w.total_training_effect
         .is_some_and(|t| !t.is_finite() || !(0.0..=5.0).contains(&t))
     {
         w.total_training_effect = None;
@@ -243,14 +257,26 @@ mod tests {
 
     #[test]
     fn spans_refuse_what_no_activity_has() {
-        for s in [1e15, 1e300, f64::INFINITY, -1e300, f64::NAN, -1.0, 8.0 * 86_400.0] {
+        for s in [
+            1e15,
+            1e300,
+            f64::INFINITY,
+            -1e300,
+            f64::NAN,
+            -1.0,
+            8.0 * 86_400.0,
+        ] {
             let e = span(s, "duration").err();
             assert!(
-                e.as_ref().is_some_and(|e| e.message.contains("not a real activity")),
+                e.as_ref()
+                    .is_some_and(|e| e.message.contains("not a real activity")),
                 "{s}: {e:?}"
             );
         }
-        assert_eq!(span(3600.5, "duration").ok(), Some(TimeDelta::milliseconds(3_600_500)));
+        assert_eq!(
+            span(3600.5, "duration").ok(),
+            Some(TimeDelta::milliseconds(3_600_500))
+        );
         assert!(
             span(1e15, "duration")
                 .err()

@@ -135,6 +135,9 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
                 if e.local_name().as_ref() == "Trackpoint"
                     && let Some((Some(t), hr)) = point.take()
                 {
+                    if scan.points.len() >= sanity::MAX_POINTS {
+                        return Err(sanity::too_many_points("TCX"));
+                    }
                     scan.points.push((t, hr));
                 }
             }
