@@ -175,6 +175,38 @@ pub fn process_paths(
     now: DateTime<Utc>,
     report: &mut dyn Sink,
 ) {
+    // Files a dead process was working on are marked before anything is read again, and read
+    // first, each alone: a death while one is read alone is that file's doing.
+    strike_interrupted(store, store.file_path().as_deref(), now);
+    let suspects = if paths.len() > 1 {
+        interrupted(store)
+    } else {
+        std::collections::HashSet::new()
+    };
+    if suspects.is_empty() {
+        return process_batch(store, cfg, paths, opts, now, report);
+    }
+    let (alone, rest): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.iter().cloned().partition(|p| suspects.contains(p));
+    let one = Options { workers: 1, ..opts };
+    for path in &alone {
+        if report.stop() {
+            return;
+        }
+        process_batch(store, cfg, std::slice::from_ref(path), one, now, report);
+    }
+    process_batch(store, cfg, &rest, opts, now, report);
+}
+
+/// [`process_paths`] without the look back at dead processes.
+fn process_batch(
+    store: &mut Store,
+    cfg: &Config,
+    paths: &[PathBuf],
+    opts: Options,
+    now: DateTime<Utc>,
+    report: &mut dyn Sink,
+) {
     let halt = AtomicBool::new(false);
     let report = std::cell::RefCell::new(report);
     // The sink is asked between files; the workers see its answer through `halt`.
@@ -187,9 +219,7 @@ pub fn process_paths(
     let limits = Limits {
         max_file_bytes: cfg.max_file_bytes,
     };
-    // 0. Files a dead process was working on are marked before anything is read again.
     let db = store.file_path();
-    strike_interrupted(store, db.as_deref(), now);
     // 1. Triage on this thread: known files cost a stat and a lookup.
     let mut tasks = Vec::new();
     let mut expected = 0usize;
@@ -624,6 +654,21 @@ fn strike_interrupted(store: &mut Store, db: Option<&Path>, now: DateTime<Utc>) 
         tracing::warn!(path = %crate::logging::printable(&meta.path.to_string_lossy()), "{reason}");
         let _ = store.record_file(&meta, status, Some(&reason), None, now);
     }
+}
+
+/// The files a dead process was working on, not yet read again.
+fn interrupted(store: &Store) -> std::collections::HashSet<PathBuf> {
+    store
+        .files(Some(FileStatus::Pending))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| {
+            r.reason
+                .as_deref()
+                .is_some_and(|w| w.starts_with(INTERRUPTED))
+        })
+        .map(|r| r.path)
+        .collect()
 }
 
 /// Reads, hashes and parses: no store, no clock; runs on any thread.

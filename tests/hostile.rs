@@ -491,3 +491,260 @@ fn a_hostile_file_in_a_batch_fails_alone_and_the_rest_is_stored() {
     let list: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap_or_default();
     assert_eq!(list.len(), 2, "{text}");
 }
+
+// ---- Special files ----
+
+fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+#[test]
+fn import_of_a_fifo_a_link_to_one_and_a_folder_holding_one_answers_each_without_hanging() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = home.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    mkfifo(&dir.join("pipe.fit"));
+    let _ = std::os::unix::fs::symlink(dir.join("pipe.fit"), dir.join("link.gpx"));
+    std::fs::write(dir.join("run.fit"), support::fit(1)).unwrap_or_default();
+    // Given by name: the FIFO alone.
+    let out = run_with_deadline(
+        home.path(),
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            dir.join("pipe.fit").to_str().unwrap_or_default(),
+        ],
+        30,
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], "skipped", "{lines:?}");
+    assert!(
+        lines[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("named pipe")),
+        "{lines:?}"
+    );
+    // The folder: the FIFO, the link to it and the real file each get an answer.
+    let out = run_with_deadline(
+        home.path(),
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            dir.to_str().unwrap_or_default(),
+        ],
+        30,
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let status = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .map(|l| l["status"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(status("pipe.fit").as_deref(), Some("skipped"));
+    assert_eq!(status("link.gpx").as_deref(), Some("skipped"));
+    assert_eq!(status("run.fit").as_deref(), Some("imported"));
+}
+
+#[test]
+fn a_fifo_in_a_watched_folder_is_skipped_and_later_files_are_still_imported() {
+    let (home, watch) = support::setup();
+    mkfifo(&watch.join("early.fit"));
+    let svc = support::Service::start(home.path(), None);
+    std::thread::sleep(Duration::from_millis(500));
+    mkfifo(&watch.join("late.fit"));
+    let _ = std::os::unix::fs::symlink(watch.join("late.fit"), watch.join("link.fit"));
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(watch.join("run.fit"), support::fit(2)).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut files = Vec::new();
+    while Instant::now() < deadline && files.len() < 3 {
+        std::thread::sleep(Duration::from_millis(200));
+        files = support::files_json(home.path());
+    }
+    // A later file still gets in: the writer is not stuck on the FIFO.
+    std::fs::write(watch.join("run2.fit"), support::fit(3)).unwrap_or_default();
+    let files2 = support::wait_imported(home.path(), 2, 60);
+    assert_eq!(svc.stop(), Some(0), "SIGTERM stops it");
+    assert_eq!(
+        files2.iter().filter(|f| f["status"] == "imported").count(),
+        2,
+        "{files2:?}"
+    );
+    let imported = files.iter().filter(|f| f["status"] == "imported").count();
+    assert_eq!(imported, 1, "{files:?}");
+    let skipped: Vec<_> = files
+        .iter()
+        .filter(|f| f["status"] == "skipped")
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(skipped.iter().any(|p| p.ends_with("late.fit")), "{files:?}");
+    assert!(skipped.iter().any(|p| p.ends_with("link.fit")), "{files:?}");
+}
+
+#[test]
+fn zip_members_with_escaping_names_are_answered_not_dropped() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let zip = support::zip(&[
+        ("../evil.fit", support::fit(3)),
+        ("/abs.fit", support::fit(4)),
+        ("ok/run.fit", support::fit(5)),
+    ]);
+    let path = home.path().join("export.zip");
+    std::fs::write(&path, zip).unwrap_or_default();
+    let out = run_with_deadline(
+        home.path(),
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            path.to_str().unwrap_or_default(),
+        ],
+        30,
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    // `/abs.fit` is read as `abs.fit`, inside the archive; `../evil.fit` is not read.
+    let skipped: Vec<_> = lines.iter().filter(|l| l["status"] == "skipped").collect();
+    assert_eq!(skipped.len(), 1, "{lines:?}");
+    assert!(
+        skipped.iter().all(|l| l["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("outside the archive"))),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l["path"].as_str().unwrap_or_default().contains("..")),
+        "{lines:?}"
+    );
+    assert!(!home.path().join("evil.fit").exists());
+}
+
+// ---- Small ----
+
+#[test]
+fn a_database_from_a_newer_recoverd_is_refused_and_doctor_fails() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let run = support::run(home.path(), &["list"]);
+    assert!(run.status.success());
+    let db = home.path().join(".local/share/recoverd/recoverd.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
+        conn.pragma_update(None, "user_version", 999)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = support::run(home.path(), &["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL") && text.contains("newer recoverd"),
+        "{text}"
+    );
+    let f = home.path().join("a.fit");
+    std::fs::write(&f, support::fit(0)).unwrap_or_default();
+    let out = support::run(
+        home.path(),
+        &["import", "--no-notify", f.to_str().unwrap_or_default()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("schema version is 999"), "{err}");
+    // Untouched: still the newer version.
+    let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap_or_default();
+    assert_eq!(v, 999);
+}
+
+#[test]
+fn names_with_control_characters_are_printed_escaped() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let name = "evil\n\u{1b}[2Jline\rtwo\u{7}.fit";
+    let f = home.path().join(name);
+    std::fs::write(&f, b"not a fit file at all").unwrap_or_default();
+    let out = run_with_deadline(
+        home.path(),
+        &["import", "--no-notify", f.to_str().unwrap_or_default()],
+        30,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\r'),
+        "{err:?}"
+    );
+    assert!(
+        err.contains("evil\\n\\u{1b}[2Jline\\rtwo\\u{7}.fit"),
+        "{err:?}"
+    );
+    let out = support::run(home.path(), &["files"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "one line per file: {text:?}");
+    assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+    assert!(text.contains("evil\\n"), "{text:?}");
+}
+
+// ---- Bounded reads ----
+
+#[test]
+fn a_huge_sparse_activities_csv_is_read_bounded_under_a_memory_limit() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let export = home.path().join("export");
+    std::fs::create_dir_all(export.join("activities")).unwrap_or_default();
+    std::fs::write(export.join("activities/1.fit"), support::fit(6)).unwrap_or_default();
+    // 8 GB of nothing after a real header and row: read whole it could not fit.
+    let csv =
+        std::fs::File::create(export.join("activities.csv")).unwrap_or_else(|e| panic!("{e}"));
+    use std::io::Write as _;
+    let mut w = std::io::BufWriter::new(&csv);
+    let _ = writeln!(w, "Activity ID,Activity Name,Activity Type,Filename");
+    let _ = writeln!(w, "1,Morning parkrun,Run,activities/1.fit");
+    let _ = w.flush();
+    drop(w);
+    csv.set_len(8 << 30).unwrap_or_default();
+    let cmd = format!(
+        "ulimit -v {}; exec \"$0\" import --json --no-notify \"$1\"",
+        400 * 1024
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &cmd])
+        .arg(support::bin())
+        .arg(&export)
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("RECOVERD_CONFIG")
+        .env_remove("RECOVERD_DB")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], "imported", "{lines:?} {err}");
+    let show = support::run(home.path(), &["show", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap_or_default();
+    assert_eq!(
+        v["activity"]["name"], "Morning parkrun",
+        "the index was read: {v}"
+    );
+}
