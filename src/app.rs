@@ -42,7 +42,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &paths,
             json,
             !no_notify,
-            Options::all_cores(retry_failed),
+            Options::all_cores(retry_failed).storing_cut_short_at_once(),
         ),
         Command::List { json, limit } => list(&cfg, json, limit),
         Command::Show { id, format } => show(&cfg, &id, format),

@@ -25,6 +25,10 @@ use crate::model::Activity;
 use crate::plan::{self, History};
 use crate::store::{FileMeta, FileStatus, Store, StoreError};
 
+/// How long a FIT file cut short must stay unchanged before the service stores what it holds:
+/// long enough for any copy or sync to have resumed.
+pub const CUT_SHORT_SETTLE: Duration = Duration::from_secs(600);
+
 /// Files committed per transaction during a batch import.
 const BATCH_FILES: usize = 64;
 /// Longest a batch stays open.
@@ -37,6 +41,10 @@ pub struct Options {
     pub retry_failed: bool,
     /// Threads that read and parse (1: all on the calling thread).
     pub workers: usize,
+    /// A FIT file cut short is stored for what it holds (with a warning) once it has not
+    /// changed for this long; until then it is pending. `None`: never, it fails until it
+    /// changes. The service keeps [`CUT_SHORT_SETTLE`]; `import` stores it at once.
+    pub cut_short_after: Option<Duration>,
 }
 
 impl Default for Options {
@@ -44,6 +52,7 @@ impl Default for Options {
         Self {
             retry_failed: false,
             workers: 1,
+            cut_short_after: Some(CUT_SHORT_SETTLE),
         }
     }
 }
@@ -55,6 +64,17 @@ impl Options {
         Self {
             retry_failed,
             workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            ..Self::default()
+        }
+    }
+
+    /// FIT files cut short are stored for what they hold at once (`import`: the user chose
+    /// the file).
+    #[must_use]
+    pub fn storing_cut_short_at_once(self) -> Self {
+        Self {
+            cut_short_after: Some(Duration::ZERO),
+            ..self
         }
     }
 }
@@ -256,7 +276,10 @@ fn process_batch(
         return;
     }
     let mut writer = match Writer::new(store, cfg, now, tasks.len() > 1, db.as_deref()) {
-        Ok(w) => w,
+        Ok(w) => Writer {
+            cut_short_after: opts.cut_short_after,
+            ..w
+        },
         Err(e) => {
             for t in tasks {
                 let (Task::File(m) | Task::Archive(m)) = t;
@@ -266,6 +289,12 @@ fn process_batch(
         }
     };
     let queue = Mutex::new(Queue::new(tasks, limits));
+    // Files cut short that have not changed since this are stored for what they hold.
+    let settled = opts.cut_short_after.and_then(|d| {
+        let d = i64::try_from(d.as_nanos()).ok()?;
+        now.timestamp_nanos_opt()?.checked_sub(d)
+    });
+    let limits = Reading { limits, settled };
     let mut unsettled: Vec<String> = Vec::new();
     let mut emit = |o: Outcome| {
         if o.status == FileStatus::Pending {
@@ -575,7 +604,15 @@ fn next_work(queue: &Mutex<Queue>, halt: &AtomicBool) -> Option<Work> {
 
 /// [`load`] under the per-file guard: the file is recorded as in hand while it is read and
 /// parsed, and a panic in either is this file's failure, not the run's.
-fn load_guarded(work: Work, limits: Limits, slot: &mut inflight::Slot) -> Loaded {
+/// What a worker needs to read a file: the limits, and the mtime (ns) at or before which a FIT
+/// file cut short is stored for what it holds.
+#[derive(Clone, Copy)]
+struct Reading {
+    limits: Limits,
+    settled: Option<i64>,
+}
+
+fn load_guarded(work: Work, limits: Reading, slot: &mut inflight::Slot) -> Loaded {
     /// Held while a large file is read and parsed: one at a time (memory, not speed).
     static LARGE: Mutex<()> = Mutex::new(());
     let (meta, size) = match &work {
@@ -672,13 +709,15 @@ fn interrupted(store: &Store) -> std::collections::HashSet<PathBuf> {
 }
 
 /// Reads, hashes and parses: no store, no clock; runs on any thread.
-fn load(work: Work, limits: Limits) -> Loaded {
+fn load(work: Work, reading: Reading) -> Loaded {
+    let Reading { limits, settled } = reading;
+    let settled = |meta: &FileMeta| settled.is_some_and(|t| meta.mtime_ns <= t);
     match work {
         Work::Ready(l) => l,
         Work::File(mut meta, hint) => match ingest::read_path(&meta.path, limits) {
             Ok(b) => {
                 meta.sha256 = Some(b.sha256);
-                let result = parse_content(&b.bytes, limits);
+                let result = parse_or_salvage(&b.bytes, limits, settled(&meta));
                 Loaded { meta, hint, result }
             }
             Err(e) => Loaded {
@@ -689,9 +728,30 @@ fn load(work: Work, limits: Limits) -> Loaded {
         },
         Work::Bytes(mut meta, bytes, hint) => {
             meta.sha256 = Some(ingest::sha256_hex(&bytes));
-            let result = parse_content(&bytes, limits);
+            let result = parse_or_salvage(&bytes, limits, settled(&meta));
             Loaded { meta, hint, result }
         }
+    }
+}
+
+/// [`parse_content`], and for a FIT file cut short: what it holds when `settled` (no more is
+/// coming), else a [`FailureKind::CutShort`] error that says when it will be stored.
+fn parse_or_salvage(bytes: &[u8], limits: Limits, settled: bool) -> Result<Parsed, IngestError> {
+    match parse_content(bytes, limits) {
+        Err(e)
+            if e.kind == FailureKind::Truncated
+                && ingest::sniff(bytes) == Sniffed::Format(crate::model::Format::Fit) =>
+        {
+            if settled {
+                ingest::read_cut_short(bytes)
+            } else {
+                Err(IngestError {
+                    kind: FailureKind::CutShort,
+                    message: e.message,
+                })
+            }
+        }
+        other => other,
     }
 }
 
@@ -708,6 +768,7 @@ struct Writer<'a> {
     max_at_start: Option<f64>,
     imported: Vec<(i64, DateTime<Utc>)>,
     slot: inflight::Slot,
+    cut_short_after: Option<Duration>,
 }
 
 impl<'a> Writer<'a> {
@@ -730,6 +791,7 @@ impl<'a> Writer<'a> {
             batch_started: Instant::now(),
             imported: Vec::new(),
             slot: inflight::Slot::new(db),
+            cut_short_after: None,
         })
     }
 
@@ -795,10 +857,24 @@ impl<'a> Writer<'a> {
         match result {
             // Cut short and still growing: a copy in progress, read again when it settles.
             Err(e)
-                if e.kind == FailureKind::Truncated
+                if matches!(e.kind, FailureKind::Truncated | FailureKind::CutShort)
                     && stat(&meta.path).is_ok_and(|s| s != (meta.size, meta.mtime_ns)) =>
             {
                 Outcome::pending_because(&meta.path, "the file is still being written")
+            }
+            Err(e) if e.kind == FailureKind::CutShort && self.cut_short_after.is_some() => {
+                let minutes = self
+                    .cut_short_after
+                    .unwrap_or_default()
+                    .as_secs()
+                    .div_ceil(60);
+                Outcome::pending_because(
+                    &meta.path,
+                    &format!(
+                        "{}; what it holds is stored if it does not change for {minutes} minutes",
+                        e.message
+                    ),
+                )
             }
             Err(e) => failed(self.store, &meta, &e, self.now),
             Ok(Parsed::Skipped(reason)) => record(
@@ -821,10 +897,12 @@ impl<'a> Writer<'a> {
             Err(e) => return pending(&meta.path, &e),
         };
         // The same activity again is kept as a duplicate, unless this copy has the heart rate the
-        // stored one lacks (a GPX export without it came first): then it replaces it.
-        let replacing = match same.map(|id| (id, self.store.hr_samples(id))) {
-            None => None,
-            Some((id, Ok(Some(0)))) if !activity.hr.is_empty() => Some(id),
+        // stored one lacks (a GPX export without it came first), or the stored one was cut short
+        // and this copy goes further: then it replaces it.
+        let (replacing, why) = match same.map(|id| (id, self.store.hr_samples(id))) {
+            None => (None, ""),
+            Some((id, Ok(Some(0)))) if !activity.hr.is_empty() => (Some(id), "had no heart rate"),
+            Some((id, Ok(_))) if self.goes_further(id, activity) => (Some(id), "was cut short"),
             Some((id, Ok(_))) => return duplicate(self.store, meta, id, self.now),
             Some((_, Err(e))) => return pending(&meta.path, &e),
         };
@@ -844,12 +922,21 @@ impl<'a> Writer<'a> {
                 self.imported.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
                 o.activity_id = Some(id);
-                o.reason = replacing
-                    .map(|id| format!("replaces activity {id}'s copy, which had no heart rate"));
+                o.reason =
+                    replacing.map(|id| format!("replaces activity {id}'s copy, which {why}"));
                 o
             }
             Err(e) => pending(&meta.path, &e),
         }
+    }
+
+    /// True when stored activity `id` was read from a FIT file cut short and `a` lasts longer.
+    fn goes_further(&self, id: i64, a: &Activity) -> bool {
+        self.store
+            .cut_short_elapsed(id, ingest::fit::CUT_SHORT)
+            .ok()
+            .flatten()
+            .is_some_and(|stored| a.elapsed_s > stored + 1.0)
     }
 
     /// After imports: activities judged before older ones arrived, or before a higher heart
@@ -1072,7 +1159,11 @@ fn failed(store: &mut Store, meta: &FileMeta, e: &IngestError, now: DateTime<Utc
         Some(e.message.clone()),
         now,
     );
-    o.transient = o.transient || matches!(e.kind, FailureKind::Truncated | FailureKind::Unreadable);
+    o.transient = o.transient
+        || matches!(
+            e.kind,
+            FailureKind::Truncated | FailureKind::CutShort | FailureKind::Unreadable
+        );
     o
 }
 

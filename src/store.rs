@@ -672,6 +672,22 @@ impl Store {
         })
     }
 
+    /// The elapsed seconds of an activity stored from a file cut short (its warnings hold
+    /// `marker`); `None` for a whole one.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn cut_short_elapsed(&self, id: i64, marker: &str) -> Result<Option<f64>> {
+        self.conn
+            .query_row(
+                "SELECT elapsed_s FROM activities WHERE id = ?1 AND instr(warnings, ?2) > 0",
+                params![id, marker],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(Into::into)
+    }
+
     /// Number of heart-rate samples stored for an activity.
     ///
     /// # Errors

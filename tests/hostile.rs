@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use recoverd::ingest::{Limits, Parsed};
 use recoverd::model::Activity;
 use recoverd::pipeline;
-use support::{def, file_id, frame};
+use support::{FitActivity, def, file_id, frame};
 
 const WEEK_S: f64 = 7.0 * 86_400.0;
 
@@ -746,5 +746,232 @@ fn a_huge_sparse_activities_csv_is_read_bounded_under_a_memory_limit() {
     assert_eq!(
         v["activity"]["name"], "Morning parkrun",
         "the index was read: {v}"
+    );
+}
+
+// ---- A file that kills recoverd ----
+
+/// Leaves a slot as a process that died while holding `held` would have.
+fn dead_slot(db: &Path, n: u32, held: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let slot = db.with_file_name(format!(".recoverd-reading.{}.0", 4_194_400 + n));
+    std::fs::write(slot, held.as_os_str().as_bytes()).unwrap_or_default();
+}
+
+#[test]
+fn a_file_two_processes_died_on_is_failed_before_it_is_read_again() {
+    use recoverd::store::{FileStatus, Store};
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = tmp.path().join("recoverd.db");
+    let mut cfg = recoverd::config::load(Some(&db.with_extension("toml")), Some(&db))
+        .unwrap_or_else(|e| panic!("{e}"));
+    cfg.notifications = false;
+    let mut store = Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    let killer = tmp.path().join("killer.fit");
+    std::fs::write(&killer, support::fit(1)).unwrap_or_default();
+    let other = tmp.path().join("other.fit");
+    std::fs::write(&other, support::fit(2)).unwrap_or_default();
+    let now = chrono::Utc::now();
+    let opts = pipeline::Options::default();
+    let status = |store: &Store| {
+        store
+            .file(&killer)
+            .ok()
+            .flatten()
+            .map(|r| (r.status, r.reason))
+    };
+
+    // First death: marked, and read again (first, alone) by the next run.
+    dead_slot(&db, 1, &killer);
+    let mut outcomes = Vec::new();
+    pipeline::process_paths(&mut store, &cfg, &[other.clone()], opts, now, &mut outcomes);
+    let (s, reason) = status(&store).unwrap_or((FileStatus::Imported, None));
+    assert_eq!(s, FileStatus::Pending, "{reason:?}");
+    assert!(reason.is_some_and(|r| r.contains("stopped while working on this file")));
+
+    // Second death on the same, unchanged file: failed, with the reason, and not read again.
+    dead_slot(&db, 2, &killer);
+    let mut outcomes = Vec::new();
+    pipeline::process_paths(
+        &mut store,
+        &cfg,
+        &[other.clone(), killer.clone()],
+        opts,
+        now,
+        &mut outcomes,
+    );
+    let o = outcomes
+        .iter()
+        .find(|o| o.path == killer.to_string_lossy())
+        .unwrap_or_else(|| panic!("{outcomes:?}"));
+    assert_eq!(o.status, FileStatus::Failed, "{o:?}");
+    assert!(
+        o.reason.as_deref().is_some_and(|r| r.contains("twice")),
+        "{o:?}"
+    );
+    // No slot is left behind by these runs.
+    let left = std::fs::read_dir(tmp.path())
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(".recoverd-reading")
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0);
+
+    // A single death, then a clean read: imported as usual.
+    let third = tmp.path().join("third.fit");
+    std::fs::write(&third, support::fit(3)).unwrap_or_default();
+    dead_slot(&db, 3, &third);
+    let mut outcomes = Vec::new();
+    pipeline::process_paths(
+        &mut store,
+        &cfg,
+        &[other, third.clone()],
+        opts,
+        now,
+        &mut outcomes,
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.path == third.to_string_lossy() && o.status == FileStatus::Imported),
+        "{outcomes:?}"
+    );
+}
+
+// ---- A FIT file cut short (issue 13) ----
+
+/// A 40-minute FIT activity, and the same cut after its first two thirds.
+fn whole_and_cut(day: i64) -> (Vec<u8>, Vec<u8>) {
+    let whole = FitActivity::segments(
+        support::SERVICE_START + day * 86_400,
+        &[(20, 140), (20, 160)],
+    )
+    .encode();
+    let cut = whole[..whole.len() * 2 / 3].to_vec();
+    (whole, cut)
+}
+
+fn set_mtime_ago(path: &Path, secs: u64) {
+    let f = std::fs::File::options()
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{e}"));
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(secs))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn import_stores_a_fit_cut_short_with_a_warning_and_a_longer_copy_replaces_it() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (whole, cut) = whole_and_cut(0);
+    let cut_path = home.path().join("cut.fit");
+    std::fs::write(&cut_path, &cut).unwrap_or_default();
+    let out = run_with_deadline(
+        home.path(),
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            cut_path.to_str().unwrap_or_default(),
+        ],
+        30,
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], "imported", "{lines:?}");
+    let show = support::run(home.path(), &["show", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap_or_default();
+    let partial = v["activity"]["elapsed_s"].as_f64().unwrap_or_default();
+    assert!((1000.0..2400.0).contains(&partial), "{v}");
+    assert!(
+        v.to_string().contains("cut short"),
+        "the warning is kept: {v}"
+    );
+
+    let whole_path = home.path().join("whole.fit");
+    std::fs::write(&whole_path, &whole).unwrap_or_default();
+    let out = run_with_deadline(
+        home.path(),
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            whole_path.to_str().unwrap_or_default(),
+        ],
+        30,
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["status"], "imported", "{lines:?}");
+    assert!(
+        lines[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("cut short")),
+        "{lines:?}"
+    );
+    let list = support::run(home.path(), &["list", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap_or_default();
+    assert_eq!(list.len(), 1, "one activity, not two: {list:?}");
+    let show = support::run(home.path(), &["show", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap_or_default();
+    assert!(
+        v["activity"]["elapsed_s"].as_f64().unwrap_or_default() > 2300.0,
+        "{v}"
+    );
+    // The cut copy again is a duplicate of the whole one now, not a replacement.
+    let out = run_with_deadline(
+        home.path(),
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            "--retry-failed",
+            cut_path.to_str().unwrap_or_default(),
+        ],
+        30,
+    );
+    assert_eq!(json_lines(&out)[0]["status"], "duplicate");
+}
+
+#[test]
+fn the_service_stores_a_fit_cut_short_once_it_has_not_changed_for_ten_minutes() {
+    let (home, watch) = support::setup();
+    let (_, old_cut) = whole_and_cut(0);
+    let (_, fresh_cut) = whole_and_cut(1);
+    let old = watch.join("old.fit");
+    std::fs::write(&old, old_cut).unwrap_or_default();
+    set_mtime_ago(&old, 11 * 60);
+    let svc = support::Service::start(home.path(), None);
+    let files = support::wait_imported(home.path(), 1, 60);
+    assert!(
+        files.iter().any(
+            |f| f["path"].as_str().is_some_and(|p| p.ends_with("old.fit"))
+                && f["status"] == "imported"
+        ),
+        "{files:?}"
+    );
+    // A fresh one waits: pending, not failed, not stored.
+    let fresh = watch.join("fresh.fit");
+    std::fs::write(&fresh, fresh_cut).unwrap_or_default();
+    std::thread::sleep(Duration::from_secs(3));
+    let files = support::files_json(home.path());
+    assert_eq!(
+        files.iter().filter(|f| f["status"] == "imported").count(),
+        1,
+        "{files:?}"
+    );
+    // Ten minutes later (its mtime moved back: the change of metadata wakes the service).
+    set_mtime_ago(&fresh, 11 * 60);
+    let files = support::wait_imported(home.path(), 2, 60);
+    assert_eq!(svc.stop(), Some(0));
+    assert_eq!(
+        files.iter().filter(|f| f["status"] == "imported").count(),
+        2,
+        "{files:?}"
     );
 }

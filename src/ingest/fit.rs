@@ -39,95 +39,156 @@ pub fn looks_like_fit(bytes: &[u8]) -> bool {
     bytes.len() >= 12 && matches!(bytes[0], 12..=64) && &bytes[8..12] == b".FIT"
 }
 
+/// The start of the warning on an activity read from a FIT file cut short.
+pub const CUT_SHORT: &str = "the FIT file is cut short";
+
 /// Reads a FIT activity file.
 ///
 /// # Errors
 /// [`IngestError`] when the file is truncated, damaged beyond use or holds no activity data.
 pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
+    read_with(bytes, false)
+}
+
+/// Reads a FIT file cut short (a copy that stopped, a watch that lost power) for what its data
+/// holds up to the cut, with a warning that starts with [`CUT_SHORT`]. A whole file reads as
+/// with [`read`].
+///
+/// # Errors
+/// [`IngestError`] as [`read`], and when nothing before the cut can be read.
+pub fn read_cut_short(bytes: &[u8]) -> Result<Parsed, IngestError> {
+    read_with(bytes, true)
+}
+
+fn read_with(bytes: &[u8], cut_short: bool) -> Result<Parsed, IngestError> {
     let mut acc = Accumulator::default();
     let mut pos = 0usize;
     let mut segments = 0usize;
     while pos < bytes.len() {
-        let seg = match Segment::at(bytes, pos) {
-            Ok(seg) => seg,
-            Err(e) if segments == 0 => return Err(e),
-            Err(_) => {
-                let extra = bytes.len() - pos;
-                acc.warn(format!(
-                    "{} bytes after the declared FIT data were ignored",
-                    group(extra as u64)
-                ));
-                break;
-            }
-        };
-        if segments == 0 && seg.data_end == seg.start + seg.header_size && bytes.len() > seg.end {
-            return Err(IngestError::damaged(format!(
-                "the FIT header declares no data, yet {} bytes follow: the file is damaged",
-                group((bytes.len() - seg.end) as u64)
-            )));
-        }
-        if seg.end > bytes.len() {
-            if segments == 0 {
-                return Err(IngestError::truncated(format!(
-                    "FIT file ends after {} of {} bytes: the copy may still be running, or the file is damaged",
-                    group(bytes.len() as u64),
-                    group(seg.end as u64)
-                )));
-            }
-            acc.warn(format!(
-                "chained FIT part {} ends after {} of {} bytes; kept the parts before it",
-                segments + 1,
-                group((bytes.len() - pos) as u64),
-                group((seg.end - pos) as u64)
-            ));
-            break;
-        }
-        if !seg.crc_ok(bytes) {
-            acc.warn(format!(
-                "FIT part {} has a wrong CRC; its data decoded and was kept",
-                segments + 1
-            ));
-        }
-        let before = acc.messages;
-        let raw = &bytes[seg.start..seg.data_end];
-        let patched = quiet_definitions(raw, seg.header_size);
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            decode_segment(patched.as_deref().unwrap_or(raw), &mut acc)
-        }));
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(msg)) => {
-                if segments == 0 && acc.messages == before && acc.records == 0 {
-                    return Err(IngestError::damaged(format!("FIT data is damaged: {msg}")));
-                }
-                acc.warn(format!(
-                    "FIT part {} stops being readable ({msg}); kept what came before",
-                    segments + 1
-                ));
-                if segments > 0 {
-                    break;
-                }
-            }
-            Err(_) => {
-                if segments == 0 && acc.messages == before {
-                    return Err(IngestError::damaged(
-                        "FIT data is damaged: the decoder gave up on it".to_string(),
-                    ));
-                }
-                acc.warn(format!(
-                    "FIT part {} could not be decoded; kept what came before",
-                    segments + 1
-                ));
-                break;
-            }
+        match next_segment(bytes, pos, segments, cut_short, &mut acc)? {
+            Some(end) => pos = end,
+            None => break,
         }
         segments += 1;
-        pos = seg.end;
         if acc.not_activity() || acc.overflow {
             break;
         }
     }
     acc.finish()
+}
+
+/// Reads the segment (header, data, CRC) at `pos` into the accumulator: the position after it,
+/// or `None` when reading stops here (with a warning on what was left).
+fn next_segment(
+    bytes: &[u8],
+    pos: usize,
+    segments: usize,
+    cut_short: bool,
+    acc: &mut Accumulator,
+) -> Result<Option<usize>, IngestError> {
+    let seg = match Segment::at(bytes, pos) {
+        Ok(seg) => seg,
+        Err(e) if segments == 0 => return Err(e),
+        Err(_) => {
+            let extra = bytes.len() - pos;
+            acc.warn(format!(
+                "{} bytes after the declared FIT data were ignored",
+                group(extra as u64)
+            ));
+            return Ok(None);
+        }
+    };
+    if segments == 0 && seg.data_end == seg.start + seg.header_size && bytes.len() > seg.end {
+        return Err(IngestError::damaged(format!(
+            "the FIT header declares no data, yet {} bytes follow: the file is damaged",
+            group((bytes.len() - seg.end) as u64)
+        )));
+    }
+    if seg.end > bytes.len() {
+        if segments == 0 && cut_short {
+            read_cut_segment(bytes, &seg, acc)?;
+            return Ok(None);
+        }
+        if segments == 0 {
+            return Err(IngestError::truncated(format!(
+                "FIT file ends after {} of {} bytes: the copy may still be running, or the file is damaged",
+                group(bytes.len() as u64),
+                group(seg.end as u64)
+            )));
+        }
+        acc.warn(format!(
+            "chained FIT part {} ends after {} of {} bytes; kept the parts before it",
+            segments + 1,
+            group((bytes.len() - pos) as u64),
+            group((seg.end - pos) as u64)
+        ));
+        return Ok(None);
+    }
+    if !seg.crc_ok(bytes) {
+        acc.warn(format!(
+            "FIT part {} has a wrong CRC; its data decoded and was kept",
+            segments + 1
+        ));
+    }
+    let before = acc.messages;
+    match decode_guarded(&bytes[seg.start..seg.data_end], seg.header_size, acc) {
+        Ok(Ok(())) => Ok(Some(seg.end)),
+        Ok(Err(msg)) => {
+            if segments == 0 && acc.messages == before && acc.records == 0 {
+                return Err(IngestError::damaged(format!("FIT data is damaged: {msg}")));
+            }
+            acc.warn(format!(
+                "FIT part {} stops being readable ({msg}); kept what came before",
+                segments + 1
+            ));
+            Ok((segments == 0).then_some(seg.end))
+        }
+        Err(()) => {
+            if segments == 0 && acc.messages == before {
+                return Err(IngestError::damaged(
+                    "FIT data is damaged: the decoder gave up on it".to_string(),
+                ));
+            }
+            acc.warn(format!(
+                "FIT part {} could not be decoded; kept what came before",
+                segments + 1
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// The first segment of a file cut short: its data up to the cut, kept when records were read.
+fn read_cut_segment(bytes: &[u8], seg: &Segment, acc: &mut Accumulator) -> Result<(), IngestError> {
+    // Stops at the cut (inside a message, or at the end of one): either way what came before
+    // was read whole.
+    let _ = decode_guarded(&bytes[seg.start..], seg.header_size, acc);
+    if acc.records == 0 {
+        return Err(IngestError::truncated(format!(
+            "FIT file ends after {} of {} bytes, before any record: the copy may still be running",
+            group(bytes.len() as u64),
+            group(seg.end as u64)
+        )));
+    }
+    acc.warn(format!(
+        "{CUT_SHORT}: it ends after {} of {} bytes; stored what it holds up to there",
+        group(bytes.len() as u64),
+        group(seg.end as u64)
+    ));
+    Ok(())
+}
+
+/// Decodes one segment's header and data under a panic guard (`Err(())`: the decoder panicked).
+fn decode_guarded(
+    raw: &[u8],
+    header_size: usize,
+    acc: &mut Accumulator,
+) -> Result<Result<(), String>, ()> {
+    let patched = quiet_definitions(raw, header_size);
+    catch_unwind(AssertUnwindSafe(|| {
+        decode_segment(patched.as_deref().unwrap_or(raw), acc)
+    }))
+    .map_err(|_| ())
 }
 
 /// Size in bytes of a FIT base type (by its number), for the types wider than a byte.

@@ -42,6 +42,9 @@ pub struct IngestError {
 pub enum FailureKind {
     /// The file ends early: a copy may still be running. Retried when the file changes.
     Truncated,
+    /// A FIT file that ends early, whose data up to the cut can be stored
+    /// ([`read_cut_short`]) once it is clear no more is coming.
+    CutShort,
     /// The content is damaged or not a format we read.
     Damaged,
     /// The file is larger than `max_file_mb`, or expands past the archive limits.
@@ -186,10 +189,27 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Parsed, IngestError> {
             ))
         }
     };
-    // Every reader's numbers are checked in one place before anything downstream sees them.
-    match parsed? {
+    checked(parsed?)
+}
+
+/// Every reader's numbers are checked in one place before anything downstream sees them.
+fn checked(parsed: Parsed) -> Result<Parsed, IngestError> {
+    match parsed {
         Parsed::Activity(a) => Ok(Parsed::Activity(Box::new(sanity::check(*a)?))),
         skipped @ Parsed::Skipped(_) => Ok(skipped),
+    }
+}
+
+/// [`read_bytes`] for a FIT file [`read_bytes`] found cut short: what its data holds up to the
+/// cut, with a warning (see [`fit::read_cut_short`]). Other content is read as by [`read_bytes`].
+///
+/// # Errors
+/// [`IngestError`] as [`read_bytes`].
+pub fn read_cut_short(bytes: &[u8]) -> Result<Parsed, IngestError> {
+    if sniff(bytes) == Sniffed::Format(Format::Fit) {
+        checked(fit::read_cut_short(bytes)?)
+    } else {
+        read_bytes(bytes)
     }
 }
 
