@@ -14,16 +14,25 @@ use recoverd::pipeline;
 use support::{FitActivity, def, file_id, frame};
 
 const WEEK_S: f64 = 7.0 * 86_400.0;
+const YEAR_S: f64 = 366.0 * 86_400.0;
 
-/// What a reader may hand on: every number finite and real.
+/// What a reader may hand on: every number finite and real; a span over a week (a device with a
+/// wrong clock) only with a warning that says so.
 fn assert_sane(a: &Activity, what: &str) {
     assert!(
-        a.elapsed_s.is_finite() && (0.0..=WEEK_S).contains(&a.elapsed_s),
+        a.elapsed_s.is_finite() && (0.0..=YEAR_S).contains(&a.elapsed_s),
         "{what}: elapsed {}",
         a.elapsed_s
     );
+    if a.elapsed_s > WEEK_S {
+        assert!(
+            a.warnings.iter().any(|w| w.contains("more than a week")),
+            "{what}: {:?}",
+            a.warnings
+        );
+    }
     let wall = (a.end - a.start).num_milliseconds() as f64 / 1000.0;
-    assert!((0.0..=WEEK_S).contains(&wall), "{what}: start→end {wall}");
+    assert!((0.0..=YEAR_S).contains(&wall), "{what}: start→end {wall}");
     for (name, v) in [
         ("moving", a.moving_s),
         ("distance", a.distance_m),
@@ -32,7 +41,7 @@ fn assert_sane(a: &Activity, what: &str) {
         assert!(v.is_none_or(f64::is_finite), "{what}: {name} {v:?}");
     }
     assert!(
-        a.moving_s.is_none_or(|m| (0.0..=WEEK_S).contains(&m)),
+        a.moving_s.is_none_or(|m| (0.0..=YEAR_S).contains(&m)),
         "{what}"
     );
     assert!(
@@ -40,15 +49,20 @@ fn assert_sane(a: &Activity, what: &str) {
         "{what}: distance {:?}",
         a.distance_m
     );
+    assert!(
+        a.avg_hr.is_none_or(|v| v <= 250.0),
+        "{what}: avg HR {:?}",
+        a.avg_hr
+    );
     for (name, v) in [("avg", a.avg_hr), ("max", a.max_hr)] {
         assert!(
-            v.is_none_or(|v| v.is_finite() && (30.0..=250.0).contains(&v)),
+            v.is_none_or(|v| v.is_finite() && v > 0.0 && v <= 255.0),
             "{what}: {name} HR {v:?}"
         );
     }
     assert!(
         a.hr.iter()
-            .all(|s| s.t.is_finite() && s.t >= 0.0 && s.t <= a.elapsed_s + 1.0),
+            .all(|s| s.t.is_finite() && s.t >= 0.0 && s.t <= YEAR_S),
         "{what}: a sample outside the activity"
     );
     for leg in &a.legs {
@@ -382,13 +396,23 @@ fn fit_session_elapsed(elapsed_ms: u64) -> Vec<u8> {
 
 #[test]
 fn a_fit_session_with_a_huge_elapsed_time_is_refused_not_a_panic() {
-    for ms in [u64::MAX - 1, 1 << 60, 1_000_000_000_000_000, 8 * 86_400_000] {
+    for ms in [
+        u64::MAX - 1,
+        1 << 60,
+        1_000_000_000_000_000,
+        400 * 86_400_000,
+    ] {
         let why = answer(&fit_session_elapsed(ms), &format!("elapsed {ms} ms"))
             .err()
             .unwrap_or_default();
         assert!(why.contains("not a real activity"), "{ms}: {why}");
     }
     assert!(answer(&fit_session_elapsed(599_000), "ten minutes").is_ok());
+    // Eight days (a watch with a wrong clock): kept as the file says, with a warning; the effort
+    // model marks it implausible (see the batch test).
+    let a = answer(&fit_session_elapsed(8 * 86_400_000), "eight days")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(a.warnings.iter().any(|w| w.contains("more than a week")));
 }
 
 #[test]
@@ -463,6 +487,7 @@ fn a_hostile_file_in_a_batch_fails_alone_and_the_rest_is_stored() {
     std::fs::write(dir.join("b.fit"), fit_session_elapsed(u64::MAX - 1)).unwrap_or_default();
     std::fs::write(dir.join("c.tcx"), tcx_with("119", "1e309", "3", "1e10")).unwrap_or_default();
     std::fs::write(dir.join("d.fit"), support::fit(0)).unwrap_or_default();
+    std::fs::write(dir.join("e.fit"), fit_session_elapsed(8 * 86_400_000)).unwrap_or_default();
     let out = run_with_deadline(
         home.path(),
         &[
@@ -481,7 +506,7 @@ fn a_hostile_file_in_a_batch_fails_alone_and_the_rest_is_stored() {
     );
     assert!(!err.contains("panicked"), "{err}");
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), 8, "one answer per file: {lines:?}");
+    assert_eq!(lines.len(), 9, "one answer per file: {lines:?}");
     let failed = lines.iter().filter(|l| l["status"] == "failed").count();
     assert_eq!(failed, 6, "{lines:?}");
     // Nothing implausible was stored: the listing shows real numbers.
@@ -489,7 +514,17 @@ fn a_hostile_file_in_a_batch_fails_alone_and_the_rest_is_stored() {
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(!text.contains("inf") && !text.contains("NaN"), "{text}");
     let list: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap_or_default();
-    assert_eq!(list.len(), 2, "{text}");
+    assert_eq!(list.len(), 3, "{text}");
+    // Eight days: stored as the file says, but marked, its load not counted.
+    let id = lines
+        .iter()
+        .find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("e.fit")))
+        .and_then(|l| l["activity_id"].as_i64())
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    let show = support::run(home.path(), &["show", &id.to_string(), "--format", "json"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("\"implausible\": true"), "{text}");
+    assert!(text.contains("more than a week"), "{text}");
 }
 
 // ---- Special files ----

@@ -1,19 +1,24 @@
 //! The last word on what a reader found: every number an [`Activity`] carries is checked here
 //! before anything downstream (the effort model, the database, the views) sees it.
 //!
-//! A time span that no activity can have (non-finite, negative, longer than a week) refuses the
-//! file: the duration is what every judgement rests on. Figures that are only decoration or
-//! have a fallback (distance, a watch's session averages, temperature) are left out with a
-//! warning. Readers use [`span`] and [`offset`] for their own date arithmetic, so a hostile value
+//! A time span that no recording can have (non-finite, negative, longer than a year) refuses
+//! the file: the duration is what every judgement rests on. One longer than a week is kept as
+//! the file says (devices with a wrong clock write such files) but marked: a warning here, and
+//! the effort model judges it implausible, so its load never counts. Figures that are only
+//! decoration or have a fallback (distance, a watch's session averages, temperature) are left
+//! out with a warning. Readers use [`span`] and [`offset`] for their own date arithmetic, so a hostile value
 //! is an error with a reason there too, never a panic.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::IngestError;
-use crate::model::{Activity, HrSample};
+use crate::model::Activity;
 
-/// Longest activity accepted: a week (a multi-day ultra fits; a clock error does not).
+/// Longest real activity: a week (a multi-day ultra fits; a clock error does not). Longer
+/// ones are kept as the file says, marked implausible.
 pub const MAX_ELAPSED_S: f64 = 7.0 * 86_400.0;
+/// Longest span a file may claim at all: a year. Beyond it (1e15 s, 1998 to 2126) it is refused.
+pub const MAX_SPAN_S: f64 = 366.0 * 86_400.0;
 /// Highest heart rate a person reaches; above it a value is a sensor or file error.
 pub const MAX_HR_BPM: f64 = 250.0;
 /// Lowest heart rate taken as a reading (below it: "no reading" or a sensor error).
@@ -41,13 +46,13 @@ pub fn too_many_points(format: &str) -> IngestError {
 /// # Errors
 /// An [`IngestError`] naming the value ("duration 1e15 s is not a real activity").
 pub fn span(seconds: f64, what: &str) -> Result<TimeDelta, IngestError> {
-    if !seconds.is_finite() || !(0.0..=MAX_ELAPSED_S).contains(&seconds) {
+    if !seconds.is_finite() || !(0.0..=MAX_SPAN_S).contains(&seconds) {
         return Err(IngestError::damaged(format!(
-            "{what} {} is not a real activity (more than a week, negative or not a number); refused",
+            "{what} {} is not a real activity (more than a year, negative or not a number); refused",
             seconds_text(seconds)
         )));
     }
-    // Within a week: the millisecond count fits an i64 with room to spare.
+    // Within a year: the millisecond count fits an i64 with room to spare.
     Ok(TimeDelta::milliseconds((seconds * 1000.0).round() as i64))
 }
 
@@ -115,6 +120,13 @@ pub fn check(mut a: Activity) -> Result<Activity, IngestError> {
         ));
     }
     let mut notes = Vec::new();
+    if a.elapsed_s > MAX_ELAPSED_S {
+        notes.push(format!(
+            "the file spans {:.1} days, more than a week: its times are wrong, and its effort \
+             is not counted",
+            a.elapsed_s / 86_400.0
+        ));
+    }
     clean_moving(&mut a, &mut notes);
     clean_distance(&mut a, &mut notes);
     clean_hr(&mut a, &mut notes);
@@ -138,7 +150,7 @@ pub fn check(mut a: Activity) -> Result<Activity, IngestError> {
 
 fn clean_moving(a: &mut Activity, notes: &mut Vec<String>) {
     if let Some(m) = a.moving_s
-        && (!m.is_finite() || !(0.0..=MAX_ELAPSED_S).contains(&m))
+        && (!m.is_finite() || !(0.0..=MAX_SPAN_S).contains(&m))
     {
         notes.push(format!(
             "moving time {} is not real; left out",
@@ -165,60 +177,59 @@ fn clean_distance(a: &mut Activity, notes: &mut Vec<String>) {
     }
 }
 
+/// Highest value a heart-rate field holds as recorded (FIT's and ANT+'s 8-bit field; 255 is
+/// "invalid"). Larger values (1e10 in a TCX) are not readings at all.
+const MAX_RECORDED_BPM: f64 = 255.0;
+
 /// The stream keeps what the device wrote (the model drops implausible samples), but samples
-/// must lie inside the activity; the averages shown are of plausible samples only.
+/// must lie inside the recording. The maximum shown is that of the recorded samples (as
+/// [`crate::model::hr_summary`] takes them) without values no heart-rate field can hold; an
+/// average above 250 bpm is not a heart's and is left out.
 fn clean_hr(a: &mut Activity, notes: &mut Vec<String>) {
-    let limit = a.elapsed_s + 1.0;
     let before = a.hr.len();
-    a.hr.retain(|s| s.t.is_finite() && (0.0..=limit).contains(&s.t));
+    a.hr.retain(|s| s.t.is_finite() && (0.0..=MAX_SPAN_S).contains(&s.t));
     if a.hr.len() < before {
         notes.push(format!(
-            "{} heart-rate samples lay outside the activity and were left out",
+            "{} heart-rate samples lay outside the recording and were left out",
             before - a.hr.len()
         ));
     }
-    let implausible =
+    let recorded = |v: f64| v.is_finite() && v > 0.0 && v <= MAX_RECORDED_BPM;
+    let impossible =
         a.hr.iter()
-            .filter(|s| s.bpm > 0 && !plausible_hr(f64::from(s.bpm)))
+            .filter(|s| f64::from(s.bpm) > MAX_RECORDED_BPM)
             .count();
-    let bad_summary = [a.avg_hr, a.max_hr]
-        .iter()
-        .flatten()
-        .any(|&v| !plausible_hr(v));
-    if implausible == 0 && !bad_summary {
-        return;
+    if impossible > 0 || [a.avg_hr, a.max_hr].iter().flatten().any(|&v| !recorded(v)) {
+        if impossible > 0 {
+            notes.push(format!(
+                "{impossible} heart-rate samples above {MAX_RECORDED_BPM:.0} bpm are not readings; \
+                 not counted"
+            ));
+        }
+        let summary = crate::model::hr_summary(
+            a.hr.iter()
+                .map(|s| s.bpm)
+                .filter(|&b| f64::from(b) <= MAX_RECORDED_BPM),
+        );
+        let (avg, max) = summary.map_or((None, None), |(avg, max)| (Some(avg), Some(max)));
+        a.avg_hr = avg.or(a.avg_hr.filter(|&v| recorded(v)));
+        a.max_hr = max.or(a.max_hr.filter(|&v| recorded(v)));
     }
-    if implausible > 0 {
+    if let Some(avg) = a.avg_hr.filter(|&v| v > MAX_HR_BPM) {
         notes.push(format!(
-            "{implausible} heart-rate samples outside {MIN_HR_BPM:.0}–{MAX_HR_BPM:.0} bpm are not counted"
+            "an average heart rate of {avg:.0} bpm is not a heart's; left out"
         ));
+        a.avg_hr = None;
     }
-    let (avg, max) =
-        plausible_summary(&a.hr).map_or((None, None), |(avg, max)| (Some(avg), Some(max)));
-    if avg.is_none() && bad_summary {
-        notes.push(format!(
-            "the file's average or maximum heart rate is outside {MIN_HR_BPM:.0}–{MAX_HR_BPM:.0} bpm; left out"
-        ));
-    }
-    a.avg_hr = avg.or(a.avg_hr.filter(|&v| plausible_hr(v)));
-    a.max_hr = max.or(a.max_hr.filter(|&v| plausible_hr(v)));
     if a.avg_hr.zip(a.max_hr).is_some_and(|(avg, max)| avg > max) {
         a.avg_hr = None;
     }
 }
 
-fn plausible_summary(hr: &[HrSample]) -> Option<(f64, f64)> {
-    crate::model::hr_summary(
-        hr.iter()
-            .map(|s| s.bpm)
-            .filter(|&b| plausible_hr(f64::from(b))),
-    )
-}
-
 fn clean_legs(a: &mut Activity, notes: &mut Vec<String>) {
     let mut bad = 0usize;
     for leg in &mut a.legs {
-        if !leg.elapsed_s.is_finite() || !(0.0..=MAX_ELAPSED_S).contains(&leg.elapsed_s) {
+        if !leg.elapsed_s.is_finite() || !(0.0..=MAX_SPAN_S).contains(&leg.elapsed_s) {
             leg.elapsed_s = 0.0;
             bad += 1;
         }
@@ -264,7 +275,7 @@ mod tests {
             -1e300,
             f64::NAN,
             -1.0,
-            8.0 * 86_400.0,
+            367.0 * 86_400.0,
         ] {
             let e = span(s, "duration").err();
             assert!(
@@ -276,6 +287,10 @@ mod tests {
         assert_eq!(
             span(3600.5, "duration").ok(),
             Some(TimeDelta::milliseconds(3_600_500))
+        );
+        assert!(
+            span(27.0 * 86_400.0, "duration").is_ok(),
+            "kept, marked by `check`"
         );
         assert!(
             span(1e15, "duration")
