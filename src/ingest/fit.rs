@@ -714,6 +714,57 @@ impl Accumulator {
     }
 
     fn finish(mut self) -> Result<Parsed, IngestError> {
+        if let Some(not_one) = self.not_one_activity()? {
+            return Ok(not_one);
+        }
+        if self.backwards > 0 {
+            self.warn(format!(
+                "{} records went back in time and were left out",
+                self.backwards
+            ));
+        }
+        let times = self.times()?;
+        let timer: f64 = self.sessions.iter().filter_map(|s| s.timer_s).sum();
+        let distance: f64 = self.sessions.iter().filter_map(|s| s.distance_m).sum();
+        let distance_m = if distance > 0.0 {
+            Some(distance)
+        } else {
+            self.last_record_distance.filter(|d| *d > 0.0)
+        };
+        let (hr, avg_hr, max_hr) = self.heart_rate(times.start_raw);
+        let (sport, sub_sport, legs) = self.sports(times.start);
+        self.watch.total_training_effect = self.sessions.iter().find_map(|s| s.training_effect);
+        let avg_temperature_c = if self.temp_n > 0 {
+            Some(self.temp_sum / f64::from(self.temp_n))
+        } else {
+            self.sessions.iter().find_map(|s| s.avg_temp)
+        };
+        Ok(Parsed::Activity(Box::new(Activity {
+            format: Format::Fit,
+            sport,
+            sub_sport,
+            name: None,
+            start: times.start,
+            end: times.end.max(times.start),
+            utc_offset_s: self.utc_offset_s,
+            elapsed_s: times.elapsed_s,
+            moving_s: (timer > 0.0).then_some(timer),
+            distance_m,
+            avg_hr,
+            max_hr,
+            avg_temperature_c,
+            hr,
+            legs,
+            device: self.device(),
+            time_created: self.time_created.and_then(fit_time),
+            watch: self.watch,
+            marked_race: false,
+            warnings: self.warnings,
+        })))
+    }
+
+    /// What the file is when it is not one activity: a skip (another file type) or an error.
+    fn not_one_activity(&mut self) -> Result<Option<Parsed>, IngestError> {
         if self.overflow && !self.not_activity() {
             return Err(IngestError::damaged(format!(
                 "the FIT holds more than {} heart-rate samples, more than a week of recording: \
@@ -725,9 +776,9 @@ impl Accumulator {
             Some(4) => {}
             Some(t) => {
                 let name = get_field_variant_as_string(FieldDataType::File, t as i64);
-                return Ok(Parsed::Skipped(format!(
+                return Ok(Some(Parsed::Skipped(format!(
                     "FIT file of type {name}, not an activity"
-                )));
+                ))));
             }
             None if self.sessions.is_empty() && self.records == 0 => {
                 return Err(IngestError::damaged(
@@ -736,12 +787,11 @@ impl Accumulator {
             }
             None => self.warn("FIT file has no file_id message; read as an activity".into()),
         }
-        if self.backwards > 0 {
-            self.warn(format!(
-                "{} records went back in time and were left out",
-                self.backwards
-            ));
-        }
+        Ok(None)
+    }
+
+    /// Start, end and elapsed time, every step checked: a session can declare any elapsed time.
+    fn times(&self) -> Result<Times, IngestError> {
         let session_start = self.sessions.iter().filter_map(|s| s.start).min();
         let start_raw = session_start
             .or(self.first_record_ts)
@@ -768,7 +818,6 @@ impl Accumulator {
             .map(|(st, el)| f64::from(st) + el)
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let end_raw = session_end.unwrap_or(f64::from(start_raw) + elapsed_s);
-        // Checked before any date arithmetic: a session can declare any elapsed time.
         sanity::span(elapsed_s, "duration")?;
         let end = start
             .checked_add_signed(sanity::span(
@@ -776,24 +825,19 @@ impl Accumulator {
                 "the time from start to end,",
             )?)
             .ok_or_else(|| IngestError::damaged("the FIT end time is out of range".into()))?;
-        let timer: f64 = self.sessions.iter().filter_map(|s| s.timer_s).sum();
-        let distance: f64 = self.sessions.iter().filter_map(|s| s.distance_m).sum();
-        let distance_m = if distance > 0.0 {
-            Some(distance)
-        } else {
-            self.last_record_distance.filter(|d| *d > 0.0)
-        };
+        Ok(Times {
+            start_raw,
+            start,
+            end,
+            elapsed_s,
+        })
+    }
 
-        let record_plausible = self
-            .record_hr
-            .iter()
-            .filter(|(_, b)| (30..=250).contains(b))
-            .count();
-        let msgs_plausible = self
-            .hr_msgs
-            .iter()
-            .filter(|(_, b)| (30..=250).contains(b))
-            .count();
+    /// The heart-rate stream and its average and maximum (the sessions' when no stream).
+    fn heart_rate(&mut self, start_raw: u32) -> (Vec<HrSample>, Option<f64>, Option<f64>) {
+        let plausible = |b: &u16| (30..=250).contains(b);
+        let record_plausible = self.record_hr.iter().filter(|(_, b)| plausible(b)).count();
+        let msgs_plausible = self.hr_msgs.iter().filter(|(_, b)| plausible(b)).count();
         // Swims with a chest strap keep heart rate in `hr` messages; use whichever source is richer.
         let (mut hr, summary) = if record_plausible < 30 && msgs_plausible > record_plausible {
             self.hr_msgs
@@ -820,7 +864,7 @@ impl Accumulator {
             (hr, hr_summary(self.record_hr.iter().map(|h| h.1)))
         };
         // A stream of only zeros (or other impossible values) means "no heart rate".
-        let has_hr = hr.iter().any(|s| (30..=250).contains(&s.bpm));
+        let has_hr = hr.iter().any(|s| plausible(&s.bpm));
         if !has_hr {
             hr.clear();
         }
@@ -834,8 +878,11 @@ impl Accumulator {
                     .reduce(f64::max),
             ),
         };
+        (hr, avg_hr, max_hr)
+    }
 
-        let name_of = |t: FieldDataType, v: u64| get_field_variant_as_string(t, v as i64);
+    /// Sport and sub-sport; for a multisport file, its legs.
+    fn sports(&self, start: DateTime<Utc>) -> (String, Option<String>, Vec<Leg>) {
         let sport_of = |s: &Session| {
             s.sport.map_or_else(
                 || "generic".to_string(),
@@ -867,6 +914,10 @@ impl Accumulator {
         } else {
             Vec::new()
         };
+        (sport, sub_sport, legs)
+    }
+
+    fn device(&self) -> Device {
         let manufacturer = self
             .manufacturer
             .map(|m| name_of(FieldDataType::Manufacturer, m));
@@ -877,39 +928,25 @@ impl Accumulator {
                 p.to_string()
             }
         });
-        self.watch.total_training_effect = self.sessions.iter().find_map(|s| s.training_effect);
-        let avg_temperature_c = if self.temp_n > 0 {
-            Some(self.temp_sum / f64::from(self.temp_n))
-        } else {
-            self.sessions.iter().find_map(|s| s.avg_temp)
-        };
-        Ok(Parsed::Activity(Box::new(Activity {
-            format: Format::Fit,
-            sport,
-            sub_sport,
-            name: None,
-            start,
-            end: end.max(start),
-            utc_offset_s: self.utc_offset_s,
-            elapsed_s,
-            moving_s: (timer > 0.0).then_some(timer),
-            distance_m,
-            avg_hr,
-            max_hr,
-            avg_temperature_c,
-            hr,
-            legs,
-            device: Device {
-                manufacturer,
-                product,
-                serial: self.serial,
-            },
-            time_created: self.time_created.and_then(fit_time),
-            watch: self.watch,
-            marked_race: false,
-            warnings: self.warnings,
-        })))
+        Device {
+            manufacturer,
+            product,
+            serial: self.serial,
+        }
     }
+}
+
+/// An activity's times as read.
+struct Times {
+    start_raw: u32,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    elapsed_s: f64,
+}
+
+/// A FIT profile value's name (`running`, `garmin`, ...).
+fn name_of(t: FieldDataType, v: u64) -> String {
+    get_field_variant_as_string(t, v as i64)
 }
 
 fn field_u16(f: &HashMap<u8, Value>, n: u8) -> Option<u16> {
