@@ -229,24 +229,110 @@ fn process_batch(
 ) {
     let halt = AtomicBool::new(false);
     let report = std::cell::RefCell::new(report);
-    // The sink is asked between files; the workers see its answer through `halt`.
+    // Asked between files; the workers see its answer through `halt`.
     let stop_now = || {
         if report.borrow().stop() {
             halt.store(true, Ordering::SeqCst);
         }
         halt.load(Ordering::SeqCst)
     };
-    let limits = Limits {
-        max_file_bytes: cfg.max_file_bytes,
-    };
+    let limits = limits_of(cfg);
     let db = store.file_path();
     // 1. Triage on this thread: known files cost a stat and a lookup.
+    let Some((tasks, archives)) = triage_all(store, cfg, paths, opts, now, &report, &stop_now)
+    else {
+        return;
+    };
+    if tasks.is_empty() {
+        return;
+    }
+    let mut writer = match Writer::new(store, cfg, now, tasks.len() > 1, db.as_deref()) {
+        Ok(w) => Writer {
+            cut_short_after: opts.cut_short_after,
+            ..w
+        },
+        Err(e) => {
+            for t in tasks {
+                let (Task::File(m) | Task::Archive(m)) = t;
+                report.borrow_mut().outcome(pending(&m.path, &e));
+            }
+            return;
+        }
+    };
+    let queue = Mutex::new(Queue::new(tasks, limits));
+    let limits = Reading {
+        limits,
+        settled: settled_before(opts, now),
+    };
+    let mut unsettled: Vec<String> = Vec::new();
+    let mut emit = |o: Outcome| {
+        if o.status == FileStatus::Pending {
+            unsettled.push(o.path.clone());
+        }
+        report.borrow_mut().outcome(o);
+    };
+    // 2. Read and parse: on this thread for one file, else on worker threads.
+    let workers = opts.workers.clamp(1, 64);
+    if workers == 1 || paths.len() == 1 && archives.is_empty() {
+        let mut slot = inflight::Slot::new(db.as_deref());
+        while let Some(work) = next_work(&queue, &halt) {
+            writer.push(load_guarded(work, limits, &mut slot), &mut emit);
+            if stop_now() {
+                break;
+            }
+        }
+    } else {
+        let shared = Shared {
+            queue: &queue,
+            halt: &halt,
+            db: db.as_deref(),
+            reading: limits,
+        };
+        read_on_workers(workers, &shared, &mut writer, &mut emit, &stop_now);
+    }
+    writer.flush(&mut emit);
+    // 3. Archives whose every member has a final status are not opened again while unchanged.
+    record_settled_archives(writer.store, &archives, &unsettled, now);
+    // 4. History-dependent judgements: brought up to date with everything now stored.
+    if let Err(e) = writer.refresh() {
+        tracing::warn!(error = %e, "could not update judgements after the import; `recoverd replan` will");
+    }
+}
+
+fn record_settled_archives(
+    store: &mut Store,
+    archives: &[FileMeta],
+    unsettled: &[String],
+    now: DateTime<Utc>,
+) {
+    for meta in archives {
+        let prefix = format!("{}/", meta.path.to_string_lossy());
+        if !unsettled
+            .iter()
+            .any(|p| p.starts_with(&prefix) || *p == prefix[..prefix.len() - 1])
+        {
+            let _ = store.record_archive(&meta.path, meta.size, meta.mtime_ns, now);
+        }
+    }
+}
+
+/// Triage of every path (known files answered at once, the rest become tasks); the number of
+/// answers to expect is reported. `None` when told to stop.
+fn triage_all(
+    store: &mut Store,
+    cfg: &Config,
+    paths: &[PathBuf],
+    opts: Options,
+    now: DateTime<Utc>,
+    report: &std::cell::RefCell<&mut dyn Sink>,
+    stop_now: &dyn Fn() -> bool,
+) -> Option<(Vec<Task>, Vec<FileMeta>)> {
     let mut tasks = Vec::new();
     let mut expected = 0usize;
     let mut archives: Vec<FileMeta> = Vec::new();
     for path in paths {
         if stop_now() {
-            return;
+            return None;
         }
         match triage(store, cfg, path, opts, now) {
             Triage::Known(outcomes) => {
@@ -272,89 +358,64 @@ fn process_batch(
         }
     }
     report.borrow_mut().planned(expected);
-    if tasks.is_empty() {
-        return;
-    }
-    let mut writer = match Writer::new(store, cfg, now, tasks.len() > 1, db.as_deref()) {
-        Ok(w) => Writer {
-            cut_short_after: opts.cut_short_after,
-            ..w
-        },
-        Err(e) => {
-            for t in tasks {
-                let (Task::File(m) | Task::Archive(m)) = t;
-                report.borrow_mut().outcome(pending(&m.path, &e));
-            }
-            return;
-        }
-    };
-    let queue = Mutex::new(Queue::new(tasks, limits));
-    // Files cut short that have not changed since this are stored for what they hold.
-    let settled = opts.cut_short_after.and_then(|d| {
-        let d = i64::try_from(d.as_nanos()).ok()?;
-        now.timestamp_nanos_opt()?.checked_sub(d)
-    });
-    let limits = Reading { limits, settled };
-    let mut unsettled: Vec<String> = Vec::new();
-    let mut emit = |o: Outcome| {
-        if o.status == FileStatus::Pending {
-            unsettled.push(o.path.clone());
-        }
-        report.borrow_mut().outcome(o);
-    };
-    // 2. Read and parse: on this thread for one file, else on worker threads.
-    let workers = opts.workers.clamp(1, 64);
-    if workers == 1 || paths.len() == 1 && archives.is_empty() {
-        let mut slot = inflight::Slot::new(db.as_deref());
-        while let Some(work) = next_work(&queue, &halt) {
-            writer.push(load_guarded(work, limits, &mut slot), &mut emit);
-            if stop_now() {
-                break;
-            }
-        }
-    } else {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(workers * 4);
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                let tx = tx.clone();
-                let (queue, halt, db) = (&queue, &halt, db.as_deref());
-                scope.spawn(move || {
-                    let mut slot = inflight::Slot::new(db);
-                    while let Some(work) = next_work(queue, halt) {
-                        if tx.send(load_guarded(work, limits, &mut slot)).is_err() {
-                            break;
-                        }
+    Some((tasks, archives))
+}
+
+/// The mtime (ns) at or before which a FIT file cut short is stored for what it holds.
+fn settled_before(opts: Options, now: DateTime<Utc>) -> Option<i64> {
+    let d = i64::try_from(opts.cut_short_after?.as_nanos()).ok()?;
+    now.timestamp_nanos_opt()?.checked_sub(d)
+}
+
+/// What the worker threads share.
+struct Shared<'a> {
+    queue: &'a Mutex<Queue>,
+    halt: &'a AtomicBool,
+    db: Option<&'a Path>,
+    reading: Reading,
+}
+
+/// Reads and parses on `workers` threads, committing on this one as results arrive. What the
+/// workers have read is committed even when stopping; they take no more.
+fn read_on_workers(
+    workers: usize,
+    shared: &Shared<'_>,
+    writer: &mut Writer<'_>,
+    emit: &mut dyn FnMut(Outcome),
+    stop_now: &dyn Fn() -> bool,
+) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(workers * 4);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            scope.spawn(move || {
+                let mut slot = inflight::Slot::new(shared.db);
+                while let Some(work) = next_work(shared.queue, shared.halt) {
+                    if tx
+                        .send(load_guarded(work, shared.reading, &mut slot))
+                        .is_err()
+                    {
+                        break;
                     }
-                });
-            }
-            drop(tx);
-            // What the workers have read is committed even when stopping; they take no more.
-            loop {
-                match rx.recv_timeout(BATCH_TIME) {
-                    Ok(loaded) => writer.push(loaded, &mut emit),
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => writer.flush(&mut emit),
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 }
-                stop_now();
-            }
-        });
-    }
-    writer.flush(&mut emit);
-    // 3. Archives whose every member has a final status are not opened again while unchanged.
-    for meta in archives {
-        let prefix = format!("{}/", meta.path.to_string_lossy());
-        if !unsettled
-            .iter()
-            .any(|p| p.starts_with(&prefix) || *p == prefix[..prefix.len() - 1])
-        {
-            let _ = writer
-                .store
-                .record_archive(&meta.path, meta.size, meta.mtime_ns, now);
+            });
         }
-    }
-    // 4. History-dependent judgements: brought up to date with everything now stored.
-    if let Err(e) = writer.refresh() {
-        tracing::warn!(error = %e, "could not update judgements after the import; `recoverd replan` will");
+        drop(tx);
+        loop {
+            match rx.recv_timeout(BATCH_TIME) {
+                Ok(loaded) => writer.push(loaded, emit),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => writer.flush(emit),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            stop_now();
+        }
+    });
+}
+
+/// The reading limits a configuration sets.
+fn limits_of(cfg: &Config) -> Limits {
+    Limits {
+        max_file_bytes: cfg.max_file_bytes,
     }
 }
 

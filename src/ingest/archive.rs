@@ -234,17 +234,7 @@ impl Iterator for Members {
             let base = level.path.clone();
             let mut file = match level.zip.by_index(index) {
                 Ok(f) => f,
-                Err(e) => {
-                    return Some(Member {
-                        path: base.join(format!("#{index}")),
-                        size: 0,
-                        bytes: Err(IngestError::damaged(format!(
-                            "member {index} of the zip archive cannot be read: {e}"
-                        ))),
-                        hint: Hint::default(),
-                        skipped: None,
-                    });
-                }
+                Err(e) => return Some(unreadable_member(&base, index, &e)),
             };
             if file.is_dir() {
                 continue;
@@ -252,18 +242,10 @@ impl Iterator for Members {
             let Some(name) = file.enclosed_name() else {
                 // An absolute or escaping name (`../x.fit`): never written anywhere, but answered.
                 let raw = file.name().map(|n| n.into_owned()).unwrap_or_default();
-                if !has_activity_extension(Path::new(&raw)) {
-                    continue;
+                match escaping(&base, &raw, file.size()) {
+                    Some(m) => return Some(m),
+                    None => continue,
                 }
-                return Some(Member {
-                    path: base.join(mangled(&raw)),
-                    size: file.size(),
-                    bytes: Ok(Vec::new()),
-                    hint: Hint::default(),
-                    skipped: Some(format!(
-                        "the member's name {raw:?} points outside the archive; not read"
-                    )),
-                });
             };
             if !has_activity_extension(&name) {
                 continue;
@@ -285,43 +267,14 @@ impl Iterator for Members {
                     skipped: None,
                 });
             }
-            let limit = self.limits.max_file_bytes;
-            let bytes = if declared > limit {
-                Err(expands_past(limit))
-            } else {
-                let mut buf =
-                    Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(1 << 24));
-                match (&mut file).take(limit + 1).read_to_end(&mut buf) {
-                    Ok(_) if buf.len() as u64 > limit => Err(expands_past(limit)),
-                    Ok(_) => Ok(buf),
-                    Err(e) => Err(IngestError {
-                        kind: FailureKind::Damaged,
-                        message: format!("the zip member is damaged: {e}"),
-                    }),
-                }
-            };
+            let bytes = read_member(&mut file, declared, self.limits.max_file_bytes);
             drop(file);
             let is_zip = name
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-            if is_zip && let Ok(inner) = &bytes {
-                if depth >= MAX_DEPTH {
-                    return Some(Member {
-                        path,
-                        size: inner.len() as u64,
-                        bytes: Err(IngestError::damaged(format!(
-                            "zip archives nested deeper than {MAX_DEPTH} levels are not opened"
-                        ))),
-                        hint,
-                        skipped: None,
-                    });
-                }
-                let inner = std::io::Cursor::new(bytes.unwrap_or_default());
-                match open_level(Box::new(inner), &path, self.limits) {
-                    Ok(level) => {
-                        self.stack.push(level);
-                        continue;
-                    }
+            if is_zip && let Ok(inner) = bytes {
+                match self.open_nested(inner, &path, depth) {
+                    Ok(()) => continue,
                     Err(e) => {
                         return Some(Member {
                             path,
@@ -343,6 +296,66 @@ impl Iterator for Members {
             });
         }
     }
+}
+
+impl Members {
+    /// Opens a zip found inside the archive as the next level to read, unless nested too deep.
+    fn open_nested(
+        &mut self,
+        inner: Vec<u8>,
+        path: &Path,
+        depth: usize,
+    ) -> Result<(), IngestError> {
+        if depth >= MAX_DEPTH {
+            return Err(IngestError::damaged(format!(
+                "zip archives nested deeper than {MAX_DEPTH} levels are not opened"
+            )));
+        }
+        let level = open_level(Box::new(std::io::Cursor::new(inner)), path, self.limits)?;
+        self.stack.push(level);
+        Ok(())
+    }
+}
+
+/// A member's bytes, refused past the size limit whatever its header declared.
+fn read_member(file: &mut impl Read, declared: u64, limit: u64) -> Result<Vec<u8>, IngestError> {
+    if declared > limit {
+        return Err(expands_past(limit));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(1 << 24));
+    match file.take(limit + 1).read_to_end(&mut buf) {
+        Ok(_) if buf.len() as u64 > limit => Err(expands_past(limit)),
+        Ok(_) => Ok(buf),
+        Err(e) => Err(IngestError {
+            kind: FailureKind::Damaged,
+            message: format!("the zip member is damaged: {e}"),
+        }),
+    }
+}
+
+fn unreadable_member(base: &Path, index: usize, e: &zip::result::ZipError) -> Member {
+    Member {
+        path: base.join(format!("#{index}")),
+        size: 0,
+        bytes: Err(IngestError::damaged(format!(
+            "member {index} of the zip archive cannot be read: {e}"
+        ))),
+        hint: Hint::default(),
+        skipped: None,
+    }
+}
+
+/// The answer for a member whose name escapes the archive, when it names an activity file.
+fn escaping(base: &Path, raw: &str, size: u64) -> Option<Member> {
+    has_activity_extension(Path::new(raw)).then(|| Member {
+        path: base.join(mangled(raw)),
+        size,
+        bytes: Ok(Vec::new()),
+        hint: Hint::default(),
+        skipped: Some(format!(
+            "the member's name {raw:?} points outside the archive; not read"
+        )),
+    })
 }
 
 /// A member name that escapes the archive, made into one that stays under it (`..` and the
