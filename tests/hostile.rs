@@ -819,7 +819,14 @@ fn a_file_two_processes_died_on_is_failed_before_it_is_read_again() {
     // First death: marked, and read again (first, alone) by the next run.
     dead_slot(&db, 1, &killer);
     let mut outcomes = Vec::new();
-    pipeline::process_paths(&mut store, &cfg, &[other.clone()], opts, now, &mut outcomes);
+    pipeline::process_paths(
+        &mut store,
+        &cfg,
+        std::slice::from_ref(&other),
+        opts,
+        now,
+        &mut outcomes,
+    );
     let (s, reason) = status(&store).unwrap_or((FileStatus::Imported, None));
     assert_eq!(s, FileStatus::Pending, "{reason:?}");
     assert!(reason.is_some_and(|r| r.contains("stopped while working on this file")));
