@@ -9,13 +9,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use chrono::{Local, Offset, Utc};
+use chrono::Utc;
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
@@ -24,7 +23,6 @@ use crate::config::{self, Config};
 use crate::ingest;
 use crate::notifier::Desktop;
 use crate::pipeline::{self, Options, Outcome};
-use crate::render;
 use crate::store::{FileStatus, Store};
 
 /// Quiet time after a file's last event before it is read.
@@ -218,13 +216,12 @@ async fn serve(mut cfg: Config) -> Result<()> {
                             retries.remove(Path::new(&o.path));
                         }
                         if let Some(s) = *stored {
-                            let off = render::offset_for(&s.activity, Local::now().offset().fix());
-                            desktop.announce(&s, off).await;
+                            desktop.announce(&s, &cfg.timezone).await;
                         }
                         let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&counts.status(&o))]);
                     }
                     Some(Done::Backfill(n, latest)) => {
-                        desktop.announce_backfill(n, latest.as_ref().as_ref(), Local::now().offset().fix()).await;
+                        desktop.announce_backfill(n, latest.as_ref().as_ref(), &cfg.timezone).await;
                     }
                 }
             }
@@ -630,70 +627,4 @@ fn log(o: &Outcome) {
             tracing::warn!(path = %path, "{}: {}", o.status.as_str(), o.reason.as_deref().unwrap_or(""));
         }
     }
-}
-
-/// The unit file shipped in `systemd/`, with this binary's path and database folder filled in.
-#[must_use]
-pub fn unit_text(binary: &Path, db_dir: &Path) -> String {
-    include_str!("../systemd/recoverd.service")
-        .lines()
-        .map(|l| {
-            if l.starts_with("ExecStart=") {
-                format!("ExecStart={} run", binary.display())
-            } else if l.starts_with("ReadWritePaths=") {
-                format!("ReadWritePaths={}", db_dir.display())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
-}
-
-/// `install-service`: writes `~/.config/systemd/user/recoverd.service`.
-///
-/// # Errors
-/// When the unit cannot be written or systemctl fails.
-pub fn install_service(cfg: &Config, enable: bool) -> Result<ExitCode> {
-    let binary = std::env::current_exe().context("cannot find this binary's path")?;
-    let binary = binary.canonicalize().unwrap_or(binary);
-    let db_dir = cfg
-        .database
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    std::fs::create_dir_all(&db_dir)
-        .with_context(|| format!("cannot create {}", db_dir.display()))?;
-    let dir = config::default_config_path()?
-        .parent()
-        .and_then(Path::parent)
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        .join("systemd/user");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let unit = dir.join("recoverd.service");
-    std::fs::write(&unit, unit_text(&binary, &db_dir))
-        .with_context(|| format!("cannot write {}", unit.display()))?;
-    println!("wrote {}", unit.display());
-    let steps: [&[&str]; 2] = [
-        &["--user", "daemon-reload"],
-        &["--user", "enable", "--now", "recoverd.service"],
-    ];
-    if enable {
-        for args in steps {
-            let status = std::process::Command::new("systemctl")
-                .args(args)
-                .status()
-                .context("cannot run systemctl")?;
-            if !status.success() {
-                anyhow::bail!("`systemctl {}` failed", args.join(" "));
-            }
-        }
-        println!("recoverd is enabled and running: `systemctl --user status recoverd`");
-    } else {
-        println!("to start it now and at every login:");
-        for args in steps {
-            println!("  systemctl {}", args.join(" "));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,8 @@ pub mod daemon;
 pub mod effort;
 pub mod inflight;
 pub mod ingest;
+pub mod install;
+pub mod localtime;
 pub mod logging;
 pub mod model;
 pub mod notifier;

@@ -3,7 +3,8 @@
 //! backfill. The words come from [`crate::render::notification`]. A desktop without a bus or a
 //! notification server costs one warning per run; nothing retries forever.
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, Duration, Utc};
+use jiff::tz::TimeZone;
 use notify_rust::{Notification, Timeout, Urgency};
 
 use crate::render;
@@ -36,8 +37,8 @@ impl Desktop {
     }
 
     /// Announces one new activity.
-    pub async fn announce(&mut self, stored: &Stored, off: FixedOffset) {
-        if let Some((summary, body)) = render::notification(stored, off) {
+    pub async fn announce(&mut self, stored: &Stored, tz: &TimeZone) {
+        if let Some((summary, body)) = render::notification(stored, tz) {
             self.send(&summary, &body).await;
         }
     }
@@ -47,7 +48,7 @@ impl Desktop {
         &mut self,
         count: usize,
         latest: Option<&Stored>,
-        off: FixedOffset,
+        tz: &TimeZone,
     ) {
         if count == 0 {
             return;
@@ -57,7 +58,7 @@ impl Desktop {
             if count == 1 { "y" } else { "ies" }
         );
         let body = latest
-            .and_then(|s| render::notification(s, off))
+            .and_then(|s| render::notification(s, tz))
             .map_or_else(
                 || "Fitness and form are up to date.".to_string(),
                 |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),

@@ -826,7 +826,6 @@ struct Writer<'a> {
     batching: bool,
     batch: Vec<Outcome>,
     batch_started: Instant,
-    max_at_start: Option<f64>,
     imported: Vec<(i64, DateTime<Utc>)>,
     slot: inflight::Slot,
     cut_short_after: Option<Duration>,
@@ -842,7 +841,6 @@ impl<'a> Writer<'a> {
     ) -> Result<Self, StoreError> {
         let history = HistoryCache::load(store)?;
         Ok(Self {
-            max_at_start: history.max_hr,
             store,
             cfg,
             now,
@@ -914,6 +912,21 @@ impl<'a> Writer<'a> {
                 Ok(None) => {}
                 Err(e) => return pending(&meta.path, &e),
             }
+            match self.store.is_forgotten(sha) {
+                Ok(true) => {
+                    let why =
+                        "forgotten with `recoverd forget`: not imported again unless it changes";
+                    return record(
+                        self.store,
+                        &meta,
+                        FileStatus::Skipped,
+                        Some(why.into()),
+                        self.now,
+                    );
+                }
+                Ok(false) => {}
+                Err(e) => return pending(&meta.path, &e),
+            }
         }
         match result {
             // Cut short and still growing: a copy in progress, read again when it settles.
@@ -968,8 +981,8 @@ impl<'a> Writer<'a> {
             Some((_, Err(e))) => return pending(&meta.path, &e),
         };
         let peak = effort::peak_10s(&activity.hr);
-        let history = self.history.history(replacing, peak);
-        let assessment = plan::evaluate(activity, &self.cfg.athlete, &history);
+        let history = self.history.history(replacing, None);
+        let assessment = plan::evaluate(activity, &self.cfg.athlete, &history, &self.cfg.timezone);
         match self.store.insert_activity(
             replacing,
             meta,
@@ -1000,16 +1013,13 @@ impl<'a> Writer<'a> {
             .is_some_and(|stored| a.elapsed_s > stored + 1.0)
     }
 
-    /// After imports: activities judged before older ones arrived, or before a higher heart
-    /// rate was seen, are judged again, oldest first.
+    /// After imports: activities judged before older ones arrived are judged again, oldest
+    /// first (a peak or a load counts only for what starts after it).
     fn refresh(&mut self) -> Result<usize, StoreError> {
         let Some(earliest) = self.imported.iter().map(|(_, s)| *s).min() else {
             return Ok(0);
         };
-        let max_rose = self.history.max_hr > self.max_at_start && self.max_at_start.is_some();
-        let redo = self
-            .store
-            .activity_ids(if max_rose { None } else { Some(earliest) })?;
+        let redo = self.store.activity_ids(Some(earliest))?;
         if redo.len() == 1 && self.imported.len() == 1 && redo[0] == self.imported[0].0 {
             return Ok(0); // the newest activity, judged with everything before it
         }
@@ -1019,14 +1029,18 @@ impl<'a> Writer<'a> {
 
 /// The history judgements are made against, held in memory during a run.
 struct HistoryCache {
-    max_hr: Option<f64>,
+    peaks: HashMap<i64, effort::Peak>,
     loads: HashMap<i64, (NaiveDate, Option<f64>)>,
 }
 
 impl HistoryCache {
     fn load(store: &Store) -> Result<Self, StoreError> {
         Ok(Self {
-            max_hr: store.observed_max_hr()?,
+            peaks: store
+                .peaks()?
+                .into_iter()
+                .filter_map(|p| p.id.map(|id| (id, p)))
+                .collect(),
             loads: store
                 .loads()?
                 .into_iter()
@@ -1035,29 +1049,38 @@ impl HistoryCache {
         })
     }
 
-    fn history(&self, except: Option<i64>, own_peak: Option<f64>) -> History {
-        let observed_max_hr = match (self.max_hr, own_peak) {
-            (Some(x), Some(y)) => Some(x.max(y)),
-            (x, y) => x.or(y),
-        };
+    /// The history for judging one activity: everything stored but `except` (itself).
+    fn history(&self, except: Option<i64>, marked_race: Option<bool>) -> History {
         History {
-            observed_max_hr,
+            peaks: self
+                .peaks
+                .iter()
+                .filter(|(id, _)| Some(**id) != except)
+                .map(|(_, p)| *p)
+                .collect(),
             daily_loads: self
                 .loads
                 .iter()
                 .filter(|(id, _)| Some(**id) != except)
                 .filter_map(|(_, (d, l))| l.map(|l| (*d, l)))
                 .collect(),
+            marked_race,
         }
     }
 
     fn add(&mut self, id: i64, a: &Activity, s: &plan::Assessment, peak: Option<f64>) {
-        if let Some(p) = peak {
-            self.max_hr = Some(self.max_hr.map_or(p, |m| m.max(p)));
+        if let Some(bpm) = peak {
+            self.peaks.insert(
+                id,
+                effort::Peak {
+                    id: Some(id),
+                    start: a.start,
+                    bpm,
+                },
+            );
         }
         let load = s.effort.hrss.filter(|_| !s.effort.implausible);
-        self.loads
-            .insert(id, (effort::local_day(a.start, a.utc_offset_s), load));
+        self.loads.insert(id, (s.local_day, load));
     }
 }
 
@@ -1082,7 +1105,8 @@ fn reassess(
         let assessment = plan::evaluate(
             &stored.activity,
             &cfg.athlete,
-            &history.history(Some(id), peak),
+            &history.history(Some(id), stored.race_mark),
+            &cfg.timezone,
         );
         if let Err(e) = store.save_assessment(id, &stored.activity, &assessment, &key) {
             let _ = store.end_batch();
@@ -1248,4 +1272,14 @@ pub fn replan(store: &mut Store, cfg: &Config, all: bool) -> Result<usize, Store
     }
     let mut history = HistoryCache::load(store)?;
     reassess(store, cfg, &ids, &mut history)
+}
+
+/// Judges the given activities again, in this order, against everything stored (after
+/// `recoverd mark` or `recoverd forget`).
+///
+/// # Errors
+/// On database failure.
+pub fn replan_ids(store: &mut Store, cfg: &Config, ids: &[i64]) -> Result<usize, StoreError> {
+    let mut history = HistoryCache::load(store)?;
+    reassess(store, cfg, ids, &mut history)
 }
