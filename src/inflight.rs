@@ -97,7 +97,8 @@ pub fn recover(db: Option<&Path>) -> Vec<PathBuf> {
         let Some(pid) = dead_owner(&name) else {
             continue;
         };
-        // Claimed by renaming: of two processes recovering at once, one wins.
+        // Claimed by renaming: of two processes recovering at once, one wins. A claim left by a
+        // process that died before it finished is claimed again.
         let claimed = dir.join(format!("{PREFIX}claimed.{pid}.{}", std::process::id()));
         if std::fs::rename(e.path(), &claimed).is_err() {
             continue;
@@ -113,13 +114,23 @@ pub fn recover(db: Option<&Path>) -> Vec<PathBuf> {
     out
 }
 
-/// The pid of a slot's process, when the name is a slot's and that process no longer exists.
+/// For a slot (`<pid>.<n>`) whose process no longer exists, or a claim on one
+/// (`claimed.<pid>.<claimer>`) whose claimer no longer exists: the pid of the slot's process.
 fn dead_owner(name: &std::ffi::OsStr) -> Option<u32> {
     let rest = name.to_str()?.strip_prefix(PREFIX)?;
-    let (pid, n) = rest.split_once('.')?;
-    n.parse::<usize>().ok()?;
-    let pid: u32 = pid.parse().ok()?;
-    if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
+    let (pid, owner) = match rest.strip_prefix("claimed.") {
+        Some(claim) => {
+            let (pid, claimer) = claim.split_once('.')?;
+            (pid.parse::<u32>().ok()?, claimer.parse::<u32>().ok()?)
+        }
+        None => {
+            let (pid, n) = rest.split_once('.')?;
+            n.parse::<usize>().ok()?;
+            let pid = pid.parse::<u32>().ok()?;
+            (pid, pid)
+        }
+    };
+    if owner == std::process::id() || Path::new("/proc").join(owner.to_string()).exists() {
         return None;
     }
     Some(pid)
@@ -145,6 +156,10 @@ mod tests {
         std::fs::write(dir.path().join(format!("{PREFIX}4294968.1")), b"").unwrap_or_default();
         assert_eq!(recover(Some(&db)), vec![PathBuf::from("/w/big.fit")]);
         assert!(recover(Some(&db)).is_empty(), "counted once");
+        // A claim whose claimer died before it finished is taken again.
+        let claim = dir.path().join(format!("{PREFIX}claimed.4294967.4294969"));
+        std::fs::write(&claim, b"/w/big.fit").unwrap_or_default();
+        assert_eq!(recover(Some(&db)), vec![PathBuf::from("/w/big.fit")]);
         assert_eq!(
             std::fs::read_dir(dir.path())
                 .map(Iterator::count)

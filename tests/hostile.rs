@@ -1017,3 +1017,118 @@ fn the_service_stores_a_fit_cut_short_once_it_has_not_changed_for_ten_minutes() 
         "{files:?}"
     );
 }
+
+/// A GPX of about `mb` MB (one point a second, with heart rate).
+fn big_gpx(path: &Path, mb: usize) {
+    use std::io::Write as _;
+    let f = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut w = std::io::BufWriter::new(f);
+    let _ = w.write_all(b"<?xml version=\"1.0\"?><gpx version=\"1.1\" creator=\"t\" xmlns=\"http://www.topografix.com/GPX/1/1\"><trk><trkseg>\n");
+    let mut written = 0;
+    let mut i = 0i64;
+    while written < mb << 20 {
+        let t = chrono::DateTime::from_timestamp(support::SERVICE_START + i, 0).unwrap_or_default();
+        let line = format!(
+            "<trkpt lat=\"46.{:06}\" lon=\"14.0\"><ele>500</ele><time>{}</time></trkpt>\n",
+            i % 1_000_000,
+            t.format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        let _ = w.write_all(line.as_bytes());
+        written += line.len();
+        i += 1;
+    }
+    let _ = w.write_all(b"</trkseg></trk></gpx>\n");
+}
+
+/// Starts `recoverd import FILE`, and kills it (SIGKILL, as the kernel's OOM killer would) as soon
+/// as its slot says it is reading `file`. True when it was caught in the act.
+fn kill_while_reading(home: &Path, file: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let db_dir = home.join(".local/share/recoverd");
+    let mut child = Command::new(support::bin())
+        .args(["import", "--no-notify"])
+        .arg(file)
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("RECOVERD_CONFIG")
+        .env_remove("RECOVERD_DB")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut caught = false;
+    while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+        // A slot of this process (not its claim on a dead one's).
+        let slot = format!(".recoverd-reading.{}.", child.id());
+        let holding = std::fs::read_dir(&db_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name().to_string_lossy().starts_with(&slot)
+                    && std::fs::read(e.path()).is_ok_and(|b| b == file.as_os_str().as_bytes())
+            });
+        if holding {
+            let _ = child.kill();
+            caught = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    caught
+}
+
+#[test]
+fn a_file_that_kills_import_twice_is_failed_and_answered_without_being_read_again() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let big = home.path().join("big.gpx");
+    big_gpx(&big, 40);
+    // The database exists first (the slot lives beside it).
+    assert!(support::run(home.path(), &["list"]).status.success());
+    assert!(kill_while_reading(home.path(), &big), "first death");
+    assert!(
+        kill_while_reading(home.path(), &big),
+        "second death: read again, alone"
+    );
+    let out = run_with_deadline(
+        home.path(),
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            big.to_str().unwrap_or_default(),
+        ],
+        60,
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], "failed", "{lines:?}");
+    assert!(
+        lines[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("twice")),
+        "{lines:?}"
+    );
+    // Changed, it is read again.
+    big_gpx(&big, 1);
+    let out = run_with_deadline(
+        home.path(),
+        &[
+            "import",
+            "--json",
+            "--no-notify",
+            big.to_str().unwrap_or_default(),
+        ],
+        60,
+    );
+    assert_eq!(
+        json_lines(&out)[0]["status"],
+        "imported",
+        "{:?}",
+        json_lines(&out)
+    );
+}
