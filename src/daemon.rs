@@ -449,7 +449,9 @@ fn scan(dir: &Path, cfg: &Config, pending: &mut HashMap<PathBuf, Candidate>, ori
             let p = e.path();
             if ft.is_dir() {
                 stack.push(p);
-            } else if (ft.is_file() || ft.is_symlink()) && wanted(&p, cfg) {
+            } else if wanted(&p, cfg) {
+                // FIFOs, sockets and devices too: the writer's triage answers them (skipped,
+                // never opened).
                 pending.entry(p).or_insert(Candidate {
                     due: Instant::now(),
                     complete: false,

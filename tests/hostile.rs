@@ -601,7 +601,7 @@ fn a_fifo_in_a_watched_folder_is_skipped_and_later_files_are_still_imported() {
     std::fs::write(watch.join("run.fit"), support::fit(2)).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut files = Vec::new();
-    while Instant::now() < deadline && files.len() < 3 {
+    while Instant::now() < deadline && files.len() < 4 {
         std::thread::sleep(Duration::from_millis(200));
         files = support::files_json(home.path());
     }
@@ -622,6 +622,10 @@ fn a_fifo_in_a_watched_folder_is_skipped_and_later_files_are_still_imported() {
         .filter_map(|f| f["path"].as_str())
         .collect();
     assert!(skipped.iter().any(|p| p.ends_with("late.fit")), "{files:?}");
+    assert!(
+        skipped.iter().any(|p| p.ends_with("early.fit")),
+        "{files:?}"
+    );
     assert!(skipped.iter().any(|p| p.ends_with("link.fit")), "{files:?}");
 }
 
