@@ -937,18 +937,25 @@ impl<'a> Writer<'a> {
                 Outcome::pending_because(&meta.path, "the file is still being written")
             }
             Err(e) if e.kind == FailureKind::CutShort && self.cut_short_after.is_some() => {
+                // Recorded, so that `files` shows what it waits for.
                 let minutes = self
                     .cut_short_after
                     .unwrap_or_default()
                     .as_secs()
                     .div_ceil(60);
-                Outcome::pending_because(
-                    &meta.path,
-                    &format!(
-                        "{}; what it holds is stored if it does not change for {minutes} minutes",
-                        e.message
-                    ),
-                )
+                let reason = format!(
+                    "{}; what it holds is stored if it does not change for {minutes} minutes",
+                    e.message
+                );
+                let mut o = record(
+                    self.store,
+                    &meta,
+                    FileStatus::Pending,
+                    Some(reason),
+                    self.now,
+                );
+                o.transient = true;
+                o
             }
             Err(e) => failed(self.store, &meta, &e, self.now),
             Ok(Parsed::Skipped(reason)) => record(

@@ -1011,6 +1011,16 @@ fn the_service_stores_a_fit_cut_short_once_it_has_not_changed_for_ten_minutes() 
         1,
         "{files:?}"
     );
+    let waiting = files
+        .iter()
+        .find(|f| f["path"].as_str().is_some_and(|p| p.ends_with("fresh.fit")));
+    assert!(
+        waiting.is_some_and(|f| f["status"] == "pending"
+            && f["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("10 minutes"))),
+        "{files:?}"
+    );
     // Ten minutes later (its mtime moved back: the change of metadata wakes the service).
     set_mtime_ago(&fresh, 11 * 60);
     let files = support::wait_imported(home.path(), 2, 60);
