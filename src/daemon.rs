@@ -233,7 +233,16 @@ async fn serve(mut cfg: Config) -> Result<()> {
     stop.store(true, Ordering::SeqCst);
     drop(job_tx);
     drop(watcher);
-    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    // A writer that died (a panic no per-file guard caught) is an error exit, so that systemd
+    // restarts the service; the file it held is marked by the next run (see `inflight`).
+    if !matches!(
+        tokio::task::spawn_blocking(move || writer.join()).await,
+        Ok(Ok(()))
+    ) {
+        anyhow::bail!(
+            "the writer thread died; exiting with an error so that recoverd is restarted"
+        );
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -440,7 +449,9 @@ fn scan(dir: &Path, cfg: &Config, pending: &mut HashMap<PathBuf, Candidate>, ori
             let p = e.path();
             if ft.is_dir() {
                 stack.push(p);
-            } else if (ft.is_file() || ft.is_symlink()) && wanted(&p, cfg) {
+            } else if wanted(&p, cfg) {
+                // FIFOs, sockets and devices too: the writer's triage answers them (skipped,
+                // never opened).
                 pending.entry(p).or_insert(Candidate {
                     due: Instant::now(),
                     complete: false,
@@ -603,18 +614,19 @@ impl Counts {
 }
 
 fn log(o: &Outcome) {
+    let path = crate::logging::printable(&o.path);
     if o.known {
-        tracing::debug!(path = %o.path, "unchanged, already known");
+        tracing::debug!(path = %path, "unchanged, already known");
         return;
     }
     match o.status {
-        FileStatus::Imported => tracing::info!(path = %o.path, id = o.activity_id, "imported"),
-        FileStatus::Duplicate => tracing::info!(path = %o.path, of = o.duplicate_of, "duplicate"),
+        FileStatus::Imported => tracing::info!(path = %path, id = o.activity_id, "imported"),
+        FileStatus::Duplicate => tracing::info!(path = %path, of = o.duplicate_of, "duplicate"),
         FileStatus::Skipped => {
-            tracing::info!(path = %o.path, "skipped: {}", o.reason.as_deref().unwrap_or(""))
+            tracing::info!(path = %path, "skipped: {}", o.reason.as_deref().unwrap_or(""))
         }
         FileStatus::Failed | FileStatus::Pending => {
-            tracing::warn!(path = %o.path, "{}: {}", o.status.as_str(), o.reason.as_deref().unwrap_or(""));
+            tracing::warn!(path = %path, "{}: {}", o.status.as_str(), o.reason.as_deref().unwrap_or(""));
         }
     }
 }
