@@ -173,6 +173,8 @@ fn activity_charts(
             "<p class=\"why\">No heart-rate stream in this file: no heart-rate charts.</p>"
         );
     }
+    // The morning check's chart (resting HR and HRV of the window against the runner's normal
+    // band, issue 15) belongs here once the morning check has landed.
 }
 
 /// `show --format html`: one activity's page, seen at `now`.
@@ -383,7 +385,9 @@ pub fn write_files(
 
 /// Writes through a temporary file in the same folder, then renames it into place.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }
