@@ -249,3 +249,42 @@ fn a_real_browser_renders_the_page_of_a_marathon() {
     );
     assert!(dom.contains("Ready for hard training and racing"));
 }
+
+#[test]
+fn without_heart_rate_the_page_and_picture_show_the_plan() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    support::reference_config(home.path());
+    let mut gpx = String::from(
+        "<?xml version=\"1.0\"?>\n<gpx version=\"1.1\" creator=\"test\" \
+         xmlns=\"http://www.topografix.com/GPX/1/1\"><trk><name>Long walk</name><trkseg>\n",
+    );
+    for i in 0..=600 {
+        let t = chrono::DateTime::from_timestamp(START + i * 10, 0).unwrap_or_default();
+        gpx.push_str(&format!(
+            "<trkpt lat=\"{:.5}\" lon=\"13.40000\"><time>{}</time></trkpt>\n",
+            52.5 + f64::from(i as u32) * 0.0002,
+            t.format("%Y-%m-%dT%H:%M:%SZ")
+        ));
+    }
+    gpx.push_str("</trkseg></trk></gpx>\n");
+    let file = home.path().join("walk.gpx");
+    std::fs::write(&file, gpx).unwrap_or_else(|e| panic!("{e}"));
+    let out = support::run(
+        home.path(),
+        &["import", "--no-notify", file.to_str().unwrap_or_default()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No heart-rate chart to draw: a usage error that names the chart there is.
+    let out = support::run(home.path(), &["show", "--format", "svg", "--chart", "hr"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--chart plan"));
+    let plan = stdout(home.path(), &["show", "--format", "svg", "--chart", "plan"]);
+    assert!(structure(&plan).contains("Recovery plan (Europe/Berlin time)"));
+    let page = stdout(home.path(), &["show", "--format", "html"]);
+    assert!(page.contains("id=\"chart-plan\"") && !page.contains("id=\"chart-hr\""));
+    assert!(page.contains("No heart-rate stream"));
+}
