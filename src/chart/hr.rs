@@ -137,11 +137,14 @@ fn bands(chart: &mut Ctx<'_, '_>, lthr: f64, (x1, y0, y1): (f64, f64, f64)) -> D
             [(0.0, a), (x1, b)],
             zone_colour(class).mix(0.22).filled(),
         )))?;
-        chart.draw_series(std::iter::once(Text::new(
-            zone_name(class),
-            (x1, (a + b) / 2.0),
-            text(12).pos(Pos::new(HPos::Right, VPos::Center)),
-        )))?;
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((x1, (a + b) / 2.0))
+                + Text::new(
+                    zone_name(class),
+                    (-4, 0),
+                    text(12).pos(Pos::new(HPos::Right, VPos::Center)),
+                ),
+        ))?;
     }
     Ok(())
 }
@@ -164,16 +167,19 @@ fn best_window(
         BEST.stroke_width(3),
     )))?;
     let right = b > x1 * 0.7;
-    chart.draw_series(std::iter::once(Text::new(
-        format!(
-            "best 20 min: {mean:.0} bpm ({:.0} % of threshold)",
-            mean / lthr * 100.0
-        ),
-        (if right { a } else { b }, y1 - (y1 - y0) * 0.04),
-        (FONT, 13).into_font().color(&INK).pos(Pos::new(
-            if right { HPos::Right } else { HPos::Left },
-            VPos::Top,
-        )),
-    )))?;
+    chart.draw_series(std::iter::once(
+        EmptyElement::at((if right { a } else { b }, y1))
+            + Text::new(
+                format!(
+                    "best 20 min: {mean:.0} bpm ({:.0} % of threshold)",
+                    mean / lthr * 100.0
+                ),
+                (if right { -6 } else { 6 }, 6),
+                (FONT, 13).into_font().color(&INK).pos(Pos::new(
+                    if right { HPos::Right } else { HPos::Left },
+                    VPos::Top,
+                )),
+            ),
+    ))?;
     Ok(())
 }

@@ -139,13 +139,13 @@ pub fn plan(
         items(&mut chart, a, &rows, end).map_err(err)?;
         let span = Span { x0, x1, n };
         let short = |t| crate::render::local_short(t, tz);
-        let ready_label = format!(" ready {} ", short(a.recovery.ready));
+        let ready_label = format!("ready {}", short(a.recovery.ready));
         marker(&mut chart, &span, ready, READY, ready_label, true).map_err(err)?;
         if let Some(easy) = a.recovery.easy_from {
-            let label = format!(" easy running {} ", short(easy));
+            let label = format!("easy running {}", short(easy));
             marker(&mut chart, &span, hours(easy, end), EASY, label, false).map_err(err)?;
         }
-        let now_label = format!(" now {} ", short(now));
+        let now_label = format!("now {}", short(now));
         marker(&mut chart, &span, hours(now, end), NOW, now_label, true).map_err(err)?;
         root.present().map_err(err)?;
     }
@@ -200,14 +200,17 @@ fn marker(
         colour.stroke_width(2),
     )))?;
     let right = x > span.x0 + (span.x1 - span.x0) * 0.6;
-    chart.draw_series(std::iter::once(Text::new(
-        label,
-        (x, if top { yb } else { ya }),
-        (FONT, 13).into_font().color(&colour).pos(Pos::new(
-            if right { HPos::Right } else { HPos::Left },
-            if top { VPos::Top } else { VPos::Bottom },
-        )),
-    )))?;
+    chart.draw_series(std::iter::once(
+        EmptyElement::at((x, if top { yb } else { ya }))
+            + Text::new(
+                label,
+                (if right { -4 } else { 4 }, 0),
+                (FONT, 13).into_font().color(&colour).pos(Pos::new(
+                    if right { HPos::Right } else { HPos::Left },
+                    if top { VPos::Top } else { VPos::Bottom },
+                )),
+            ),
+    ))?;
     Ok(())
 }
 

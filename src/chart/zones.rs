@@ -74,11 +74,14 @@ pub fn zones(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartErro
                 .map_err(err)?;
             let pct = if total > 0.0 { s / total * 100.0 } else { 0.0 };
             chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("  {} · {pct:.0} %", duration_words(s)),
-                    (m, y),
-                    text(13).pos(Pos::new(HPos::Left, VPos::Center)),
-                )))
+                .draw_series(std::iter::once(
+                    EmptyElement::at((m, y))
+                        + Text::new(
+                            format!("{} · {pct:.0} %", duration_words(s)),
+                            (6, 0),
+                            text(13).pos(Pos::new(HPos::Left, VPos::Center)),
+                        ),
+                ))
                 .map_err(err)?;
         }
         root.present().map_err(err)?;
