@@ -9,6 +9,7 @@
 pub mod app;
 pub mod chart;
 pub mod cli;
+pub mod click;
 pub mod config;
 pub mod daemon;
 pub mod effort;

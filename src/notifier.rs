@@ -3,11 +3,13 @@
 //! backfill. The words come from [`crate::render::notification`]. A desktop without a bus or a
 //! notification server costs one warning per run; nothing retries forever.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 use jiff::tz::TimeZone;
-use notify_rust::{Notification, NotificationHandle, Timeout, Urgency};
+use notify_rust::{Notification, Timeout, Urgency};
+
+use crate::click::Clicks;
 
 use crate::config::Config;
 use crate::page::{self, PageFiles};
@@ -27,6 +29,8 @@ pub struct Desktop {
     /// Offer the default action (open the page) and listen for it: only a process that stays
     /// up to answer the click (the service) does.
     listen: bool,
+    /// The service's listening connection, once a plan notification has been sent.
+    clicks: Option<Clicks>,
 }
 
 impl Desktop {
@@ -38,6 +42,7 @@ impl Desktop {
             failed: false,
             pages: None,
             listen: false,
+            clicks: None,
         }
     }
 
@@ -128,16 +133,13 @@ impl Desktop {
             .timeout(Timeout::Default);
         if let Some(f) = files {
             n.image_path(&f.png.to_string_lossy());
-            if self.listen {
-                n.action("default", "Open the plan");
-            }
         }
-        match n.show_async().await {
-            Ok(handle) => {
-                if let Some(f) = files.filter(|_| self.listen) {
-                    open_on_click(handle, f.html.clone());
-                }
-            }
+        let result = match files.filter(|_| self.listen) {
+            Some(f) => self.send_with_click(summary, body, f).await,
+            None => n.show_async().await.map(drop).map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(()) => {}
             Err(e) => {
                 self.failed = true;
                 tracing::warn!(
@@ -150,45 +152,26 @@ impl Desktop {
     }
 }
 
-/// Listens for `ActionInvoked` on this notification's own connection (some servers send it
-/// only there) and opens the page on its default action. The wait ends when the notification
-/// is clicked or closed, or the runtime that carries the connection stops; it runs on a small
-/// thread of its own, since notify-rust's wait blocks.
-fn open_on_click(handle: NotificationHandle, page: PathBuf) {
-    let rt = tokio::runtime::Handle::try_current().ok();
-    let spawned = std::thread::Builder::new()
-        .name("recoverd-click".into())
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            let _guard = rt.as_ref().map(tokio::runtime::Handle::enter);
-            handle.wait_for_action(|action| {
-                if action == "default" {
-                    open_page(&page);
-                }
-            });
-        });
-    if let Err(e) = spawned {
-        tracing::warn!("cannot wait for a click on the notification: {e}");
-    }
-}
-
-/// Opens a page with the desktop's handler for HTML (`xdg-open`).
-fn open_page(page: &Path) {
-    let status = std::process::Command::new("xdg-open")
-        .arg(page)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    match status {
-        Ok(s) if s.success() => {
-            tracing::info!(page = %page.display(), "opened the activity's page")
+impl Desktop {
+    /// A plan notification whose click opens its page: sent on the service's one listening
+    /// connection (see [`crate::click`]), made on first use.
+    async fn send_with_click(
+        &mut self,
+        summary: &str,
+        body: &str,
+        files: &PageFiles,
+    ) -> Result<(), String> {
+        if self.clicks.is_none() {
+            self.clicks = Some(Clicks::connect().await.map_err(|e| e.to_string())?);
         }
-        Ok(s) => tracing::warn!(page = %page.display(), "xdg-open could not open the page ({s})"),
-        Err(e) => tracing::warn!(
-            page = %page.display(),
-            "cannot run xdg-open to open the page ({e}); open it in a browser"
-        ),
+        match &self.clicks {
+            Some(c) => c
+                .notify(summary, body, &files.png, &files.html)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 }
 
