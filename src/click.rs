@@ -24,6 +24,14 @@ type Pages = Arc<Mutex<VecDeque<(u32, PathBuf)>>>;
 pub struct Clicks {
     conn: zbus::Connection,
     pages: Pages,
+    /// The listening task; stopped when this goes (a new notifier after a reload makes its own).
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Clicks {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 impl Clicks {
@@ -43,8 +51,12 @@ impl Clicks {
             .add_match_rule(rule)
             .await?;
         let pages: Pages = Arc::default();
-        tokio::spawn(listen(conn.clone(), Arc::clone(&pages)));
-        Ok(Self { conn, pages })
+        let listener = tokio::spawn(listen(conn.clone(), Arc::clone(&pages)));
+        Ok(Self {
+            conn,
+            pages,
+            listener,
+        })
     }
 
     /// Sends one notification with a picture and a default action that opens `page`.

@@ -1,7 +1,10 @@
 //! Desktop notifications: one `org.freedesktop.Notifications.Notify` call on the session bus per
 //! newly imported activity (notify-rust on its pure-Rust zbus backend), or one summary for a
 //! backfill. The words come from [`crate::render::notification`]. A desktop without a bus or a
-//! notification server costs one warning per run; nothing retries forever.
+//! notification server costs one warning per run; nothing retries forever. Each activity's
+//! notification carries a picture of the effort (`image-path`, a PNG beside its HTML page in the
+//! data folder); the service's also has a default action that opens the page, sent and
+//! answered on one lasting connection ([`crate::click`]).
 
 use std::path::PathBuf;
 
