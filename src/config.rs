@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::effort::{AthleteSettings, Sex};
+use crate::model::{AthleteSettings, Sex};
 
 /// Default ignore patterns: partial downloads and sync tools' temporary names.
 pub const DEFAULT_IGNORE: &[&str] = &["*.tmp", "*.part", ".syncthing.*", "~syncthing~*"];

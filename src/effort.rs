@@ -28,57 +28,7 @@ const IMPLAUSIBLE_TRIMP_PER_H: f64 = 400.0;
 /// The longest recovery window we give (Garmin/Firstbeat's cap).
 pub const MAX_RECOVERY_H: u32 = 96;
 
-/// Sex as the model uses it: it sets the Banister exponent b.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Sex {
-    /// b = 1.92
-    Male,
-    /// b = 1.67
-    Female,
-    /// b = 1.795, the mean of the two
-    #[default]
-    Unspecified,
-}
-
-impl Sex {
-    /// Banister's exponent b.
-    #[must_use]
-    pub const fn b(self) -> f64 {
-        match self {
-            Self::Male => 1.92,
-            Self::Female => 1.67,
-            Self::Unspecified => 1.795,
-        }
-    }
-
-    /// The config / JSON name.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Male => "male",
-            Self::Female => "female",
-            Self::Unspecified => "unspecified",
-        }
-    }
-}
-
-/// What the user configured under `[athlete]`; every value optional.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct AthleteSettings {
-    /// Maximum heart rate, bpm.
-    pub max_hr: Option<u16>,
-    /// Resting heart rate, bpm.
-    pub resting_hr: Option<u16>,
-    /// Lactate-threshold heart rate, bpm.
-    pub threshold_hr: Option<u16>,
-    /// Sex, for Banister's b.
-    pub sex: Sex,
-    /// Year of birth, for Tanaka's max-HR formula.
-    pub birth_year: Option<i32>,
-    /// Body mass, kg, for food doses.
-    pub weight_kg: Option<f64>,
-}
+pub use crate::model::{AthleteSettings, Sex};
 
 /// Where a physiology value came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

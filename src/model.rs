@@ -1,8 +1,12 @@
 //! Plain domain data shared by every module: an activity as read from a file, its heart-rate
-//! stream and the figures the watch wrote about it. No parser, database or runtime types here.
+//! stream and the figures the watch wrote about it, the athlete's settings, and a stored
+//! activity with its judgement ([`Stored`], what `render` and `notifier` show). No parser,
+//! database or runtime types here.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::plan::Assessment;
 
 /// The container format a file was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +140,75 @@ pub struct Activity {
     pub marked_race: bool,
     /// Things a person may want to know about how the file was read (kept data after damage, ...).
     pub warnings: Vec<String>,
+}
+
+/// Sex as the model uses it: it sets the Banister exponent b.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Sex {
+    /// b = 1.92
+    Male,
+    /// b = 1.67
+    Female,
+    /// b = 1.795, the mean of the two
+    #[default]
+    Unspecified,
+}
+
+impl Sex {
+    /// Banister's exponent b.
+    #[must_use]
+    pub const fn b(self) -> f64 {
+        match self {
+            Self::Male => 1.92,
+            Self::Female => 1.67,
+            Self::Unspecified => 1.795,
+        }
+    }
+
+    /// The config / JSON name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Male => "male",
+            Self::Female => "female",
+            Self::Unspecified => "unspecified",
+        }
+    }
+}
+
+/// What the user configured under `[athlete]`; every value optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AthleteSettings {
+    /// Maximum heart rate, bpm.
+    pub max_hr: Option<u16>,
+    /// Resting heart rate, bpm.
+    pub resting_hr: Option<u16>,
+    /// Lactate-threshold heart rate, bpm.
+    pub threshold_hr: Option<u16>,
+    /// Sex, for Banister's b.
+    pub sex: Sex,
+    /// Year of birth, for Tanaka's max-HR formula.
+    pub birth_year: Option<i32>,
+    /// Body mass, kg, for food doses.
+    pub weight_kg: Option<f64>,
+}
+
+/// A stored activity with its id and judgement.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// Row id.
+    pub id: i64,
+    /// Source path.
+    pub source_path: String,
+    /// Content hash.
+    pub sha256: String,
+    /// The activity (with its stream).
+    pub activity: Activity,
+    /// The judgement, if computed.
+    pub assessment: Option<Assessment>,
+    /// The runner said it was a race (`true`) or training (`false`) with `recoverd mark`.
+    pub race_mark: Option<bool>,
 }
 
 /// Sample-based heart-rate summary as recorded: the plain mean and the maximum of the non-zero

@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use jiff::tz::TimeZone;
 use notify_rust::{Notification, Timeout, Urgency};
 
+use crate::model::Stored;
 use crate::render;
-use crate::store::Stored;
 
 /// Activities that ended longer ago than this are history, not news.
 pub const RECENT: i64 = 48;

@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 
 use crate::effort::{Athlete, HrSource};
 use crate::localtime;
-use crate::model::Activity;
+use crate::model::{Activity, Stored};
 use crate::plan::{Assessment, PlanItem, RaceKind, Tactic};
-use crate::store::Stored;
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

@@ -15,6 +15,8 @@ use crate::effort::{self};
 use crate::model::{Activity, Device, Format, HrSample, Leg, WatchFigures};
 use crate::plan::{Assessment, PlanItem};
 
+pub use crate::model::Stored;
+
 /// Schema migrations, applied in order; never edit one that has shipped, only append.
 const MIGRATIONS: &[&str] = &[
     // 1: files, activities, assessments, plan items, settings.
@@ -238,23 +240,6 @@ pub struct FileMeta {
     pub size: u64,
     /// mtime in ns.
     pub mtime_ns: i64,
-}
-
-/// A stored activity with its id and judgement.
-#[derive(Clone, Debug)]
-pub struct Stored {
-    /// Row id.
-    pub id: i64,
-    /// Source path.
-    pub source_path: String,
-    /// Content hash.
-    pub sha256: String,
-    /// The activity (with its stream).
-    pub activity: Activity,
-    /// The judgement, if computed.
-    pub assessment: Option<Assessment>,
-    /// The runner said it was a race (`true`) or training (`false`) with `recoverd mark`.
-    pub race_mark: Option<bool>,
 }
 
 /// The SQLite store. One writer per process; readers may run beside it (WAL).
