@@ -436,6 +436,15 @@ pub struct Effort {
     pub implausible: bool,
 }
 
+impl Effort {
+    /// The training load this activity adds to the history (MODEL.md §5): HRSS, unless the
+    /// heart-rate data failed the plausibility guard; `None` without heart rate.
+    #[must_use]
+    pub fn load(&self) -> Option<f64> {
+        self.hrss.filter(|_| !self.implausible)
+    }
+}
+
 /// A cleaned stream: (t, bpm) of plausible samples in time order.
 fn clean(hr: &[HrSample]) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::with_capacity(hr.len());
@@ -617,11 +626,7 @@ pub fn implausible(trimp: f64, moving_s: f64) -> bool {
 /// Judges one activity's effort.
 #[must_use]
 pub fn assess(activity: &Activity, athlete: &Athlete) -> Effort {
-    let moving_s = activity
-        .moving_s
-        .filter(|m| *m > 0.0)
-        .unwrap_or(activity.elapsed_s)
-        .max(0.0);
+    let moving_s = activity.duration_s().max(0.0);
     let stream = clean(&activity.hr);
     let (trimp_s, edwards_s, covered) = integrate(&stream, athlete);
     let (hr_source, trimp, edwards) = if moving_s > 0.0 && covered >= STREAM_COVERAGE * moving_s {
@@ -726,10 +731,8 @@ pub struct Extension {
 #[must_use]
 pub fn recovery_hours(effort: &Effort) -> u32 {
     let floor = f64::from(effort.class.floor_hours());
-    let h = match effort.hrss {
-        Some(h) if effort.hr_source != HrSource::None && !effort.implausible => {
-            (0.24 * h).max(floor).min(f64::from(MAX_RECOVERY_H))
-        }
+    let h = match effort.load() {
+        Some(h) => (0.24 * h).max(floor).min(f64::from(MAX_RECOVERY_H)),
         _ => floor,
     };
     // Round half up; tiny float noise below .5 must not flip it.
@@ -742,11 +745,7 @@ pub fn long_race(activity: &Activity, effort: &Effort, is_race: bool) -> Option<
     if !is_race || activity.sport != "running" {
         return None;
     }
-    let minutes = activity
-        .moving_s
-        .filter(|m| *m > 0.0)
-        .unwrap_or(activity.elapsed_s)
-        / 60.0;
+    let minutes = activity.duration_s() / 60.0;
     let km = activity.distance_m.unwrap_or(0.0) / 1000.0;
     if minutes >= 150.0 || km >= 30.0 {
         Some(LongRace::Marathon)
@@ -1211,6 +1210,23 @@ mod tests {
         // With x clamped to [0, 1], a real stream stays below the bound (60 · 0.64 · e^1.92 ≈ 262/h).
         let e = assess(&session(&[(60, 240)]), &reference());
         assert!(!e.implausible);
+    }
+
+    #[test]
+    fn load_is_hrss_unless_implausible_and_duration_is_moving_else_elapsed() {
+        let mut e = assess(&session(&[(60, 150)]), &reference());
+        assert!(e.hrss.is_some());
+        assert_eq!(e.load(), e.hrss);
+        e.implausible = true;
+        assert_eq!(e.load(), None);
+        let mut a = session(&[(60, 150)]);
+        a.elapsed_s = 4000.0;
+        a.moving_s = Some(3000.0);
+        assert!((a.duration_s() - 3000.0).abs() < f64::EPSILON);
+        a.moving_s = Some(0.0);
+        assert!((a.duration_s() - 4000.0).abs() < f64::EPSILON);
+        a.moving_s = None;
+        assert!((a.duration_s() - 4000.0).abs() < f64::EPSILON);
     }
 
     fn observed(v: f64) -> PeakCheck {

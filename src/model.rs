@@ -211,6 +211,15 @@ pub struct Stored {
     pub race_mark: Option<bool>,
 }
 
+impl Activity {
+    /// How long the activity lasted for the model: the timer (moving) time when the file gives
+    /// a positive one, else the elapsed time.
+    #[must_use]
+    pub fn duration_s(&self) -> f64 {
+        self.moving_s.filter(|m| *m > 0.0).unwrap_or(self.elapsed_s)
+    }
+}
+
 /// Sample-based heart-rate summary as recorded: the plain mean and the maximum of the non-zero
 /// samples (0 is how devices write "no reading"). Cleaning for the effort model is stricter.
 #[must_use]

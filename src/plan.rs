@@ -323,7 +323,7 @@ pub fn evaluate(
     let eff = effort::assess(activity, &athlete);
     let day = localtime::activity_day(activity, tz);
     let mut loads = history.daily_loads.clone();
-    if let Some(h) = eff.hrss.filter(|_| !eff.implausible) {
+    if let Some(h) = eff.load() {
         loads.push((day, h));
     }
     let pmc = effort::pmc_on(&loads, day);
@@ -487,10 +487,7 @@ pub fn build(
     race: Option<RaceKind>,
     athlete: &Athlete,
 ) -> Vec<PlanItem> {
-    let moving_s = activity
-        .moving_s
-        .filter(|m| *m > 0.0)
-        .unwrap_or(activity.elapsed_s);
+    let moving_s = activity.duration_s();
     let c = Ctx {
         activity,
         eff,

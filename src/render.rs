@@ -48,7 +48,7 @@ pub fn title(a: &Activity, race: Option<RaceKind>) -> String {
 pub fn size(a: &Activity) -> String {
     match a.distance_m.filter(|d| *d >= 100.0) {
         Some(d) => format!("{:.1} km", d / 1000.0),
-        None => duration(a.moving_s.unwrap_or(a.elapsed_s)),
+        None => duration(a.duration_s()),
     }
 }
 

@@ -1071,7 +1071,7 @@ fn write_assessment(
 ) -> Result<()> {
     let json = serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let day = s.local_day.format("%Y-%m-%d").to_string();
-    let load = s.effort.hrss.filter(|_| !s.effort.implausible);
+    let load = s.effort.load();
     tx.execute(
         "INSERT INTO assessments (activity_id, model_version, settings_key, class, hrss, ready_at_ms, local_day, json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
