@@ -31,8 +31,20 @@ pub const MAX_RECOVERY_H: u32 = 96;
 pub use crate::model::{AthleteSettings, Sex};
 
 /// Where a physiology value came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Source {
     /// `[athlete]` in the config.
     Config,
@@ -49,14 +61,8 @@ pub enum Source {
 impl Source {
     /// The lowercase name used in JSON and the database.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Config => "config",
-            Self::Device => "device",
-            Self::Observed => "observed",
-            Self::Formula => "formula",
-            Self::Default => "default",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -293,8 +299,20 @@ pub fn resolve_athlete(
 }
 
 /// Which heart-rate data the load came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum HrSource {
     /// A stream covering ≥ 60 % of moving time.
     Stream,
@@ -307,18 +325,28 @@ pub enum HrSource {
 impl HrSource {
     /// The lowercase name used in JSON and the database.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Stream => "stream",
-            Self::Average => "average",
-            Self::None => "none",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
 /// The effort classes, in rising order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EffortClass {
     /// HRSS < 25
     Easy,
@@ -335,14 +363,8 @@ pub enum EffortClass {
 impl EffortClass {
     /// The snake_case name used in JSON.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Easy => "easy",
-            Self::Moderate => "moderate",
-            Self::Hard => "hard",
-            Self::VeryHard => "very_hard",
-            Self::Max => "max",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// Words for people ("very hard").
@@ -360,14 +382,7 @@ impl EffortClass {
     /// Parses [`EffortClass::as_str`].
     #[must_use]
     pub fn from_name(s: &str) -> Option<Self> {
-        Some(match s {
-            "easy" => Self::Easy,
-            "moderate" => Self::Moderate,
-            "hard" => Self::Hard,
-            "very_hard" => Self::VeryHard,
-            "max" => Self::Max,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 
     /// Load class from HRSS (lower edges inclusive).

@@ -9,8 +9,20 @@ use serde::{Deserialize, Serialize};
 use crate::plan::Assessment;
 
 /// The container format a file was read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Format {
     /// Garmin/ANT Flexible and Interoperable Data Transfer.
     Fit,
@@ -23,23 +35,14 @@ pub enum Format {
 impl Format {
     /// The lowercase name used in the database and in JSON.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Fit => "fit",
-            Self::Gpx => "gpx",
-            Self::Tcx => "tcx",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// Parses the name written by [`Format::as_str`].
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "fit" => Some(Self::Fit),
-            "gpx" => Some(Self::Gpx),
-            "tcx" => Some(Self::Tcx),
-            _ => None,
-        }
+        name.parse().ok()
     }
 }
 
@@ -143,8 +146,21 @@ pub struct Activity {
 }
 
 /// Sex as the model uses it: it sets the Banister exponent b.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Sex {
     /// b = 1.92
     Male,
@@ -168,12 +184,8 @@ impl Sex {
 
     /// The config / JSON name.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Male => "male",
-            Self::Female => "female",
-            Self::Unspecified => "unspecified",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::effort::{self};
-use crate::model::{Activity, Device, Format, HrSample, Leg, WatchFigures};
+use crate::model::{Activity, Device, HrSample, Leg, WatchFigures};
 use crate::plan::{Assessment, PlanItem};
 
 pub use crate::model::Stored;
@@ -165,8 +165,19 @@ impl StoreError {
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// File status values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum FileStatus {
     /// A new activity was stored.
     Imported,
@@ -183,24 +194,8 @@ pub enum FileStatus {
 impl FileStatus {
     /// The name stored and printed.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Imported => "imported",
-            Self::Duplicate => "duplicate",
-            Self::Skipped => "skipped",
-            Self::Failed => "failed",
-            Self::Pending => "pending",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "imported" => Self::Imported,
-            "duplicate" => Self::Duplicate,
-            "skipped" => Self::Skipped,
-            "failed" => Self::Failed,
-            _ => Self::Pending,
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -901,9 +896,8 @@ fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
     let legs: String = r.get(26)?;
     let warnings: String = r.get(27)?;
     let blob: Vec<u8> = r.get(30)?;
-    let format: String = r.get(3)?;
     let activity = Activity {
-        format: Format::from_name(&format).unwrap_or(Format::Fit),
+        format: enum_column(r, 3)?,
         sport: r.get(4)?,
         sub_sport: r.get(5)?,
         name: r.get(6)?,
@@ -955,6 +949,22 @@ fn finish_stored((mut stored, json): StoredRow) -> Result<Stored> {
     Ok(stored)
 }
 
+/// A text column holding an enum's name: a name this build does not know is an error, never a
+/// guess.
+fn enum_column<T>(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr<Err = strum::ParseError>,
+{
+    let text: String = r.get(idx)?;
+    text.parse().map_err(|e: strum::ParseError| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("unknown value {text:?}: {e}").into(),
+        )
+    })
+}
+
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
         path: path_from_bytes(r.get(0)?),
@@ -964,7 +974,7 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
             .get::<_, Option<i64>>(3)?
             .and_then(|v| u64::try_from(v).ok()),
         mtime_ns: r.get(4)?,
-        status: FileStatus::parse(&r.get::<_, String>(5)?),
+        status: enum_column(r, 5)?,
         reason: r.get(6)?,
         activity_id: r.get(7)?,
         duplicate_of: r.get(8)?,
@@ -1188,6 +1198,54 @@ mod tests {
         let blob = encode_hr(&hr);
         assert!(blob.len() <= hr.len() * 4);
         assert_eq!(decode_hr(&blob), hr);
+    }
+
+    #[test]
+    fn an_unknown_stored_status_is_an_error_not_pending() -> Result<()> {
+        let mut store = Store::open_in_memory()?;
+        let meta = FileMeta {
+            path: PathBuf::from("/runs/a.fit"),
+            sha256: None,
+            size: 1,
+            mtime_ns: 1,
+        };
+        store.record_file(&meta, FileStatus::Skipped, Some("x"), None, Utc::now())?;
+        assert_eq!(
+            store.file(&meta.path)?.map(|r| r.status),
+            Some(FileStatus::Skipped)
+        );
+        // The schema's CHECK keeps such a value out; a damaged or hand-edited file need not.
+        store.conn.execute_batch(
+            "PRAGMA ignore_check_constraints = ON; UPDATE files SET status = 'archived'",
+        )?;
+        let Err(err) = store.file(&meta.path) else {
+            panic!("an unknown stored status loaded");
+        };
+        assert!(err.to_string().contains("\"archived\""), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn enum_names_match_their_json() {
+        fn check<T>(all: &[T])
+        where
+            T: Copy + serde::Serialize + Into<&'static str> + std::str::FromStr + PartialEq,
+        {
+            for &v in all {
+                let name: &'static str = v.into();
+                assert_eq!(serde_json::to_value(v).ok(), Some(name.into()));
+                assert!(name.parse::<T>().ok() == Some(v));
+            }
+        }
+        use strum::VariantArray;
+        check(FileStatus::VARIANTS);
+        check(crate::model::Format::VARIANTS);
+        check(crate::model::Sex::VARIANTS);
+        check(effort::Source::VARIANTS);
+        check(effort::HrSource::VARIANTS);
+        check(effort::EffortClass::VARIANTS);
+        check(crate::plan::Tactic::VARIANTS);
+        check(crate::plan::RaceSource::VARIANTS);
     }
 
     #[test]
