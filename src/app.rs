@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use chrono::{FixedOffset, Local, Offset, Utc};
 
+use crate::announce;
 use crate::cli::{Cli, Command, Format, StatusFilter};
 use crate::config::{self, Config};
 use crate::effort::{self, EffortClass};
@@ -278,34 +279,20 @@ impl Progress {
 
 /// One notification per recent new activity; one summary for the past ones.
 fn announce(store: &Store, new_ids: &[i64]) -> Result<()> {
-    let now = Utc::now();
-    let mut recent = Vec::new();
-    let mut past: Vec<Stored> = Vec::new();
+    let mut arrived = Vec::with_capacity(new_ids.len());
     for &id in new_ids {
-        if let Some(s) = store.load(id)? {
-            if Desktop::is_recent(&s, now) {
-                recent.push(s)
-            } else {
-                past.push(s)
-            }
+        if let Some(end) = store.activity_end(id)? {
+            arrived.push((id, end));
         }
     }
-    past.sort_by_key(|s| s.activity.start);
+    let items = notifier::with_activities(store, &announce::notices(&arrived, Utc::now()))?;
+    if items.is_empty() {
+        return Ok(());
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async {
-        let mut desktop = Desktop::new(true);
-        for s in &recent {
-            desktop
-                .announce(s, render::offset_for(&s.activity, local_offset()))
-                .await;
-        }
-        let latest = past.last();
-        desktop
-            .announce_backfill(past.len(), latest, local_offset())
-            .await;
-    });
+    rt.block_on(Desktop::new(true).announce_notices(&items, local_offset()));
     Ok(())
 }
 

@@ -3,14 +3,12 @@
 //! backfill. The words come from [`crate::render::notification`]. A desktop without a bus or a
 //! notification server costs one warning per run; nothing retries forever.
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::FixedOffset;
 use notify_rust::{Notification, Timeout, Urgency};
 
+use crate::announce::Notice;
 use crate::render;
-use crate::store::Stored;
-
-/// Activities that ended longer ago than this are history, not news.
-pub const RECENT: i64 = 48;
+use crate::store::{Store, StoreError, Stored};
 
 /// Sends notifications; gives up for the rest of the run after the first failure.
 #[derive(Debug)]
@@ -29,10 +27,23 @@ impl Desktop {
         }
     }
 
-    /// True when the activity ended recently enough to be announced on its own.
-    #[must_use]
-    pub fn is_recent(stored: &Stored, now: DateTime<Utc>) -> bool {
-        now - stored.activity.end <= Duration::hours(RECENT)
+    /// Sends what [`announce::notices`] decided for one burst, each notice with the stored
+    /// activity it names.
+    pub async fn announce_notices(&mut self, items: &[(Notice, Stored)], local: FixedOffset) {
+        for (notice, stored) in items {
+            match *notice {
+                Notice::Activity(_) => {
+                    self.announce(stored, render::offset_for(&stored.activity, local))
+                        .await;
+                }
+                Notice::Recent { count, .. } => {
+                    self.announce_summary(count, "recent", stored, local).await;
+                }
+                Notice::Past { count, .. } => {
+                    self.announce_summary(count, "past", stored, local).await;
+                }
+            }
+        }
     }
 
     /// Announces one new activity.
@@ -42,22 +53,20 @@ impl Desktop {
         }
     }
 
-    /// Announces a backfill of `count` past activities with one notification.
-    pub async fn announce_backfill(
+    /// Announces `count` activities (`kind`: "recent" or "past") with one notification that
+    /// names the latest.
+    async fn announce_summary(
         &mut self,
         count: usize,
-        latest: Option<&Stored>,
+        kind: &str,
+        latest: &Stored,
         off: FixedOffset,
     ) {
-        if count == 0 {
-            return;
-        }
         let summary = format!(
-            "Imported {count} past activit{}",
+            "Imported {count} {kind} activit{}",
             if count == 1 { "y" } else { "ies" }
         );
-        let body = latest
-            .and_then(|s| render::notification(s, off))
+        let body = render::notification(latest, render::offset_for(&latest.activity, off))
             .map_or_else(
                 || "Fitness and form are up to date.".to_string(),
                 |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),
@@ -87,6 +96,23 @@ impl Desktop {
             );
         }
     }
+}
+
+/// Each notice with the stored activity it names (a notice whose activity is gone is dropped).
+///
+/// # Errors
+/// On database failure.
+pub fn with_activities(
+    store: &Store,
+    notices: &[Notice],
+) -> Result<Vec<(Notice, Stored)>, StoreError> {
+    let mut out = Vec::with_capacity(notices.len());
+    for &n in notices {
+        if let Some(s) = store.load(n.id())? {
+            out.push((n, s));
+        }
+    }
+    Ok(out)
 }
 
 /// The notification server's name and version, or why there is none (for `doctor`). Blocking:

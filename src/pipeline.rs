@@ -165,13 +165,41 @@ impl Sink for Vec<Outcome> {
 }
 
 /// Processes files and archives end to end and reports each file (or member) to the sink once
-/// its outcome is final: committed, or pending because the database refused it.
+/// its outcome is final: committed, or pending because the database refused it. Afterwards the
+/// judgements that depend on history are brought up to date.
 pub fn process_paths(
     store: &mut Store,
     cfg: &Config,
     paths: &[PathBuf],
     opts: Options,
     now: DateTime<Utc>,
+    report: &mut dyn Sink,
+) {
+    let mut session = match Session::new(store) {
+        Ok(s) => s,
+        Err(e) => {
+            for p in paths {
+                report.outcome(pending(p, &e));
+            }
+            return;
+        }
+    };
+    ingest_paths(store, cfg, paths, opts, now, &mut session, report);
+    if let Err(e) = session.refresh(store, cfg) {
+        tracing::warn!(error = %e, "could not update judgements after the import; `recoverd replan` will");
+    }
+}
+
+/// [`process_paths`] without the history refresh: what it imports is judged against the
+/// session's history and recorded in it, so that one [`Session::refresh`] after many calls (a
+/// burst of files in the service) judges again what later arrivals changed, once.
+pub fn ingest_paths(
+    store: &mut Store,
+    cfg: &Config,
+    paths: &[PathBuf],
+    opts: Options,
+    now: DateTime<Utc>,
+    session: &mut Session,
     report: &mut dyn Sink,
 ) {
     let halt = AtomicBool::new(false);
@@ -221,16 +249,7 @@ pub fn process_paths(
     if tasks.is_empty() {
         return;
     }
-    let mut writer = match Writer::new(store, cfg, now, tasks.len() > 1) {
-        Ok(w) => w,
-        Err(e) => {
-            for t in tasks {
-                let (Task::File(m) | Task::Archive(m)) = t;
-                report.borrow_mut().outcome(pending(&m.path, &e));
-            }
-            return;
-        }
-    };
+    let mut writer = Writer::new(store, cfg, now, session, tasks.len() > 1);
     let queue = Mutex::new(Queue::new(tasks, limits));
     let mut unsettled: Vec<String> = Vec::new();
     let mut emit = |o: Outcome| {
@@ -286,10 +305,6 @@ pub fn process_paths(
                 .store
                 .record_archive(&meta.path, meta.size, meta.mtime_ns, now);
         }
-    }
-    // 4. History-dependent judgements: brought up to date with everything now stored.
-    if let Err(e) = writer.refresh() {
-        tracing::warn!(error = %e, "could not update judgements after the import; `recoverd replan` will");
     }
 }
 
@@ -544,18 +559,72 @@ fn load(work: Work, limits: Limits) -> Loaded {
     }
 }
 
-/// The single writer: commits loaded files, batching them into transactions, and keeps the
-/// history judgements are made against in memory.
+/// What one run (an `import`, or a burst of files in the service) carries from file to file:
+/// the history judgements are made against, and what was imported, to judge again afterwards
+/// what later arrivals changed.
+pub struct Session {
+    history: HistoryCache,
+    max_at_start: Option<f64>,
+    imported: Vec<(i64, DateTime<Utc>)>,
+}
+
+impl Session {
+    /// A session on the history stored now.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn new(store: &Store) -> Result<Self, StoreError> {
+        let history = HistoryCache::load(store)?;
+        Ok(Self {
+            max_at_start: history.max_hr,
+            history,
+            imported: Vec::new(),
+        })
+    }
+
+    /// Activities imported in this session so far, with their start.
+    #[must_use]
+    pub fn imported(&self) -> &[(i64, DateTime<Utc>)] {
+        &self.imported
+    }
+
+    /// After imports: activities judged before older ones arrived, or before a higher heart
+    /// rate was seen, are judged again, oldest first, once. Returns how many were.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn refresh(&mut self, store: &mut Store, cfg: &Config) -> Result<usize, StoreError> {
+        let Some(earliest) = self.imported.iter().map(|(_, s)| *s).min() else {
+            return Ok(0);
+        };
+        let max_rose = self.history.max_hr > self.max_at_start && self.max_at_start.is_some();
+        let redo = store.activity_ids(if max_rose { None } else { Some(earliest) })?;
+        let only_newest =
+            redo.len() == 1 && self.imported.len() == 1 && redo[0] == self.imported[0].0;
+        let n = if only_newest {
+            0 // the newest activity, judged with everything before it
+        } else {
+            reassess(store, cfg, &redo, &mut self.history)?
+        };
+        self.imported.clear();
+        self.max_at_start = self.history.max_hr;
+        Ok(n)
+    }
+}
+
+/// The single writer: commits loaded files, batching them into transactions. Every decision
+/// about a file (known content? the same activity as a stored one?) is taken inside the write
+/// transaction (`BEGIN IMMEDIATE`), so processes sharing the database store each activity once.
 struct Writer<'a> {
     store: &'a mut Store,
     cfg: &'a Config,
     now: DateTime<Utc>,
-    history: HistoryCache,
+    session: &'a mut Session,
     batching: bool,
     batch: Vec<Outcome>,
     batch_started: Instant,
-    max_at_start: Option<f64>,
-    imported: Vec<(i64, DateTime<Utc>)>,
+    /// Imports of the open batch, moved to the session once committed.
+    uncommitted: Vec<(i64, DateTime<Utc>)>,
 }
 
 impl<'a> Writer<'a> {
@@ -563,32 +632,33 @@ impl<'a> Writer<'a> {
         store: &'a mut Store,
         cfg: &'a Config,
         now: DateTime<Utc>,
+        session: &'a mut Session,
         batching: bool,
-    ) -> Result<Self, StoreError> {
-        let history = HistoryCache::load(store)?;
-        Ok(Self {
-            max_at_start: history.max_hr,
+    ) -> Self {
+        Self {
             store,
             cfg,
             now,
-            history,
+            session,
             batching,
             batch: Vec::new(),
             batch_started: Instant::now(),
-            imported: Vec::new(),
-        })
+            uncommitted: Vec::new(),
+        }
     }
 
     fn push(&mut self, loaded: Loaded, sink: &mut dyn FnMut(Outcome)) {
-        if self.batching && !self.store.in_batch() {
-            // When the batch cannot start (locked, read-only), each file tries on its own.
-            if self.store.begin_batch().is_ok() {
-                self.batch_started = Instant::now();
+        if !self.store.in_batch() {
+            // No decision outside the write lock: a file that cannot take it waits.
+            if let Err(e) = self.store.begin_batch() {
+                sink(pending(&loaded.meta.path, &e));
+                return;
             }
+            self.batch_started = Instant::now();
         }
         let o = self.commit(loaded);
         self.batch.push(o);
-        if !self.store.in_batch()
+        if !self.batching
             || self.batch.len() >= BATCH_FILES
             || self.batch_started.elapsed() >= BATCH_TIME
         {
@@ -600,15 +670,15 @@ impl<'a> Writer<'a> {
     /// stored and all are pending.
     fn flush(&mut self, sink: &mut dyn FnMut(Outcome)) {
         if let Err(e) = self.store.end_batch() {
-            let pending_ids: Vec<i64> = self.batch.iter().filter_map(|o| o.activity_id).collect();
-            self.imported.retain(|(id, _)| !pending_ids.contains(id));
+            self.uncommitted.clear();
             for o in &mut self.batch {
                 *o = pending(Path::new(&o.path), &e);
             }
             if let Ok(h) = HistoryCache::load(self.store) {
-                self.history = h;
+                self.session.history = h;
             }
         }
+        self.session.imported.append(&mut self.uncommitted);
         for o in self.batch.drain(..) {
             sink(o);
         }
@@ -619,9 +689,9 @@ impl<'a> Writer<'a> {
         if let Some(sha) = &meta.sha256 {
             // Same content seen before: a duplicate whatever the parse said.
             match self.store.activity_by_sha(sha) {
-                Ok(Some(id)) => return duplicate(self.store, &meta, id, self.now),
+                Ok(Some(id)) => return self.same_as(&meta, id),
                 Ok(None) => {}
-                Err(e) => return pending(&meta.path, &e),
+                Err(e) => return self.store_fault(&meta, &e),
             }
         }
         match result {
@@ -647,21 +717,42 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// A file whose activity `id` is stored: the file that gave it, read again (touched,
+    /// rewritten), keeps its row; any other file is its duplicate.
+    fn same_as(&mut self, meta: &FileMeta, id: i64) -> Outcome {
+        let own = match self.store.file(&meta.path) {
+            Ok(row) => {
+                row.is_some_and(|r| r.status == FileStatus::Imported && r.activity_id == Some(id))
+            }
+            Err(e) => return self.store_fault(meta, &e),
+        };
+        if !own {
+            return duplicate(self.store, meta, id, self.now);
+        }
+        if let Err(e) = self.store.record_reread(meta, id, self.now) {
+            return self.store_fault(meta, &e);
+        }
+        let mut o = Outcome::new(&meta.path, FileStatus::Duplicate);
+        o.duplicate_of = Some(id);
+        o.known = true;
+        o
+    }
+
     fn import_activity(&mut self, meta: &FileMeta, activity: &Activity) -> Outcome {
         let same = match self.store.find_same_activity(activity) {
             Ok(same) => same,
-            Err(e) => return pending(&meta.path, &e),
+            Err(e) => return self.store_fault(meta, &e),
         };
         // The same activity again is kept as a duplicate, unless this copy has the heart rate the
         // stored one lacks (a GPX export without it came first): then it replaces it.
         let replacing = match same.map(|id| (id, self.store.hr_samples(id))) {
             None => None,
             Some((id, Ok(Some(0)))) if !activity.hr.is_empty() => Some(id),
-            Some((id, Ok(_))) => return duplicate(self.store, meta, id, self.now),
-            Some((_, Err(e))) => return pending(&meta.path, &e),
+            Some((id, Ok(_))) => return self.same_as(meta, id),
+            Some((_, Err(e))) => return self.store_fault(meta, &e),
         };
         let peak = effort::peak_10s(&activity.hr);
-        let history = self.history.history(replacing, peak);
+        let history = self.session.history.history(replacing, peak);
         let assessment = plan::evaluate(activity, &self.cfg.athlete, &history);
         match self.store.insert_activity(
             replacing,
@@ -672,32 +763,35 @@ impl<'a> Writer<'a> {
             self.now,
         ) {
             Ok(id) => {
-                self.history.add(id, activity, &assessment, peak);
-                self.imported.push((id, activity.start));
+                self.session.history.add(id, activity, &assessment, peak);
+                self.uncommitted.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
                 o.activity_id = Some(id);
                 o.reason = replacing
                     .map(|id| format!("replaces activity {id}'s copy, which had no heart rate"));
                 o
             }
-            Err(e) => pending(&meta.path, &e),
+            // Stored meanwhile under the same content: a duplicate, not a fault.
+            Err(e) if e.is_unique_violation() => match meta
+                .sha256
+                .as_deref()
+                .map(|sha| self.store.activity_by_sha(sha))
+            {
+                Some(Ok(Some(id))) => self.same_as(meta, id),
+                _ => self.store_fault(meta, &e),
+            },
+            Err(e) => self.store_fault(meta, &e),
         }
     }
 
-    /// After imports: activities judged before older ones arrived, or before a higher heart
-    /// rate was seen, are judged again, oldest first.
-    fn refresh(&mut self) -> Result<usize, StoreError> {
-        let Some(earliest) = self.imported.iter().map(|(_, s)| *s).min() else {
-            return Ok(0);
-        };
-        let max_rose = self.history.max_hr > self.max_at_start && self.max_at_start.is_some();
-        let redo = self
-            .store
-            .activity_ids(if max_rose { None } else { Some(earliest) })?;
-        if redo.len() == 1 && self.imported.len() == 1 && redo[0] == self.imported[0].0 {
-            return Ok(0); // the newest activity, judged with everything before it
+    /// A database error on one file: pending when it may pass (locked, full, read-only), else
+    /// `failed` with its reason, so that it is not tried again forever.
+    fn store_fault(&mut self, meta: &FileMeta, e: &StoreError) -> Outcome {
+        if e.is_transient() {
+            return pending(&meta.path, e);
         }
-        reassess(self.store, self.cfg, &redo, &mut self.history)
+        let reason = format!("cannot be stored: {e}");
+        record(self.store, meta, FileStatus::Failed, Some(reason), self.now)
     }
 }
 

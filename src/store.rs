@@ -142,6 +142,17 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// True for a unique-constraint violation: a row with the same key was stored meanwhile.
+    #[must_use]
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    }
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -473,6 +484,15 @@ impl Store {
         self.write(|tx| upsert_file(tx, meta, status, reason, None, duplicate_of, now))
     }
 
+    /// Records that the file which gave activity `id` was read again (touched, copied over):
+    /// its row stays `imported`, with the new size, mtime and hash.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn record_reread(&mut self, meta: &FileMeta, id: i64, now: DateTime<Utc>) -> Result<()> {
+        self.write(|tx| upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now))
+    }
+
     /// Runs `f` atomically: its own `BEGIN IMMEDIATE` transaction, or a savepoint inside the
     /// open batch.
     fn write<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -642,6 +662,20 @@ impl Store {
             upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now)?;
             Ok(id)
         })
+    }
+
+    /// When an activity ended, without loading it.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn activity_end(&self, id: i64) -> Result<Option<DateTime<Utc>>> {
+        self.conn
+            .query_row("SELECT end_ms FROM activities WHERE id = ?1", [id], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|v| v.map(from_ms))
+            .map_err(Into::into)
     }
 
     /// Number of heart-rate samples stored for an activity.
