@@ -318,3 +318,55 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
         "{files:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_old_files_copied_in_while_running_give_one_notification() {
+    let bus = start_bus();
+    let (server, _conn) = serve(&bus).await;
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let watch = home.path().join("watch");
+    std::fs::create_dir_all(&watch).unwrap_or_default();
+    write_config(home.path(), Some(&watch));
+    let mut svc = Command::new(support::bin())
+        .arg("run")
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A folder of 200 old activities, copied in file by file (as `cp -r` does).
+    let staging = home.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap_or_default();
+    let now = chrono::Utc::now().timestamp();
+    for i in 0..200i64 {
+        let mut fa = FitActivity::segments(now - (3 + i) * 86_400, &[(30, 140)]);
+        fa.serial = 3_700_000_000 + i as u32;
+        std::fs::write(staging.join(format!("old{i:03}.fit")), fa.encode()).unwrap_or_default();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let status = Command::new("cp")
+        .args(["-r"])
+        .arg(&staging)
+        .arg(watch.join("export"))
+        .status();
+    assert!(status.is_ok_and(|s| s.success()));
+    let calls = wait_calls(&server, 1, 60).await;
+    // Nothing more comes once the burst is announced.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let calls_after = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    let _ = Command::new("kill")
+        .args(["-TERM", &svc.id().to_string()])
+        .status();
+    let _ = svc.wait();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls_after.len(), 1, "{calls_after:?}");
+    assert_eq!(calls[0].summary, "Imported 200 past activities");
+    let files = support::files_json(home.path());
+    assert_eq!(
+        files.iter().filter(|f| f["status"] == "imported").count(),
+        200
+    );
+}
