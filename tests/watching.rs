@@ -202,3 +202,41 @@ fn the_idle_writer_feeds_the_watchdog() {
     assert_eq!(feeds, 3, "WATCHDOG=1 keeps coming while idle");
     assert_eq!(svc.stop(), Some(0));
 }
+
+#[test]
+fn a_filesystem_mounted_over_the_watched_folder_is_listed_at_once() {
+    let (home, watch) = setup();
+    let staging = home.path().join("card");
+    std::fs::create_dir_all(staging.join("GARMIN/Activity")).unwrap_or_default();
+    for i in 0..5 {
+        std::fs::write(staging.join(format!("GARMIN/Activity/m{i}.fit")), fit(i))
+            .unwrap_or_default();
+    }
+    let svc = Service::start(home.path(), None);
+    wait_started(home.path());
+    let mounted = std::process::Command::new("mount")
+        .arg("--bind")
+        .arg(&staging)
+        .arg(&watch)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting needs root (CAP_SYS_ADMIN)");
+        return;
+    }
+    let files = wait_imported(home.path(), 5, 30);
+    std::fs::write(watch.join("GARMIN/Activity/m9.fit"), fit(9)).unwrap_or_default();
+    let after = wait_imported(home.path(), 6, 20);
+    assert_eq!(svc.stop(), Some(0));
+    let _ = std::process::Command::new("umount").arg(&watch).status();
+    assert_eq!(
+        files.iter().filter(|f| f["status"] == "imported").count(),
+        5,
+        "{files:?}"
+    );
+    assert_eq!(
+        after.len(),
+        6,
+        "files written after the mount are seen: {after:?}"
+    );
+}
