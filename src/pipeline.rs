@@ -7,7 +7,7 @@
 //! depend on history (observed max HR, fitness and fatigue) are brought up to date. It decides
 //! nothing about notifications: it reports what happened, file by file, to a sink.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -752,7 +752,8 @@ impl<'a> Writer<'a> {
             Some((_, Err(e))) => return self.store_fault(meta, &e),
         };
         let peak = effort::peak_10s(&activity.hr);
-        let history = self.session.history.history(replacing, peak);
+        let day = effort::local_day(activity.start, activity.utc_offset_s);
+        let history = self.session.history.history(replacing, peak, day);
         let assessment = plan::evaluate(activity, &self.cfg.athlete, &history);
         match self.store.insert_activity(
             replacing,
@@ -795,37 +796,63 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Days of loads before an activity's day that its fitness and fatigue are computed from: a
+/// load older than this weighs e^(−1095/42) ≈ 5·10⁻¹² of its value in fitness, nothing that
+/// shows. It keeps each judgement's cost bounded whatever the length of the history, so that a
+/// burst costs linear time in its size.
+const LOAD_WINDOW_DAYS: u64 = 1095;
+
 /// The history judgements are made against, held in memory during a run.
 struct HistoryCache {
     max_hr: Option<f64>,
-    loads: HashMap<i64, (NaiveDate, Option<f64>)>,
+    /// Each activity's local day and load.
+    days: HashMap<i64, (NaiveDate, Option<f64>)>,
+    /// The loads by (day, activity).
+    by_day: BTreeMap<(NaiveDate, i64), f64>,
 }
 
 impl HistoryCache {
     fn load(store: &Store) -> Result<Self, StoreError> {
-        Ok(Self {
+        let mut cache = Self {
             max_hr: store.observed_max_hr()?,
-            loads: store
-                .loads()?
-                .into_iter()
-                .map(|(id, d, l)| (id, (d, l)))
-                .collect(),
-        })
+            days: HashMap::new(),
+            by_day: BTreeMap::new(),
+        };
+        for (id, day, load) in store.loads()? {
+            cache.set(id, day, load);
+        }
+        Ok(cache)
     }
 
-    fn history(&self, except: Option<i64>, own_peak: Option<f64>) -> History {
+    /// The history for an activity on `day` (its own load, `except`, left out): the loads of
+    /// the window before it, and a zero load on the first day of all when that lies before the
+    /// window (so that the length of the history stays exact).
+    fn history(&self, except: Option<i64>, own_peak: Option<f64>, day: NaiveDate) -> History {
         let observed_max_hr = match (self.max_hr, own_peak) {
             (Some(x), Some(y)) => Some(x.max(y)),
             (x, y) => x.or(y),
         };
+        let from = day
+            .checked_sub_days(chrono::Days::new(LOAD_WINDOW_DAYS))
+            .unwrap_or(NaiveDate::MIN);
+        let mut daily_loads: Vec<(NaiveDate, f64)> = Vec::new();
+        if let Some(((first, _), _)) = self
+            .by_day
+            .iter()
+            .find(|((_, id), _)| Some(*id) != except)
+            .filter(|((d, _), _)| *d < from)
+        {
+            daily_loads.push((*first, 0.0));
+        }
+        daily_loads.extend(
+            self.by_day
+                .range((from, i64::MIN)..=(day, i64::MAX))
+                .filter(|((_, id), _)| Some(*id) != except)
+                .map(|((d, _), l)| (*d, *l)),
+        );
         History {
             observed_max_hr,
-            daily_loads: self
-                .loads
-                .iter()
-                .filter(|(id, _)| Some(**id) != except)
-                .filter_map(|(_, (d, l))| l.map(|l| (*d, l)))
-                .collect(),
+            daily_loads,
         }
     }
 
@@ -834,8 +861,16 @@ impl HistoryCache {
             self.max_hr = Some(self.max_hr.map_or(p, |m| m.max(p)));
         }
         let load = s.effort.hrss.filter(|_| !s.effort.implausible);
-        self.loads
-            .insert(id, (effort::local_day(a.start, a.utc_offset_s), load));
+        self.set(id, effort::local_day(a.start, a.utc_offset_s), load);
+    }
+
+    fn set(&mut self, id: i64, day: NaiveDate, load: Option<f64>) {
+        if let Some((old, _)) = self.days.insert(id, (day, load)) {
+            self.by_day.remove(&(old, id));
+        }
+        if let Some(l) = load {
+            self.by_day.insert((day, id), l);
+        }
     }
 }
 
@@ -860,7 +895,11 @@ fn reassess(
         let assessment = plan::evaluate(
             &stored.activity,
             &cfg.athlete,
-            &history.history(Some(id), peak),
+            &history.history(
+                Some(id),
+                peak,
+                effort::local_day(stored.activity.start, stored.activity.utc_offset_s),
+            ),
         );
         if let Err(e) = store.save_assessment(id, &stored.activity, &assessment, &key) {
             let _ = store.end_batch();
@@ -1022,4 +1061,47 @@ pub fn replan(store: &mut Store, cfg: &Config, all: bool) -> Result<usize, Store
     }
     let mut history = HistoryCache::load(store)?;
     reassess(store, cfg, &ids, &mut history)
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    #[test]
+    fn the_load_window_changes_no_fitness_that_shows_and_keeps_the_history_length() {
+        let mut cache = HistoryCache {
+            max_hr: None,
+            days: HashMap::new(),
+            by_day: BTreeMap::new(),
+        };
+        let first = NaiveDate::from_ymd_opt(2019, 1, 1).unwrap_or_default();
+        let mut all = Vec::new();
+        for i in 0..1500i64 {
+            let day = first + chrono::Duration::days(i * 2);
+            let load = 40.0 + (i % 7) as f64 * 15.0;
+            cache.set(i, day, Some(load));
+            all.push((day, load));
+        }
+        let day = first + chrono::Duration::days(2998);
+        let windowed = cache.history(Some(1499), None, day).daily_loads;
+        assert!(
+            windowed.len() < 600,
+            "bounded by the window: {}",
+            windowed.len()
+        );
+        let full: Vec<_> = all[..1499].to_vec();
+        let (a, b) = (
+            effort::pmc_on(&full, day).map(|p| (p.ctl, p.atl, p.history_days)),
+            effort::pmc_on(&windowed, day).map(|p| (p.ctl, p.atl, p.history_days)),
+        );
+        let ((ca, aa, ha), (cb, ab, hb)) = (a.unwrap_or_default(), b.unwrap_or_default());
+        assert!(
+            (ca - cb).abs() < 1e-9 && (aa - ab).abs() < 1e-9,
+            "{a:?} {b:?}"
+        );
+        assert_eq!(ha, hb);
+        // Moving an activity to another day moves its load.
+        cache.set(5, day, None);
+        assert!(!cache.by_day.keys().any(|(_, id)| *id == 5));
+    }
 }
