@@ -128,16 +128,22 @@ fn service_burst(home: &Path, files: &[PathBuf], n: usize) -> (f64, f64) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let wall = t.elapsed().as_secs_f64();
-    // Idle again: no CPU spent for 3 s (the refresh after the burst included).
+    // Idle again: no CPU spent for 2 s (the refresh after the burst included).
     let mut last = common::cpu_seconds(pid).unwrap_or(0.0);
-    loop {
-        std::thread::sleep(Duration::from_secs(3));
+    let mut busy_until = t.elapsed().as_secs_f64();
+    let mut quiet = 0;
+    while quiet < 20 {
+        std::thread::sleep(Duration::from_millis(100));
         let now = common::cpu_seconds(pid).unwrap_or(0.0);
-        if now - last < 0.02 {
-            break;
+        if now - last > 0.0 {
+            busy_until = t.elapsed().as_secs_f64();
+            quiet = 0;
+        } else {
+            quiet += 1;
         }
         last = now;
     }
+    println!("  ({busy_until:.2} s until idle again, the judgements made again after the burst included)");
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
