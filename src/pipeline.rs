@@ -1105,3 +1105,119 @@ mod history_tests {
         assert!(!cache.by_day.keys().any(|(_, id)| *id == 5));
     }
 }
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+    use crate::model::{Device, Format, HrSample, WatchFigures};
+    use chrono::TimeZone as _;
+
+    fn activity(elapsed_s: f64) -> Activity {
+        let start = Utc
+            .with_ymd_and_hms(2026, 4, 20, 9, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let hr = (0..1800)
+            .map(|i| HrSample {
+                t: f64::from(i),
+                bpm: 150,
+            })
+            .collect();
+        Activity {
+            format: Format::Fit,
+            sport: "running".into(),
+            sub_sport: None,
+            name: None,
+            start,
+            end: start + chrono::Duration::seconds(1800),
+            utc_offset_s: None,
+            elapsed_s,
+            moving_s: Some(1800.0),
+            distance_m: None,
+            avg_hr: None,
+            max_hr: None,
+            avg_temperature_c: None,
+            hr,
+            legs: vec![],
+            device: Device::default(),
+            time_created: None,
+            watch: WatchFigures::default(),
+            marked_race: false,
+            warnings: vec![],
+        }
+    }
+
+    fn loaded(path: &str, sha: &str, a: Activity) -> Loaded {
+        Loaded {
+            meta: FileMeta {
+                path: PathBuf::from(path),
+                sha256: Some(sha.into()),
+                size: 1,
+                mtime_ns: 1,
+            },
+            hint: Hint::default(),
+            result: Ok(Parsed::Activity(Box::new(a))),
+        }
+    }
+
+    fn commit_all(store: &mut Store, items: Vec<Loaded>) -> Vec<Outcome> {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cfg_path = tmp.path().join("config.toml");
+        std::fs::write(&cfg_path, "[notifications]\nenabled = false\n").unwrap_or_default();
+        let cfg = crate::config::load(Some(&cfg_path), Some(&tmp.path().join("x.db")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut session = Session::new(store).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        let mut writer = Writer::new(store, &cfg, Utc::now(), &mut session, true);
+        for l in items {
+            writer.push(l, &mut |o| out.push(o));
+        }
+        writer.flush(&mut |o| out.push(o));
+        out
+    }
+
+    #[test]
+    fn a_constraint_that_will_not_heal_is_failed_with_its_reason_not_pending() {
+        let mut store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let out = commit_all(
+            &mut store,
+            vec![loaded("/nan.fit", "aa", activity(f64::NAN))],
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, FileStatus::Failed, "{:?}", out[0]);
+        assert!(!out[0].transient);
+        assert!(
+            out[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("cannot be stored")),
+            "{:?}",
+            out[0]
+        );
+        let row = store.file(Path::new("/nan.fit")).ok().flatten();
+        assert_eq!(row.map(|r| r.status), Some(FileStatus::Failed));
+    }
+
+    #[test]
+    fn the_same_activity_twice_in_one_batch_is_stored_once() {
+        let mut store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let out = commit_all(
+            &mut store,
+            vec![
+                loaded("/a.fit", "aa", activity(1800.0)),
+                loaded("/b.fit", "aa", activity(1800.0)),
+                loaded("/c.gpx", "cc", activity(1790.0)),
+            ],
+        );
+        let statuses: Vec<_> = out.iter().map(|o| o.status).collect();
+        assert_eq!(
+            statuses,
+            vec![
+                FileStatus::Imported,
+                FileStatus::Duplicate,
+                FileStatus::Duplicate
+            ]
+        );
+        assert_eq!(store.activity_ids(None).map(|v| v.len()).ok(), Some(1));
+    }
+}
