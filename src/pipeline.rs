@@ -564,7 +564,6 @@ fn load(work: Work, limits: Limits) -> Loaded {
 /// what later arrivals changed.
 pub struct Session {
     history: HistoryCache,
-    max_at_start: Option<f64>,
     imported: Vec<(i64, DateTime<Utc>)>,
 }
 
@@ -574,40 +573,31 @@ impl Session {
     /// # Errors
     /// On database failure.
     pub fn new(store: &Store) -> Result<Self, StoreError> {
-        let history = HistoryCache::load(store)?;
         Ok(Self {
-            max_at_start: history.max_hr,
-            history,
+            history: HistoryCache::load(store)?,
             imported: Vec::new(),
         })
     }
 
-    /// Activities imported in this session so far, with their start.
-    #[must_use]
-    pub fn imported(&self) -> &[(i64, DateTime<Utc>)] {
-        &self.imported
-    }
-
     /// After imports: activities judged before older ones arrived, or before a higher heart
-    /// rate was seen, are judged again, oldest first, once. Returns how many were.
+    /// rate was seen, are judged again, oldest first, once (as noted in the store with the
+    /// imports, by this session or a run that stopped before it got here). Returns how many were.
     ///
     /// # Errors
     /// On database failure.
     pub fn refresh(&mut self, store: &mut Store, cfg: &Config) -> Result<usize, StoreError> {
-        let Some(earliest) = self.imported.iter().map(|(_, s)| *s).min() else {
+        let imported = std::mem::take(&mut self.imported);
+        let Some((mark, redo)) = store.rejudge_ids()? else {
             return Ok(0);
         };
-        let max_rose = self.history.max_hr > self.max_at_start && self.max_at_start.is_some();
-        let redo = store.activity_ids(if max_rose { None } else { Some(earliest) })?;
-        let only_newest =
-            redo.len() == 1 && self.imported.len() == 1 && redo[0] == self.imported[0].0;
+        // The newest activity alone was judged with everything before it.
+        let only_newest = redo.len() == 1 && imported.len() == 1 && redo[0] == imported[0].0;
         let n = if only_newest {
-            0 // the newest activity, judged with everything before it
+            0
         } else {
             reassess(store, cfg, &redo, &mut self.history)?
         };
-        self.imported.clear();
-        self.max_at_start = self.history.max_hr;
+        store.clear_rejudge(mark)?;
         Ok(n)
     }
 }
@@ -764,6 +754,12 @@ impl<'a> Writer<'a> {
             self.now,
         ) {
             Ok(id) => {
+                let max = self.session.history.max_hr;
+                let raises_max = peak.zip(max).is_some_and(|(p, m)| p > m);
+                let from = (!raises_max).then_some(activity.start);
+                if let Err(e) = self.store.note_rejudge_from(from) {
+                    tracing::warn!(error = %e, "cannot note the judgements to make again; `recoverd replan` will");
+                }
                 self.session.history.add(id, activity, &assessment, peak);
                 self.uncommitted.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
@@ -1056,11 +1052,20 @@ pub fn replan(store: &mut Store, cfg: &Config, all: bool) -> Result<usize, Store
     } else {
         store.stale_assessments(&cfg.settings_key())?
     };
-    if ids.is_empty() {
+    // Judgements imports left to make again (a run stopped before its refresh).
+    let rejudge = store.rejudge_ids()?;
+    if ids.is_empty() && rejudge.is_none() {
         return Ok(0);
     }
     let mut history = HistoryCache::load(store)?;
-    reassess(store, cfg, &ids, &mut history)
+    let mut n = reassess(store, cfg, &ids, &mut history)?;
+    if let Some((mark, redo)) = rejudge {
+        if !all {
+            n += reassess(store, cfg, &redo, &mut history)?;
+        }
+        store.clear_rejudge(mark)?;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -1112,7 +1117,7 @@ mod writer_tests {
     use crate::model::{Device, Format, HrSample, WatchFigures};
     use chrono::TimeZone as _;
 
-    fn activity(elapsed_s: f64) -> Activity {
+    pub(super) fn activity(elapsed_s: f64) -> Activity {
         let start = Utc
             .with_ymd_and_hms(2026, 4, 20, 9, 0, 0)
             .single()
@@ -1147,7 +1152,7 @@ mod writer_tests {
         }
     }
 
-    fn loaded(path: &str, sha: &str, a: Activity) -> Loaded {
+    pub(super) fn loaded(path: &str, sha: &str, a: Activity) -> Loaded {
         Loaded {
             meta: FileMeta {
                 path: PathBuf::from(path),
@@ -1219,5 +1224,45 @@ mod writer_tests {
             ]
         );
         assert_eq!(store.activity_ids(None).map(|v| v.len()).ok(), Some(1));
+    }
+}
+
+#[cfg(test)]
+mod rejudge_tests {
+    use super::*;
+
+    #[test]
+    fn judgements_left_to_make_again_are_noted_with_the_imports_and_made_at_the_next_replan() {
+        let mut store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cfg_path = tmp.path().join("config.toml");
+        std::fs::write(&cfg_path, "[notifications]\nenabled = false\n").unwrap_or_default();
+        let cfg = crate::config::load(Some(&cfg_path), Some(&tmp.path().join("x.db")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Newest first, as a burst may come; the run stops before its refresh.
+        let mut session = Session::new(&store).unwrap_or_else(|e| panic!("{e}"));
+        {
+            let mut writer = Writer::new(&mut store, &cfg, Utc::now(), &mut session, true);
+            let mut sink = |_o: Outcome| {};
+            for (i, sha) in ["a", "b", "c"].iter().enumerate() {
+                let mut a = writer_tests::activity(1800.0);
+                a.start -= chrono::Duration::days(i as i64 * 3);
+                a.end -= chrono::Duration::days(i as i64 * 3);
+                writer.push(
+                    writer_tests::loaded(&format!("/{sha}.fit"), sha, a),
+                    &mut sink,
+                );
+            }
+            writer.flush(&mut sink);
+        }
+        drop(session);
+        let noted = store.rejudge_ids().ok().flatten().map(|(_, ids)| ids.len());
+        assert_eq!(noted, Some(3), "the oldest import's start and all after it");
+        assert_eq!(replan(&mut store, &cfg, false).ok(), Some(3));
+        assert!(
+            store.rejudge_ids().ok().flatten().is_none(),
+            "cleared once made"
+        );
+        assert_eq!(replan(&mut store, &cfg, false).ok(), Some(0));
     }
 }

@@ -735,6 +735,60 @@ impl Store {
             .map_err(Into::into)
     }
 
+    /// Notes, with the imports that call for it, that the judgements of activities starting at
+    /// or after `from` (`None`: all of them, a higher heart rate was seen) must be made again
+    /// with the history they now have. Kept until [`Store::clear_rejudge`], so a service stopped
+    /// before it got there does it at its next start.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn note_rejudge_from(&mut self, from: Option<DateTime<Utc>>) -> Result<()> {
+        let mark = from.map_or(i64::MIN, ms).to_string();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ('rejudge_from', ?1)
+                 ON CONFLICT(key) DO UPDATE
+                 SET value = MIN(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                [mark],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The activities noted by [`Store::note_rejudge_from`], oldest first, with the mark to
+    /// clear once they are judged again; `None` when there are none.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn rejudge_ids(&self) -> Result<Option<(i64, Vec<i64>)>> {
+        let mark: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'rejudge_from'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(mark) = mark else { return Ok(None) };
+        let from = (mark != i64::MIN).then(|| from_ms(mark));
+        Ok(Some((mark, self.activity_ids(from)?)))
+    }
+
+    /// Clears the note once the activities from `mark` on were judged again (unless another
+    /// import noted earlier ones meanwhile).
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn clear_rejudge(&mut self, mark: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM settings WHERE key = 'rejudge_from' AND CAST(value AS INTEGER) >= ?1",
+                [mark],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Activity ids, newest first.
     ///
     /// # Errors
