@@ -143,7 +143,9 @@ fn service_burst(home: &Path, files: &[PathBuf], n: usize) -> (f64, f64) {
         }
         last = now;
     }
-    println!("  ({busy_until:.2} s until idle again, the judgements made again after the burst included)");
+    println!(
+        "  ({busy_until:.2} s until idle again, the judgements made again after the burst included)"
+    );
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();

@@ -10,6 +10,9 @@ use crate::announce::Notice;
 use crate::render;
 use crate::store::{Store, StoreError, Stored};
 
+/// Longest wait for the notification server's answer to one notification.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Sends notifications; gives up for the rest of the run after the first failure.
 #[derive(Debug)]
 pub struct Desktop {
@@ -78,15 +81,21 @@ impl Desktop {
         if !self.enabled || self.failed {
             return;
         }
-        let result = Notification::new()
-            .appname("recoverd")
+        let mut note = Notification::new();
+        note.appname("recoverd")
             .summary(summary)
             .body(body)
             .icon("emblem-default")
             .urgency(Urgency::Normal)
-            .timeout(Timeout::Default)
-            .show_async()
-            .await;
+            .timeout(Timeout::Default);
+        // A notification server that never answers must not hold the service (nor a stop).
+        let result = match tokio::time::timeout(SEND_TIMEOUT, note.show_async()).await {
+            Ok(r) => r.map(|_| ()).map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "no answer from the notification server within {} s",
+                SEND_TIMEOUT.as_secs()
+            )),
+        };
         if let Err(e) = result {
             self.failed = true;
             tracing::warn!(
