@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
-use chrono::{FixedOffset, Local, Offset, Utc};
+use chrono::{DateTime, Utc};
+use jiff::tz::TimeZone;
 
 use crate::announce;
-use crate::cli::{Cli, Command, Format, StatusFilter};
+use crate::cli::{Cli, Command, Format, MarkAs, StatusFilter};
 use crate::config::{self, Config};
-use crate::effort::{self, EffortClass};
+use crate::effort;
 use crate::ingest;
+use crate::localtime;
 use crate::notifier::{self, Desktop};
 use crate::pipeline::{self, Options, Outcome};
 use crate::render;
@@ -54,6 +56,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("recomputed {n} activities");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mark { id, what } => mark(&cfg, id, what),
+        Command::Forget { id } => forget(&cfg, id),
         Command::InstallService { enable } => crate::daemon::install_service(&cfg, enable),
         Command::Doctor => Ok(doctor(&cfg)),
     }
@@ -71,11 +75,6 @@ fn open(cfg: &Config) -> Result<Store> {
         );
     }
     Ok(store)
-}
-
-/// The machine's local offset now, for activities whose file gives none.
-fn local_offset() -> FixedOffset {
-    Local::now().offset().fix()
 }
 
 /// Every activity file under the given paths (recursive), in a stable order.
@@ -160,7 +159,7 @@ fn import(
         started.elapsed().as_secs_f64()
     );
     if notify && cfg.notifications && imported > 0 {
-        announce(&store, &new_ids)?;
+        announce(&store, &new_ids, &cfg.timezone)?;
     }
     Ok(if failed + pending > 0 {
         ExitCode::from(1)
@@ -277,8 +276,8 @@ impl Progress {
     }
 }
 
-/// One notification per recent new activity; one summary for the past ones.
-fn announce(store: &Store, new_ids: &[i64]) -> Result<()> {
+/// What [`announce::notices`] decides for the activities an import stored.
+fn announce(store: &Store, new_ids: &[i64], tz: &TimeZone) -> Result<()> {
     let mut arrived = Vec::with_capacity(new_ids.len());
     for &id in new_ids {
         if let Some(end) = store.activity_end(id)? {
@@ -292,7 +291,7 @@ fn announce(store: &Store, new_ids: &[i64]) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(Desktop::new(true).announce_notices(&items, local_offset()));
+    rt.block_on(Desktop::new(true).announce_notices(&items, tz));
     Ok(())
 }
 
@@ -312,52 +311,68 @@ fn log_outcome(o: &Outcome) {
     }
 }
 
+/// Said when the store holds nothing yet.
+const EMPTY_STORE: &str = "No activities stored yet: copy activity files (.fit, .gpx, .tcx) into a \
+                           watched folder while `recoverd run` runs, or import them with \
+                           `recoverd import PATH`.";
+
+/// `list`: one row per activity, streamed from the store without heart-rate streams.
 fn list(cfg: &Config, json: bool, limit: Option<u32>) -> Result<ExitCode> {
     let store = open(cfg)?;
-    let mut rows = Vec::new();
-    for id in store.newest_ids(limit)? {
-        if let Some(s) = store.load(id)? {
-            rows.push(s);
-        }
-    }
+    let now = Utc::now();
     let mut out = std::io::stdout().lock();
+    let mut n = 0usize;
     if json {
-        let arr: Vec<_> = rows.iter().map(render::list_json).collect();
-        serde_json::to_writer_pretty(&mut out, &arr)?;
-        writeln!(out)?;
-    } else {
-        for s in &rows {
-            writeln!(
+        write!(out, "[")?;
+    }
+    store.for_each_summary(limit, |s| {
+        if json {
+            let sep = if n == 0 { "\n  " } else { ",\n  " };
+            write!(
                 out,
-                "{}",
-                render::list_line(s, render::offset_for(&s.activity, local_offset()))
+                "{sep}{}",
+                serde_json::to_string(&render::list_json(&s))?
             )?;
+        } else {
+            if n == 0 {
+                writeln!(out, "{}", render::list_header())?;
+            }
+            writeln!(out, "{}", render::list_line(&s, &cfg.timezone, now))?;
         }
+        n += 1;
+        Ok(())
+    })?;
+    if json {
+        writeln!(out, "{}]", if n == 0 { "" } else { "\n" })?;
+    } else if n == 0 {
+        writeln!(out, "{EMPTY_STORE}")?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The activity an id argument names (`latest` or a number).
+fn resolve_id(store: &Store, id: &str) -> Result<i64> {
+    if id == "latest" {
+        return match store.newest_ids(Some(1))?.first() {
+            Some(&id) => Ok(id),
+            None => bail!(UsageError(EMPTY_STORE.into())),
+        };
+    }
+    id.parse::<i64>()
+        .map_err(|_| UsageError(format!("`{id}` is not an activity id or `latest`")).into())
+}
+
 fn show(cfg: &Config, id: &str, format: Format) -> Result<ExitCode> {
     let store = open(cfg)?;
-    let id = if id == "latest" {
-        match store.newest_ids(Some(1))?.first() {
-            Some(&id) => id,
-            None => bail!(UsageError(
-                "no activities stored yet: import some with `recoverd import PATH`".into()
-            )),
-        }
-    } else {
-        id.parse::<i64>()
-            .map_err(|_| UsageError(format!("`{id}` is not an activity id or `latest`")))?
-    };
+    let id = resolve_id(&store, id)?;
     let Some(s) = store.load(id)? else {
         bail!(UsageError(format!("no activity {id}: see `recoverd list`")));
     };
-    let off = render::offset_for(&s.activity, local_offset());
+    let tz = &cfg.timezone;
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Text => write!(out, "{}", render::show_text(&s, off))?,
-        Format::Markdown => write!(out, "{}", render::show_markdown(&s, off))?,
+        Format::Text => write!(out, "{}", render::show_text(&s, tz))?,
+        Format::Markdown => write!(out, "{}", render::show_markdown(&s, tz))?,
         Format::Json => writeln!(
             out,
             "{}",
@@ -368,78 +383,187 @@ fn show(cfg: &Config, id: &str, format: Format) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `mark ID race|training`: the runner's word, then that activity judged again.
+fn mark(cfg: &Config, id: i64, what: MarkAs) -> Result<ExitCode> {
+    let mut store = open(cfg)?;
+    if !store.set_race_mark(id, Some(what == MarkAs::Race))? {
+        bail!(UsageError(format!("no activity {id}: see `recoverd list`")));
+    }
+    pipeline::replan_ids(&mut store, cfg, &[id])?;
+    if let Some(s) = store.load(id)?
+        && let Some(a) = &s.assessment
+    {
+        println!(
+            "Activity {id} is now {}: {}. Ready for hard training and racing: {}.",
+            if what == MarkAs::Race {
+                "a race"
+            } else {
+                "training"
+            },
+            render::title(&s.activity, a.race),
+            render::local_short(a.recovery.ready, &cfg.timezone)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `forget ID`: the activity and its plan go; its file is remembered as forgotten.
+fn forget(cfg: &Config, id: i64) -> Result<ExitCode> {
+    let mut store = open(cfg)?;
+    let Some(s) = store.load(id)? else {
+        bail!(UsageError(format!("no activity {id}: see `recoverd list`")));
+    };
+    store.forget(id, Utc::now())?;
+    // Later activities were judged with this one's load and peak in their history.
+    let later = store.activity_ids(Some(s.activity.start))?;
+    pipeline::replan_ids(&mut store, cfg, &later)?;
+    println!(
+        "Forgot activity {id} ({}); its file {} will not be imported again unless it changes.",
+        render::size(&s.activity),
+        s.source_path
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn status(cfg: &Config, json: bool) -> Result<ExitCode> {
     let store = open(cfg)?;
     let now = Utc::now();
-    let mut latest_hard: Option<Stored> = None;
-    for id in store.newest_ids(None)? {
-        if let Some(s) = store.load(id)?
-            && s.assessment
-                .as_ref()
-                .is_some_and(|a| a.effort.class >= EffortClass::Hard)
-        {
-            latest_hard = Some(s);
-            break;
-        }
-    }
-    let today = now.with_timezone(&local_offset()).date_naive();
+    let hard = match store.latest_hard()? {
+        Some(id) => store.load(id)?,
+        None => None,
+    };
+    let hard = hard.and_then(|s| s.assessment.clone().map(|a| (s, a)));
+    let today = localtime::day(now, &cfg.timezone);
     let pmc = effort::pmc_on(&store.daily_loads(None)?, today);
-    let (atl, ctl) = pmc.map_or((0.0, 0.0), |p| (p.atl, p.ctl));
-    let hard = latest_hard
-        .as_ref()
-        .and_then(|s| s.assessment.as_ref().map(|a| (s, a)));
+    let any = !store.newest_ids(Some(1))?.is_empty();
     let mut out = std::io::stdout().lock();
     if json {
-        let v = serde_json::json!({
-            "latest_hard": hard.map(|(s, a)| serde_json::json!({
-                "id": s.id,
-                "start": s.activity.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "sport": s.activity.sport,
-                "class": a.effort.class.as_str(),
-                "ready_at": a.recovery.ready_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "hard_training_from": crate::plan::hard_training_from(&a.recovery).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            })),
-            "ready": hard.is_none_or(|(_, a)| crate::plan::hard_training_from(&a.recovery) <= now),
-            "fitness": round1(ctl),
-            "fatigue": round1(atl),
-            "form": round1(ctl - atl),
-        });
+        let v = status_json(hard.as_ref().map(|(s, a)| (s, a)), pmc, now);
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else if !any {
+        writeln!(out, "{EMPTY_STORE}")?;
     } else {
-        match hard {
-            Some((s, a)) => {
-                let off = render::offset_for(&s.activity, local_offset());
-                let from = crate::plan::hard_training_from(&a.recovery);
-                writeln!(
-                    out,
-                    "Latest hard effort: {} ({} effort), {}",
-                    render::title(&s.activity, a.race),
-                    a.effort.class.words(),
-                    s.activity.start.with_timezone(&off).format("%a %-d %b")
-                )?;
-                if from <= now {
-                    writeln!(
-                        out,
-                        "Ready for hard training: yes, since {}",
-                        render::local_short(from, off)
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "Ready for hard training: {}",
-                        render::local_short(from, off)
-                    )?;
-                }
-            }
-            None => writeln!(out, "No hard effort stored: ready for hard training.")?,
-        }
-        writeln!(
-            out,
-            "Fitness (CTL) {ctl:.0} · fatigue (ATL) {atl:.0} · form (TSB) {:.0}",
-            ctl - atl
-        )?;
+        let text = status_text(
+            hard.as_ref().map(|(s, a)| (s, a)),
+            pmc,
+            newest_peak_warning(&store),
+            &cfg.timezone,
+            now,
+        );
+        write!(out, "{text}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn status_json(
+    hard: Option<(&Stored, &crate::plan::Assessment)>,
+    pmc: Option<effort::Pmc>,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
+    let t = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (atl, ctl) = pmc.map_or((0.0, 0.0), |p| (p.atl, p.ctl));
+    serde_json::json!({
+        "latest_hard": hard.map(|(s, a)| serde_json::json!({
+            "id": s.id,
+            "start": t(s.activity.start),
+            "sport": s.activity.sport,
+            "is_race": a.race.is_some(),
+            "class": a.effort.class.as_str(),
+            "ready_at": t(a.recovery.ready_at),
+            "ready": t(a.recovery.ready),
+            "easy_from": a.recovery.easy_from.map(t),
+            "hard_training_from": t(a.recovery.ready),
+        })),
+        "ready": hard.is_none_or(|(_, a)| a.recovery.ready <= now),
+        "fitness": round1(ctl),
+        "fatigue": round1(atl),
+        "form": round1(ctl - atl),
+        "history_days": pmc.map(|p| p.history_days),
+    })
+}
+
+/// Days of history before fitness (CTL, a 42-day average) means much.
+const SETTLED_DAYS: i64 = 42;
+
+fn status_text(
+    hard: Option<(&Stored, &crate::plan::Assessment)>,
+    pmc: Option<effort::Pmc>,
+    peak_warning: Option<String>,
+    tz: &TimeZone,
+    now: DateTime<Utc>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    match hard {
+        Some((s, a)) => {
+            let start_tz = localtime::start_zone(&s.activity, tz);
+            let _ = writeln!(
+                out,
+                "Latest hard effort: {}, {} ({} effort), {}",
+                render::title(&s.activity, a.race),
+                render::size(&s.activity),
+                a.effort.class.words(),
+                render::local_dated(s.activity.start, &start_tz, now)
+            );
+            let ready = a.recovery.ready;
+            let easy = a.recovery.easy_from.unwrap_or(s.activity.end);
+            if ready <= now {
+                let _ = writeln!(
+                    out,
+                    "Ready for hard training and racing: yes, since {}",
+                    render::local_dated(ready, tz, now)
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "Ready for hard training and racing: {}",
+                    render::local_dated(ready, tz, now)
+                );
+                if easy <= now {
+                    let _ = writeln!(out, "Easy running: fine now, if nothing hurts");
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "Easy running: from {}",
+                        render::local_dated(easy, tz, now)
+                    );
+                }
+            }
+        }
+        None => {
+            let _ = writeln!(out, "No hard effort stored: ready for hard training.");
+        }
+    }
+    if let Some(w) = peak_warning {
+        let _ = writeln!(out, "{w}");
+    }
+    let (atl, ctl, days) = pmc.map_or((0.0, 0.0, 0), |p| (p.atl, p.ctl, p.history_days));
+    let _ = writeln!(
+        out,
+        "Fitness (CTL) {ctl:.0} · fatigue (ATL) {atl:.0} · form (TSB) {:.0}",
+        ctl - atl
+    );
+    if days < SETTLED_DAYS {
+        let _ = writeln!(
+            out,
+            "(These rest on {days} day{} of history; fitness and fatigue settle after {SETTLED_DAYS} days.)",
+            if days == 1 { "" } else { "s" }
+        );
+    }
+    out
+}
+
+/// What the newest activity's judgement says about a higher, unused peak (MODEL.md §1).
+fn newest_peak_warning(store: &Store) -> Option<String> {
+    let mut warning = None;
+    let _ = store.for_each_summary(Some(1), |s| {
+        warning = s
+            .assessment
+            .as_ref()
+            .and_then(|a| render::peak_warnings(&a.athlete));
+        Ok(())
+    });
+    warning
 }
 
 fn round1(v: f64) -> f64 {
@@ -467,6 +591,12 @@ fn files(cfg: &Config, status: Option<StatusFilter>, json: bool) -> Result<ExitC
             })
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&arr)?)?;
+    } else if rows.is_empty() {
+        writeln!(
+            out,
+            "No files {}yet.",
+            status.map_or_else(|| "seen ".to_string(), |s| format!("{} ", s.as_str()))
+        )?;
     } else {
         for r in &rows {
             let extra = match (r.status, r.activity_id, r.duplicate_of) {
@@ -519,6 +649,9 @@ fn doctor(cfg: &Config) -> ExitCode {
                 check == "ok",
                 format!("database {}: integrity {check}", cfg.database.display()),
             );
+            if let Some(w) = newest_peak_warning(&store) {
+                line(true, format!("max HR: {w}"));
+            }
         }
         Err(e) => line(false, format!("database: {e}")),
     }

@@ -80,6 +80,19 @@ pub enum Command {
     },
     /// Recompute effort and plan for every stored activity.
     Replan,
+    /// Say whether an activity was a race; re-plans it.
+    Mark {
+        /// Activity id (see `recoverd list`).
+        id: i64,
+        /// `race` or `training`.
+        #[arg(value_enum)]
+        what: MarkAs,
+    },
+    /// Delete an activity and its plan; its file is not imported again unless it changes.
+    Forget {
+        /// Activity id (see `recoverd list`).
+        id: i64,
+    },
     /// Write the systemd user unit for this binary.
     InstallService {
         /// Also enable and start it.
@@ -101,6 +114,15 @@ pub enum Format {
     Json,
     /// iCalendar.
     Ics,
+}
+
+/// `mark` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum MarkAs {
+    /// It was a race: race rules and race words.
+    Race,
+    /// It was training, whatever its name or distance.
+    Training,
 }
 
 /// `files --status` values.

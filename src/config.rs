@@ -44,6 +44,7 @@ struct FileConfig {
     ignore: Option<Vec<String>>,
     poll_interval_s: Option<u64>,
     max_file_mb: Option<u64>,
+    timezone: Option<String>,
     #[serde(default)]
     athlete: AthleteFile,
     #[serde(default)]
@@ -86,6 +87,8 @@ pub struct Config {
     pub athlete: AthleteSettings,
     /// Desktop notifications on or off.
     pub notifications: bool,
+    /// The runner's time zone: `timezone =`, else the system's (`$TZ` honoured).
+    pub timezone: jiff::tz::TimeZone,
 }
 
 fn home() -> Result<PathBuf, ConfigError> {
@@ -222,6 +225,7 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             weight_kg: a.weight_kg,
         },
         notifications: file.notifications.enabled.unwrap_or(true),
+        timezone: crate::localtime::resolve(file.timezone.as_deref()).map_err(invalid)?,
     })
 }
 
@@ -247,7 +251,11 @@ impl Config {
     /// A key that changes when anything that affects the judgement changes.
     #[must_use]
     pub fn settings_key(&self) -> String {
-        serde_json::to_string(&self.athlete).unwrap_or_default()
+        format!(
+            "{} {}",
+            serde_json::to_string(&self.athlete).unwrap_or_default(),
+            crate::localtime::name(&self.timezone)
+        )
     }
 }
 
@@ -289,6 +297,25 @@ mod tests {
         assert!(glob(b"~syncthing~*", b"~syncthing~x.fit.tmp"));
         assert!(!glob(b"*.tmp", b"a.fit"));
         assert!(glob(b"a?c", b"abc"));
+    }
+
+    #[test]
+    fn a_zone_not_in_the_database_names_the_key() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("config.toml");
+        let db = dir.path().join("r.db");
+        std::fs::write(&path, "timezone = \"Mars/Olympus\"\n").unwrap_or_default();
+        let err = load(Some(&path), Some(&db))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("timezone") && err.contains("Mars/Olympus"),
+            "{err}"
+        );
+        std::fs::write(&path, "timezone = \"America/New_York\"\n").unwrap_or_default();
+        let cfg = load(Some(&path), Some(&db)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.timezone.iana_name(), Some("America/New_York"));
     }
 
     #[test]

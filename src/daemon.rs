@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use chrono::{Local, Offset};
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind};
 use tokio::sync::mpsc;
@@ -206,7 +205,7 @@ async fn serve(cfg: Config) -> Result<()> {
                 None => break true,
                 Some(Done::File(o)) => svc.on_outcome(&o),
                 Some(Done::Announce(items)) => {
-                    svc.desktop.announce_notices(&items, Local::now().offset().fix()).await;
+                    svc.desktop.announce_notices(&items, &svc.cfg.timezone).await;
                 }
             },
         }

@@ -6,12 +6,13 @@
 //! Must not touch: files, the database, the clock (`now` and history are arguments), logging.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Activity, HrSample, WatchFigures};
 
 /// Version of this model; stored with every result so a change can trigger a recompute.
-pub const MODEL_VERSION: u32 = 1;
+pub const MODEL_VERSION: u32 = 2;
 
 /// Samples outside this range are not heart beats.
 const HR_MIN: u16 = 30;
@@ -131,50 +132,155 @@ pub struct Athlete {
     pub sex: Sex,
     /// Body mass, kg, if known.
     pub weight_kg: Option<f64>,
+    /// For an observed max HR: the two activities whose peaks confirmed it.
+    #[serde(default)]
+    pub max_hr_confirmed_by: Vec<Peak>,
+    /// The highest peak of the last 365 days when it is above the max HR used and only one
+    /// activity reached it (unconfirmed), bpm.
+    #[serde(default)]
+    pub unconfirmed_peak: Option<f64>,
+    /// The highest peak of the last 365 days above the ceiling (an artefact, ignored), bpm.
+    #[serde(default)]
+    pub ignored_peak: Option<f64>,
 }
 
-/// Resolves the athlete's physiology for an activity, in MODEL.md §1's order.
-///
-/// `observed_max` is the highest 10-s rolling mean heart rate across stored activities (this one
-/// included); `year` is the activity's year (for the age in Tanaka's formula).
+/// One activity's highest 10-s rolling mean heart rate.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Peak {
+    /// The stored activity; `None` for the activity being judged before it has an id.
+    pub id: Option<i64>,
+    /// Its start.
+    pub start: DateTime<Utc>,
+    /// The peak, bpm.
+    pub bpm: f64,
+}
+
+/// What the peaks of the last 365 days say about max HR (MODEL.md §1).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PeakCheck {
+    /// The confirmed peak (the second-highest below the ceiling) and the two that reached it.
+    pub observed: Option<(f64, [Peak; 2])>,
+    /// The highest peak below the ceiling when only one activity reached it.
+    pub unconfirmed: Option<f64>,
+    /// The highest peak above the ceiling.
+    pub ignored: Option<f64>,
+}
+
+/// Days of history a peak counts for.
+const PEAK_WINDOW_DAYS: i64 = 365;
+
+/// The ceiling above which a peak is an artefact: Tanaka + 25 with a birth year, else 220.
 #[must_use]
-pub fn resolve_athlete(
+pub fn peak_ceiling(birth_year: Option<i32>, year: i32) -> f64 {
+    tanaka(birth_year, year).map_or(220.0, |t| t + 25.0)
+}
+
+fn tanaka(birth_year: Option<i32>, year: i32) -> Option<f64> {
+    birth_year
+        .filter(|&y| y > 1900 && y < year)
+        .map(|y| 208.0 - 0.7 * f64::from(year - y))
+}
+
+/// §1's confirmed peak for an activity starting at `start`: among the peaks of activities that
+/// started in the 365 days up to and including it (`peaks` may hold others; they are left out),
+/// the second-highest at or below the ceiling. A later activity never counts.
+#[must_use]
+pub fn confirmed_peak(peaks: &[Peak], start: DateTime<Utc>, ceiling: f64) -> PeakCheck {
+    let from = start - Duration::days(PEAK_WINDOW_DAYS);
+    let mut window: Vec<Peak> = peaks
+        .iter()
+        .filter(|p| p.start >= from && p.start <= start && p.bpm.is_finite())
+        .copied()
+        .collect();
+    let ignored = window
+        .iter()
+        .filter(|p| p.bpm > ceiling)
+        .map(|p| p.bpm)
+        .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.max(b))));
+    window.retain(|p| p.bpm <= ceiling);
+    // Highest first; among equal peaks the earliest (the order never depends on reading order).
+    window.sort_by(|a, b| b.bpm.total_cmp(&a.bpm).then(a.start.cmp(&b.start)));
+    let observed = match window.as_slice() {
+        [a, b, ..] => Some((b.bpm, [*a, *b])),
+        _ => None,
+    };
+    let unconfirmed = match window.as_slice() {
+        [a, b, ..] if a.bpm > b.bpm => Some(a.bpm),
+        [a] => Some(a.bpm),
+        _ => None,
+    };
+    PeakCheck {
+        observed,
+        unconfirmed,
+        ignored,
+    }
+}
+
+/// Max HR in §1's order, with the two activities that confirmed an observed value.
+fn resolve_max_hr(
     cfg: &AthleteSettings,
     watch: &WatchFigures,
-    observed_max: Option<f64>,
+    peaks: &PeakCheck,
     year: i32,
-) -> Athlete {
-    let sane = |v: u16| (100..=250).contains(&v);
-    let fallback = cfg.birth_year.filter(|&y| y > 1900 && y < year).map_or(
+) -> (Sourced, Vec<Peak>) {
+    let fallback = tanaka(cfg.birth_year, year).map_or(
         Sourced {
             value: 190.0,
             source: Source::Default,
         },
-        |y| Sourced {
-            value: 208.0 - 0.7 * f64::from(year - y),
+        |t| Sourced {
+            value: t,
             source: Source::Formula,
         },
     );
-    let max_hr = if let Some(v) = cfg.max_hr {
-        Sourced {
-            value: f64::from(v),
-            source: Source::Config,
-        }
-    } else if let Some(v) = watch.max_hr.filter(|&v| sane(v)) {
-        Sourced {
-            value: f64::from(v),
-            source: Source::Device,
-        }
-    } else {
-        // An observed peak only proves a lower bound: it can raise the estimate, never lower it.
-        match observed_max {
-            Some(o) if o > fallback.value => Sourced {
+    if let Some(v) = cfg.max_hr {
+        let value = f64::from(v);
+        return (
+            Sourced {
+                value,
+                source: Source::Config,
+            },
+            vec![],
+        );
+    }
+    if let Some(v) = watch.max_hr.filter(|v| (100..=250).contains(v)) {
+        let value = f64::from(v);
+        return (
+            Sourced {
+                value,
+                source: Source::Device,
+            },
+            vec![],
+        );
+    }
+    // A confirmed peak only proves a lower bound: it can raise the estimate, never lower it.
+    match peaks.observed {
+        Some((o, by)) if o.round() > fallback.value => (
+            Sourced {
                 value: o.round(),
                 source: Source::Observed,
             },
-            _ => fallback,
-        }
-    };
+            by.to_vec(),
+        ),
+        _ => (fallback, vec![]),
+    }
+}
+
+/// Resolves the athlete's physiology for an activity, in MODEL.md §1's order.
+///
+/// `peaks` is what the stored history says about observed heart rates (see [`confirmed_peak`]);
+/// `year` is the activity's year (for the age in Tanaka's formula).
+#[must_use]
+pub fn resolve_athlete(
+    cfg: &AthleteSettings,
+    watch: &WatchFigures,
+    peaks: &PeakCheck,
+    year: i32,
+) -> Athlete {
+    let (max_hr, confirmed_by) = resolve_max_hr(cfg, watch, peaks, year);
+    // Peaks that were not used are worth a word only when max HR is not the runner's or the
+    // watch's own setting.
+    let estimated = !matches!(max_hr.source, Source::Config | Source::Device);
     let resting_hr = if let Some(v) = cfg.resting_hr {
         Sourced {
             value: f64::from(v),
@@ -226,6 +332,13 @@ pub fn resolve_athlete(
         threshold_hr,
         sex: cfg.sex,
         weight_kg: cfg.weight_kg,
+        max_hr_confirmed_by: confirmed_by,
+        unconfirmed_peak: peaks
+            .unconfirmed
+            .filter(|p| estimated && p.round() > max_hr.value),
+        ignored_peak: peaks
+            .ignored
+            .filter(|p| estimated && p.round() > max_hr.value),
     }
 }
 
@@ -449,9 +562,9 @@ pub fn best_window_mean(hr: &[HrSample], window_s: f64) -> Option<f64> {
     best_mean(&clean(hr), window_s)
 }
 
-fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
-    // Piecewise-constant segments [start, end) at hr.
-    // The last sample has no next one: it holds as long as the one before it did.
+/// A cleaned stream as piecewise-constant segments `[start, end)` at a heart rate: each sample
+/// holds until the next, for at most 10 s; the last holds as long as the one before it did.
+fn segments(stream: &[(f64, f64)]) -> Vec<(f64, f64, f64)> {
     let mut segs: Vec<(f64, f64, f64)> = stream
         .windows(2)
         .map(|w| (w[0].0, w[0].0 + (w[1].0 - w[0].0).min(MAX_DT_S), w[0].1))
@@ -460,6 +573,11 @@ fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
     if let (Some(prev), Some(&(t, hr))) = (segs.last().copied(), stream.last()) {
         segs.push((t, t + (prev.1 - prev.0), hr));
     }
+    segs
+}
+
+fn best_mean(stream: &[(f64, f64)], window_s: f64) -> Option<f64> {
+    let segs = segments(stream);
     let (first, last) = (segs.first()?, segs.last()?);
     if last.1 - first.0 < window_s - 1e-9 {
         return None;
@@ -593,14 +711,15 @@ pub fn assess(activity: &Activity, athlete: &Athlete) -> Effort {
     }
 }
 
-/// A long-race rule that applies (MODEL.md §4).
+/// A long-race rule that applies (MODEL.md §4): only ever to a race.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LongRace {
-    /// Running ≥ 150 min or ≥ 30 km at class ≥ hard: soreness ~3 days, easy running from 48 h,
-    /// no hard session or race for 7 days.
+    /// A running race of ≥ 150 min or ≥ 30 km: soreness ~3 days, easy running from 48 h, no
+    /// hard session or race for 7 days.
     Marathon,
-    /// Running ≥ 75 min at class ≥ very hard: 3 days easy-only (extrapolated from marathon data).
+    /// A running race of ≥ 75 min at class ≥ very hard: 3 days easy-only (extrapolated from
+    /// marathon data).
     HalfMarathon,
 }
 
@@ -620,7 +739,7 @@ impl LongRace {
 pub struct Recovery {
     /// Hours from the end until ready for the next hard session.
     pub hours: u32,
-    /// End + hours.
+    /// End + hours: the model's window.
     pub ready_at: DateTime<Utc>,
     /// End of the long-race easy-only window.
     pub easy_only_until: Option<DateTime<Utc>>,
@@ -628,6 +747,16 @@ pub struct Recovery {
     pub long_race: Option<LongRace>,
     /// Hours added because training load is high (§5), with TSB before and after.
     pub extension: Option<Extension>,
+    /// The one "ready" (§4): the later of `ready_at` and the race rule's end, out of the night.
+    /// Every view shows this.
+    #[serde(default)]
+    pub ready: DateTime<Utc>,
+    /// Easy running from, where it is earlier than `ready` (long races), out of the night.
+    #[serde(default)]
+    pub easy_from: Option<DateTime<Utc>>,
+    /// `ready` was moved out of the night to 06:00 local.
+    #[serde(default)]
+    pub moved_from_night: bool,
 }
 
 /// A history-based lengthening of the recovery window.
@@ -655,10 +784,10 @@ pub fn recovery_hours(effort: &Effort) -> u32 {
     (h + 0.5 + 1e-9).floor() as u32
 }
 
-/// The long-race rule for an activity, if any.
+/// The long-race rule for a race, if any (never for a training run: marathoners run long weekly).
 #[must_use]
-pub fn long_race(activity: &Activity, effort: &Effort) -> Option<LongRace> {
-    if activity.sport != "running" {
+pub fn long_race(activity: &Activity, effort: &Effort, is_race: bool) -> Option<LongRace> {
+    if !is_race || activity.sport != "running" {
         return None;
     }
     let minutes = activity
@@ -667,7 +796,7 @@ pub fn long_race(activity: &Activity, effort: &Effort) -> Option<LongRace> {
         .unwrap_or(activity.elapsed_s)
         / 60.0;
     let km = activity.distance_m.unwrap_or(0.0) / 1000.0;
-    if effort.class >= EffortClass::Hard && (minutes >= 150.0 || km >= 30.0) {
+    if minutes >= 150.0 || km >= 30.0 {
         Some(LongRace::Marathon)
     } else if effort.class >= EffortClass::VeryHard && minutes >= 75.0 {
         Some(LongRace::HalfMarathon)
@@ -676,9 +805,19 @@ pub fn long_race(activity: &Activity, effort: &Effort) -> Option<LongRace> {
     }
 }
 
-/// The recovery window, with the history extension when one applies.
+/// Hours after the finish from which easy running is fine under a long-race rule.
+const MARATHON_EASY_FROM_H: i64 = 48;
+
+/// The recovery window, with the history extension when one applies, and the one `ready` in
+/// the runner's zone.
 #[must_use]
-pub fn recovery(activity: &Activity, effort: &Effort, load: Option<&Pmc>) -> Recovery {
+pub fn recovery(
+    activity: &Activity,
+    effort: &Effort,
+    load: Option<&Pmc>,
+    is_race: bool,
+    tz: &TimeZone,
+) -> Recovery {
     let base = recovery_hours(effort);
     let extension = if effort.class >= EffortClass::Hard {
         load.and_then(|pmc| extension(pmc, base))
@@ -686,13 +825,28 @@ pub fn recovery(activity: &Activity, effort: &Effort, load: Option<&Pmc>) -> Rec
         None
     };
     let hours = extension.as_ref().map_or(base, |e| base + e.hours);
-    let long_race = long_race(activity, effort);
+    let long_race = long_race(activity, effort, is_race);
+    let ready_at = activity.end + Duration::hours(i64::from(hours));
+    let easy_only_until = long_race.map(|l| activity.end + Duration::days(l.easy_only_days()));
+    let latest = easy_only_until.map_or(ready_at, |u| u.max(ready_at));
+    let ready = crate::localtime::out_of_the_night(latest, tz);
+    let easy = match long_race {
+        Some(LongRace::Marathon) => Some(activity.end + Duration::hours(MARATHON_EASY_FROM_H)),
+        Some(LongRace::HalfMarathon) => Some(ready_at),
+        None => None,
+    };
+    let easy_from = easy
+        .map(|t| crate::localtime::out_of_the_night(t, tz))
+        .filter(|t| *t < ready);
     Recovery {
         hours,
-        ready_at: activity.end + Duration::hours(i64::from(hours)),
-        easy_only_until: long_race.map(|l| activity.end + Duration::days(l.easy_only_days())),
+        ready_at,
+        easy_only_until,
         long_race,
         extension,
+        ready,
+        easy_from,
+        moved_from_night: ready != latest,
     }
 }
 
@@ -775,12 +929,6 @@ pub fn extension(pmc: &Pmc, base_hours: u32) -> Option<Extension> {
         tsb: pmc.tsb(),
         rest_days: days,
     })
-}
-
-/// The local calendar day of an instant, given a UTC offset in seconds.
-#[must_use]
-pub fn local_day(t: DateTime<Utc>, offset_s: Option<i32>) -> NaiveDate {
-    (t + Duration::seconds(i64::from(offset_s.unwrap_or(0)))).date_naive()
 }
 
 #[cfg(test)]
@@ -873,7 +1021,7 @@ mod tests {
             sex: Sex::Male,
             ..AthleteSettings::default()
         };
-        resolve_athlete(&cfg, &WatchFigures::default(), None, 2026)
+        resolve_athlete(&cfg, &WatchFigures::default(), &PeakCheck::default(), 2026)
     }
 
     /// A 1 Hz stream at a constant HR per (minutes, bpm) segment.
@@ -1012,9 +1160,19 @@ mod tests {
             sex: Sex::Male,
             ..AthleteSettings::default()
         };
-        let a = resolve_athlete(&cfg(Some(163)), &WatchFigures::default(), None, 2026);
+        let a = resolve_athlete(
+            &cfg(Some(163)),
+            &WatchFigures::default(),
+            &PeakCheck::default(),
+            2026,
+        );
         assert!((hrss_from_trimp(333.0, &a) - 239.09).abs() < 0.005);
-        let a = resolve_athlete(&cfg(None), &WatchFigures::default(), None, 2026);
+        let a = resolve_athlete(
+            &cfg(None),
+            &WatchFigures::default(),
+            &PeakCheck::default(),
+            2026,
+        );
         assert_eq!(a.threshold_hr.source, Source::Formula);
         assert!((hrss_from_trimp(333.0, &a) - 199.49).abs() < 0.005);
     }
@@ -1043,26 +1201,26 @@ mod tests {
             ..AthleteSettings::default()
         };
         assert_eq!(
-            resolve_athlete(&cfg, &watch, Some(200.0), 2026)
+            resolve_athlete(&cfg, &watch, &observed(200.0), 2026)
                 .max_hr
                 .source,
             Source::Config
         );
         cfg.max_hr = None;
         assert_eq!(
-            resolve_athlete(&cfg, &watch, Some(200.0), 2026)
+            resolve_athlete(&cfg, &watch, &observed(200.0), 2026)
                 .max_hr
                 .value,
             191.0
         );
         let none = WatchFigures::default();
         cfg.birth_year = Some(1986); // age 40 → Tanaka 180
-        let a = resolve_athlete(&cfg, &none, Some(176.0), 2026);
+        let a = resolve_athlete(&cfg, &none, &observed(176.0), 2026);
         assert_eq!((a.max_hr.value, a.max_hr.source), (180.0, Source::Formula));
-        let a = resolve_athlete(&cfg, &none, Some(188.4), 2026);
+        let a = resolve_athlete(&cfg, &none, &observed(188.4), 2026);
         assert_eq!((a.max_hr.value, a.max_hr.source), (188.0, Source::Observed));
         cfg.birth_year = None;
-        let a = resolve_athlete(&cfg, &none, None, 2026);
+        let a = resolve_athlete(&cfg, &none, &PeakCheck::default(), 2026);
         assert_eq!((a.max_hr.value, a.max_hr.source), (190.0, Source::Default));
         assert_eq!(
             (a.resting_hr.value, a.resting_hr.source),
@@ -1103,23 +1261,100 @@ mod tests {
         assert!(!e.implausible);
     }
 
+    fn observed(v: f64) -> PeakCheck {
+        let p = Peak {
+            id: Some(1),
+            start: Utc::now(),
+            bpm: v,
+        };
+        PeakCheck {
+            observed: Some((v, [p, p])),
+            ..PeakCheck::default()
+        }
+    }
+
+    fn peaks(bpm: &[f64]) -> Vec<Peak> {
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 1, 1, 8, 0, 0)
+            .single()
+            .unwrap_or_default();
+        bpm.iter()
+            .enumerate()
+            .map(|(i, &b)| Peak {
+                id: Some(i as i64 + 1),
+                start: t0 + Duration::days(i as i64),
+                bpm: b,
+            })
+            .collect()
+    }
+
     #[test]
-    fn long_races() {
+    fn confirmed_peak_vectors() {
+        let last = |p: &[Peak]| p.last().map_or_else(Utc::now, |p| p.start);
+        let p = peaks(&[178.0, 203.0, 181.0]);
+        let c = confirmed_peak(&p, last(&p), 220.0);
+        assert_eq!(c.observed.map(|o| o.0), Some(181.0));
+        assert_eq!(
+            c.observed.map(|o| [o.1[0].id, o.1[1].id]),
+            Some([Some(2), Some(3)])
+        );
+        assert_eq!(c.unconfirmed, Some(203.0));
+        let p = peaks(&[178.0, 231.0, 176.0]);
+        let c = confirmed_peak(&p, last(&p), 220.0);
+        assert_eq!(c.observed.map(|o| o.0), Some(176.0));
+        assert_eq!(c.ignored, Some(231.0));
+        let p = peaks(&[199.0]);
+        assert_eq!(confirmed_peak(&p, last(&p), 220.0).observed, None);
+        // A later activity never counts; one older than 365 days neither.
+        let p = peaks(&[150.0, 200.0, 200.0]);
+        assert_eq!(
+            confirmed_peak(&p, p[1].start, 220.0).observed.map(|o| o.0),
+            Some(150.0)
+        );
+        let mut p = peaks(&[200.0, 180.0, 170.0]);
+        p[0].start -= Duration::days(400);
+        assert_eq!(
+            confirmed_peak(&p, p[2].start, 220.0).observed.map(|o| o.0),
+            Some(170.0)
+        );
+        // The ceiling: Tanaka + 25 with a birth year (age 40 → 180 + 25), else 220.
+        assert!((peak_ceiling(Some(1986), 2026) - 205.0).abs() < 1e-9);
+        assert!((peak_ceiling(None, 2026) - 220.0).abs() < 1e-9);
+        // Without a birth year: no observed value → the default.
+        let a = resolve_athlete(
+            &AthleteSettings::default(),
+            &WatchFigures::default(),
+            &confirmed_peak(&peaks(&[199.0]), Utc::now(), 220.0),
+            2026,
+        );
+        assert_eq!(a.max_hr.source, Source::Default);
+    }
+
+    #[test]
+    fn long_races_only_for_races() {
         let a = reference();
+        let tz = jiff::tz::TimeZone::UTC;
         let act = session(&[(210, 158)]);
         let e = assess(&act, &a);
-        let r = recovery(&act, &e, None);
+        let r = recovery(&act, &e, None, true, &tz);
         assert_eq!(r.long_race, Some(LongRace::Marathon));
         assert_eq!(r.easy_only_until, Some(act.end + Duration::days(7)));
+        // Ready: the later of ready_at and the race rule (7 days), out of the night (12:30).
+        assert_eq!(r.ready, act.end + Duration::days(7));
+        assert_eq!(r.easy_from, Some(act.end + Duration::hours(48)));
+        // The same run as training: no race rule, ready = ready_at.
+        let r = recovery(&act, &e, None, false, &tz);
+        assert_eq!((r.long_race, r.easy_from), (None, None));
+        assert_eq!(r.ready, r.ready_at);
         let act = session(&[(105, 166)]);
         let e = assess(&act, &a);
         assert_eq!(
-            recovery(&act, &e, None).long_race,
+            recovery(&act, &e, None, true, &tz).long_race,
             Some(LongRace::HalfMarathon)
         );
         let act = session(&[(45, 130)]);
         let e = assess(&act, &a);
-        assert_eq!(recovery(&act, &e, None).long_race, None);
+        assert_eq!(recovery(&act, &e, None, true, &tz).long_race, None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! backfill. The words come from [`crate::render::notification`]. A desktop without a bus or a
 //! notification server costs one warning per run; nothing retries forever.
 
-use chrono::FixedOffset;
+use jiff::tz::TimeZone;
 use notify_rust::{Notification, Timeout, Urgency};
 
 use crate::announce::Notice;
@@ -32,48 +32,38 @@ impl Desktop {
 
     /// Sends what [`announce::notices`] decided for one burst, each notice with the stored
     /// activity it names.
-    pub async fn announce_notices(&mut self, items: &[(Notice, Stored)], local: FixedOffset) {
+    pub async fn announce_notices(&mut self, items: &[(Notice, Stored)], tz: &TimeZone) {
         for (notice, stored) in items {
             match *notice {
-                Notice::Activity(_) => {
-                    self.announce(stored, render::offset_for(&stored.activity, local))
-                        .await;
-                }
+                Notice::Activity(_) => self.announce(stored, tz).await,
                 Notice::Recent { count, .. } => {
-                    self.announce_summary(count, "recent", stored, local).await;
+                    self.announce_summary(count, "recent", stored, tz).await;
                 }
                 Notice::Past { count, .. } => {
-                    self.announce_summary(count, "past", stored, local).await;
+                    self.announce_summary(count, "past", stored, tz).await;
                 }
             }
         }
     }
 
     /// Announces one new activity.
-    pub async fn announce(&mut self, stored: &Stored, off: FixedOffset) {
-        if let Some((summary, body)) = render::notification(stored, off) {
+    pub async fn announce(&mut self, stored: &Stored, tz: &TimeZone) {
+        if let Some((summary, body)) = render::notification(stored, tz) {
             self.send(&summary, &body).await;
         }
     }
 
     /// Announces `count` activities (`kind`: "recent" or "past") with one notification that
     /// names the latest.
-    async fn announce_summary(
-        &mut self,
-        count: usize,
-        kind: &str,
-        latest: &Stored,
-        off: FixedOffset,
-    ) {
+    async fn announce_summary(&mut self, count: usize, kind: &str, latest: &Stored, tz: &TimeZone) {
         let summary = format!(
             "Imported {count} {kind} activit{}",
             if count == 1 { "y" } else { "ies" }
         );
-        let body = render::notification(latest, render::offset_for(&latest.activity, off))
-            .map_or_else(
-                || "Fitness and form are up to date.".to_string(),
-                |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),
-            );
+        let body = render::notification(latest, tz).map_or_else(
+            || "Fitness and form are up to date.".to_string(),
+            |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),
+        );
         self.send(&summary, &body).await;
     }
 

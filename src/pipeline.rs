@@ -683,6 +683,21 @@ impl<'a> Writer<'a> {
                 Ok(None) => {}
                 Err(e) => return self.store_fault(&meta, &e),
             }
+            match self.store.is_forgotten(sha) {
+                Ok(true) => {
+                    let why =
+                        "forgotten with `recoverd forget`: not imported again unless it changes";
+                    return record(
+                        self.store,
+                        &meta,
+                        FileStatus::Skipped,
+                        Some(why.into()),
+                        self.now,
+                    );
+                }
+                Ok(false) => {}
+                Err(e) => return pending(&meta.path, &e),
+            }
         }
         match result {
             // Cut short and still growing: a copy in progress, read again when it settles.
@@ -742,9 +757,11 @@ impl<'a> Writer<'a> {
             Some((_, Err(e))) => return self.store_fault(meta, &e),
         };
         let peak = effort::peak_10s(&activity.hr);
-        let day = effort::local_day(activity.start, activity.utc_offset_s);
-        let history = self.session.history.history(replacing, peak, day);
-        let assessment = plan::evaluate(activity, &self.cfg.athlete, &history);
+        let history = self
+            .session
+            .history
+            .history(replacing, None, activity.start);
+        let assessment = plan::evaluate(activity, &self.cfg.athlete, &history, &self.cfg.timezone);
         match self.store.insert_activity(
             replacing,
             meta,
@@ -754,10 +771,8 @@ impl<'a> Writer<'a> {
             self.now,
         ) {
             Ok(id) => {
-                let max = self.session.history.max_hr;
-                let raises_max = peak.zip(max).is_some_and(|(p, m)| p > m);
-                let from = (!raises_max).then_some(activity.start);
-                if let Err(e) = self.store.note_rejudge_from(from) {
+                // A peak or a load counts only for what starts after it.
+                if let Err(e) = self.store.note_rejudge_from(Some(activity.start)) {
                     tracing::warn!(error = %e, "cannot note the judgements to make again; `recoverd replan` will");
                 }
                 self.session.history.add(id, activity, &assessment, peak);
@@ -794,78 +809,134 @@ impl<'a> Writer<'a> {
 
 /// Days of loads before an activity's day that its fitness and fatigue are computed from: a
 /// load older than this weighs e^(−1095/42) ≈ 5·10⁻¹² of its value in fitness, nothing that
-/// shows. It keeps each judgement's cost bounded whatever the length of the history, so that a
-/// burst costs linear time in its size.
-const LOAD_WINDOW_DAYS: u64 = 1095;
+/// shows. With peaks (which count for 365 days) it keeps each judgement's cost bounded whatever
+/// the length of the history, so that a burst costs linear time in its size.
+const LOAD_WINDOW_DAYS: i64 = 1095;
+/// Days a peak counts for (MODEL §1; [`effort::confirmed_peak`] picks them exactly).
+const PEAK_WINDOW_DAYS: i64 = 366;
 
-/// The history judgements are made against, held in memory during a run.
+/// The history judgements are made against, held in memory during a run, ordered by time so
+/// that each judgement reads only the window it depends on.
 struct HistoryCache {
-    max_hr: Option<f64>,
-    /// Each activity's local day and load.
-    days: HashMap<i64, (NaiveDate, Option<f64>)>,
-    /// The loads by (day, activity).
-    by_day: BTreeMap<(NaiveDate, i64), f64>,
+    /// Where each activity's peak and load are filed.
+    of: HashMap<i64, Filed>,
+    /// The peaks by (start, activity).
+    peaks: BTreeMap<(DateTime<Utc>, i64), effort::Peak>,
+    /// The loads by (local day, activity).
+    loads: BTreeMap<(NaiveDate, i64), f64>,
+}
+
+/// Where one activity's peak and load are filed in a [`HistoryCache`].
+#[derive(Clone, Copy)]
+struct Filed {
+    peak_start: Option<DateTime<Utc>>,
+    day: NaiveDate,
+    load: Option<f64>,
 }
 
 impl HistoryCache {
     fn load(store: &Store) -> Result<Self, StoreError> {
         let mut cache = Self {
-            max_hr: store.observed_max_hr()?,
-            days: HashMap::new(),
-            by_day: BTreeMap::new(),
+            of: HashMap::new(),
+            peaks: BTreeMap::new(),
+            loads: BTreeMap::new(),
         };
         for (id, day, load) in store.loads()? {
-            cache.set(id, day, load);
+            cache.set_load(id, day, load);
+        }
+        for p in store.peaks()? {
+            if let Some(id) = p.id {
+                cache.set_peak(id, Some(p));
+            }
         }
         Ok(cache)
     }
 
-    /// The history for an activity on `day` (its own load, `except`, left out): the loads of
-    /// the window before it, and a zero load on the first day of all when that lies before the
-    /// window (so that the length of the history stays exact).
-    fn history(&self, except: Option<i64>, own_peak: Option<f64>, day: NaiveDate) -> History {
-        let observed_max_hr = match (self.max_hr, own_peak) {
-            (Some(x), Some(y)) => Some(x.max(y)),
-            (x, y) => x.or(y),
-        };
-        let from = day
-            .checked_sub_days(chrono::Days::new(LOAD_WINDOW_DAYS))
-            .unwrap_or(NaiveDate::MIN);
+    /// The history for judging an activity that starts at `start`, everything stored but
+    /// `except` (itself): the peaks of the year before it, the loads of the window before it,
+    /// and a zero load on the first day of all when that lies before the window (so that the
+    /// length of the history stays exact).
+    fn history(
+        &self,
+        except: Option<i64>,
+        marked_race: Option<bool>,
+        start: DateTime<Utc>,
+    ) -> History {
+        let not_self = |id: i64| Some(id) != except;
+        let peak_from = start - chrono::Duration::days(PEAK_WINDOW_DAYS);
+        let peaks = self
+            .peaks
+            .range((peak_from, i64::MIN)..=(start, i64::MAX))
+            .filter(|((_, id), _)| not_self(*id))
+            .map(|(_, p)| *p)
+            .collect();
+        // The local day may differ from the UTC date by one; `pmc_on` takes what it needs.
+        let day = start.date_naive();
+        let upto = day.succ_opt().unwrap_or(day);
+        let from = day - chrono::Duration::days(LOAD_WINDOW_DAYS);
         let mut daily_loads: Vec<(NaiveDate, f64)> = Vec::new();
         if let Some(((first, _), _)) = self
-            .by_day
+            .loads
             .iter()
-            .find(|((_, id), _)| Some(*id) != except)
+            .find(|((_, id), _)| not_self(*id))
             .filter(|((d, _), _)| *d < from)
         {
             daily_loads.push((*first, 0.0));
         }
         daily_loads.extend(
-            self.by_day
-                .range((from, i64::MIN)..=(day, i64::MAX))
-                .filter(|((_, id), _)| Some(*id) != except)
+            self.loads
+                .range((from, i64::MIN)..=(upto, i64::MAX))
+                .filter(|((_, id), _)| not_self(*id))
                 .map(|((d, _), l)| (*d, *l)),
         );
         History {
-            observed_max_hr,
+            peaks,
             daily_loads,
+            marked_race,
         }
     }
 
     fn add(&mut self, id: i64, a: &Activity, s: &plan::Assessment, peak: Option<f64>) {
-        if let Some(p) = peak {
-            self.max_hr = Some(self.max_hr.map_or(p, |m| m.max(p)));
-        }
+        self.set_peak(
+            id,
+            peak.map(|bpm| effort::Peak {
+                id: Some(id),
+                start: a.start,
+                bpm,
+            }),
+        );
         let load = s.effort.hrss.filter(|_| !s.effort.implausible);
-        self.set(id, effort::local_day(a.start, a.utc_offset_s), load);
+        self.set_load(id, s.local_day, load);
     }
 
-    fn set(&mut self, id: i64, day: NaiveDate, load: Option<f64>) {
-        if let Some((old, _)) = self.days.insert(id, (day, load)) {
-            self.by_day.remove(&(old, id));
+    fn set_peak(&mut self, id: i64, peak: Option<effort::Peak>) {
+        let filed = self.of.entry(id).or_insert(Filed {
+            peak_start: None,
+            day: NaiveDate::MIN,
+            load: None,
+        });
+        if let Some(old) = filed.peak_start.take() {
+            self.peaks.remove(&(old, id));
         }
+        if let Some(p) = peak {
+            filed.peak_start = Some(p.start);
+            self.peaks.insert((p.start, id), p);
+        }
+    }
+
+    fn set_load(&mut self, id: i64, day: NaiveDate, load: Option<f64>) {
+        let filed = self.of.entry(id).or_insert(Filed {
+            peak_start: None,
+            day,
+            load: None,
+        });
+        if filed.load.is_some() {
+            self.loads.remove(&(filed.day, id));
+        }
+        filed.day = day;
+        filed.load = load;
         if let Some(l) = load {
-            self.by_day.insert((day, id), l);
+            self.loads.insert((day, id), l);
         }
     }
 }
@@ -891,11 +962,8 @@ fn reassess(
         let assessment = plan::evaluate(
             &stored.activity,
             &cfg.athlete,
-            &history.history(
-                Some(id),
-                peak,
-                effort::local_day(stored.activity.start, stored.activity.utc_offset_s),
-            ),
+            &history.history(Some(id), stored.race_mark, stored.activity.start),
+            &cfg.timezone,
         );
         if let Err(e) = store.save_assessment(id, &stored.activity, &assessment, &key) {
             let _ = store.end_batch();
@@ -1071,24 +1139,30 @@ pub fn replan(store: &mut Store, cfg: &Config, all: bool) -> Result<usize, Store
 #[cfg(test)]
 mod history_tests {
     use super::*;
+    use chrono::TimeZone as _;
+
+    fn empty() -> HistoryCache {
+        HistoryCache {
+            of: HashMap::new(),
+            peaks: BTreeMap::new(),
+            loads: BTreeMap::new(),
+        }
+    }
 
     #[test]
     fn the_load_window_changes_no_fitness_that_shows_and_keeps_the_history_length() {
-        let mut cache = HistoryCache {
-            max_hr: None,
-            days: HashMap::new(),
-            by_day: BTreeMap::new(),
-        };
+        let mut cache = empty();
         let first = NaiveDate::from_ymd_opt(2019, 1, 1).unwrap_or_default();
         let mut all = Vec::new();
         for i in 0..1500i64 {
             let day = first + chrono::Duration::days(i * 2);
             let load = 40.0 + (i % 7) as f64 * 15.0;
-            cache.set(i, day, Some(load));
+            cache.set_load(i, day, Some(load));
             all.push((day, load));
         }
         let day = first + chrono::Duration::days(2998);
-        let windowed = cache.history(Some(1499), None, day).daily_loads;
+        let start = day.and_hms_opt(9, 0, 0).unwrap_or_default().and_utc();
+        let windowed = cache.history(Some(1499), None, start).daily_loads;
         assert!(
             windowed.len() < 600,
             "bounded by the window: {}",
@@ -1105,9 +1179,35 @@ mod history_tests {
             "{a:?} {b:?}"
         );
         assert_eq!(ha, hb);
-        // Moving an activity to another day moves its load.
-        cache.set(5, day, None);
-        assert!(!cache.by_day.keys().any(|(_, id)| *id == 5));
+        // An activity judged again on another day, or without a load, moves its load.
+        cache.set_load(5, day, None);
+        assert!(!cache.loads.keys().any(|(_, id)| *id == 5));
+    }
+
+    #[test]
+    fn the_peaks_given_are_those_the_confirmed_peak_reads() {
+        let mut cache = empty();
+        let t0 = Utc
+            .with_ymd_and_hms(2024, 1, 1, 9, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut all = Vec::new();
+        for i in 0..600i64 {
+            let p = effort::Peak {
+                id: Some(i),
+                start: t0 + chrono::Duration::days(i * 2),
+                bpm: 170.0 + (i % 23) as f64,
+            };
+            cache.set_peak(i, Some(p));
+            all.push(p);
+        }
+        let start = t0 + chrono::Duration::days(900);
+        let given = cache.history(None, None, start).peaks;
+        assert!(given.len() < 200, "a year of peaks: {}", given.len());
+        assert_eq!(
+            effort::confirmed_peak(&given, start, 200.0),
+            effort::confirmed_peak(&all, start, 200.0)
+        );
     }
 }
 
@@ -1265,4 +1365,14 @@ mod rejudge_tests {
         );
         assert_eq!(replan(&mut store, &cfg, false).ok(), Some(0));
     }
+}
+
+/// Judges the given activities again, in this order, against everything stored (after
+/// `recoverd mark` or `recoverd forget`).
+///
+/// # Errors
+/// On database failure.
+pub fn replan_ids(store: &mut Store, cfg: &Config, ids: &[i64]) -> Result<usize, StoreError> {
+    let mut history = HistoryCache::load(store)?;
+    reassess(store, cfg, ids, &mut history)
 }

@@ -1,23 +1,18 @@
-//! Output for people and programs: `show` as text, markdown, JSON and iCalendar; `list` rows.
-//! Pure formatting of stored data: the local-time offset is an argument.
+//! Output for people and programs: `show` as text, markdown, JSON and iCalendar; `list` rows;
+//! the notification text. Pure formatting of stored data: the time zone is an argument, and
+//! every view shows the one `ready` the model stored (MODEL.md §4).
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
+use chrono::{DateTime, Duration, Utc};
+use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
-use crate::effort::HrSource;
+use crate::effort::{Athlete, HrSource};
+use crate::localtime;
 use crate::model::Activity;
-use crate::plan::{self, Assessment, PlanItem, RaceKind, Tactic};
+use crate::plan::{Assessment, PlanItem, RaceKind, Tactic};
 use crate::store::Stored;
-
-/// The athlete's local offset for an activity: the file's own, else the given fallback.
-#[must_use]
-pub fn offset_for(a: &Activity, fallback: FixedOffset) -> FixedOffset {
-    a.utc_offset_s
-        .and_then(FixedOffset::east_opt)
-        .unwrap_or(fallback)
-}
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -69,22 +64,30 @@ pub fn duration(s: f64) -> String {
     }
 }
 
-/// "Wed 22 Apr 07:30" in the athlete's local time: with the date, since recovery can end a week
-/// or more later, and "Mon 14:32" read on a Monday means today.
+/// "Wed 22 Apr 07:30" in the runner's zone, by the zone's rules on that date: with the date,
+/// since recovery can end a week or more later, and "Mon 14:32" read on a Monday means today.
 #[must_use]
-pub fn local_short(t: DateTime<Utc>, off: FixedOffset) -> String {
-    t.with_timezone(&off).format("%a %-d %b %H:%M").to_string()
+pub fn local_short(t: DateTime<Utc>, tz: &TimeZone) -> String {
+    localtime::format(t, tz, "%a %-d %b %H:%M")
+}
+
+/// [`local_short`] with the year when it is not the year of `now` ("Tue 3 Dec 2024 09:00").
+#[must_use]
+pub fn local_dated(t: DateTime<Utc>, tz: &TimeZone, now: DateTime<Utc>) -> String {
+    if localtime::format(t, tz, "%Y") == localtime::format(now, tz, "%Y") {
+        local_short(t, tz)
+    } else {
+        localtime::format(t, tz, "%a %-d %b %Y %H:%M")
+    }
 }
 
 /// The day label of an item in the timeline.
-fn day_label(item: &PlanItem, finish: DateTime<Utc>, off: FixedOffset) -> String {
-    let start = item.start.with_timezone(&off);
-    let fin = finish.with_timezone(&off);
-    let days = (start.date_naive() - fin.date_naive()).num_days();
+fn day_label(item: &PlanItem, finish: DateTime<Utc>, tz: &TimeZone) -> String {
+    let days = (localtime::day(item.start, tz) - localtime::day(finish, tz)).num_days();
     if item.start - finish < Duration::minutes(60) {
         "Now".into()
     } else if days == 0 {
-        if start.hour() >= 17 {
+        if localtime::zoned(item.start, tz).hour() >= 17 {
             "Tonight".into()
         } else {
             "Later today".into()
@@ -92,19 +95,22 @@ fn day_label(item: &PlanItem, finish: DateTime<Utc>, off: FixedOffset) -> String
     } else if days == 1 {
         "Tomorrow".into()
     } else {
-        start.format("%A %-d %b").to_string()
+        localtime::format(item.start, tz, "%A %-d %b")
     }
 }
 
-fn window(item: &PlanItem, off: FixedOffset) -> String {
-    let s = item.start.with_timezone(&off);
-    let e = item.end.with_timezone(&off);
+fn window(item: &PlanItem, tz: &TimeZone) -> String {
+    let hm = |t| localtime::format(t, tz, "%H:%M");
     if item.end <= item.start {
-        s.format("%H:%M").to_string()
-    } else if s.date_naive() == e.date_naive() {
-        format!("{}–{}", s.format("%H:%M"), e.format("%H:%M"))
+        hm(item.start)
+    } else if localtime::day(item.start, tz) == localtime::day(item.end, tz) {
+        format!("{}–{}", hm(item.start), hm(item.end))
     } else {
-        format!("{} → {}", s.format("%H:%M"), e.format("%a %H:%M"))
+        format!(
+            "{} → {}",
+            hm(item.start),
+            localtime::format(item.end, tz, "%a %H:%M")
+        )
     }
 }
 
@@ -118,11 +124,32 @@ fn headline(s: &Stored, a: &Assessment) -> String {
     )
 }
 
-fn facts(s: &Stored, a: &Assessment, off: FixedOffset) -> Vec<String> {
+/// A word on a higher peak that was not used for max HR (MODEL.md §1), for `show` and `status`.
+#[must_use]
+pub fn peak_warnings(ath: &Athlete) -> Option<String> {
+    let set = "set athlete.max_hr in the config if you know yours";
+    if let Some(p) = ath.ignored_peak {
+        return Some(format!(
+            "A peak of {p:.0} bpm was ignored as a sensor artefact (above the plausible ceiling); {set}."
+        ));
+    }
+    ath.unconfirmed_peak.map(|p| {
+        format!(
+            "A peak of {p:.0} bpm was seen once in the last 365 days and is not used until a \
+             second activity confirms it; {set}."
+        )
+    })
+}
+
+fn facts(s: &Stored, a: &Assessment, tz: &TimeZone) -> Vec<String> {
     let act = &s.activity;
     let mut lines = vec![format!(
         "{} · {} · {}",
-        act.start.with_timezone(&off).format("%a %-d %b %Y, %H:%M"),
+        localtime::format(
+            act.start,
+            &localtime::start_zone(act, tz),
+            "%a %-d %b %Y, %H:%M"
+        ),
         duration(act.elapsed_s),
         act.distance_m
             .map_or_else(|| "no distance".into(), |d| format!("{:.2} km", d / 1000.0))
@@ -159,19 +186,34 @@ fn facts(s: &Stored, a: &Assessment, off: FixedOffset) -> Vec<String> {
         a.athlete.threshold_hr.value,
         a.athlete.threshold_hr.source.as_str()
     ));
+    lines.extend(peak_warnings(&a.athlete));
     if let Some(min) = act.watch.recovery_time_min {
         lines.push(format!(
-            "Your watch says {} h of recovery; ours is {} h.",
+            "Your watch says {} h of recovery; ours is {} h to ready.",
             (f64::from(min) / 60.0).round(),
-            a.recovery.hours
+            (a.recovery.ready - act.end).num_minutes().max(0) / 60
         ));
     }
     lines
 }
 
-/// `show --format text`: a day-by-day timeline in the athlete's local time.
+/// The closing lines of every text view: the one `ready`, and easy running where it differs.
+fn ready_lines(a: &Assessment, tz: &TimeZone) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(easy) = a.recovery.easy_from {
+        out.push(("Easy running from", local_short(easy, tz)));
+    }
+    out.push((
+        "Ready for hard training and racing",
+        local_short(a.recovery.ready, tz),
+    ));
+    out
+}
+
+/// `show --format text`: a day-by-day timeline in the runner's local time, each item with its
+/// reason under it.
 #[must_use]
-pub fn show_text(s: &Stored, off: FixedOffset) -> String {
+pub fn show_text(s: &Stored, tz: &TimeZone) -> String {
     let Some(a) = &s.assessment else {
         return format!(
             "Activity {}: not assessed yet (run `recoverd replan`).\n",
@@ -180,24 +222,20 @@ pub fn show_text(s: &Stored, off: FixedOffset) -> String {
     };
     let mut out = String::new();
     let _ = writeln!(out, "{}", headline(s, a));
-    for l in facts(s, a, off) {
+    for l in facts(s, a, tz) {
         let _ = writeln!(out, "  {l}");
     }
-    for (label, item) in timeline(s, a, off) {
+    for (label, item) in timeline(s, a, tz) {
         if let Some(label) = label {
             let _ = writeln!(out, "\n{label}");
         }
-        let _ = writeln!(out, "  {:<17} {}", window(item, off), item.text);
+        let _ = writeln!(out, "  {:<17} {}", window(item, tz), item.text);
+        let _ = writeln!(out, "  {:<17} ↳ {}", "", item.why);
     }
     let _ = writeln!(out);
-    if a.recovery.easy_only_until.is_some() {
-        let _ = writeln!(out, "Easy running from: {}", local_short(easy_from(a), off));
+    for (label, when) in ready_lines(a, tz) {
+        let _ = writeln!(out, "{label}: {when}");
     }
-    let _ = writeln!(
-        out,
-        "Ready for hard training: {}",
-        local_short(plan::hard_training_from(&a.recovery), off)
-    );
     out
 }
 
@@ -205,61 +243,90 @@ pub fn show_text(s: &Stored, off: FixedOffset) -> String {
 fn timeline<'a>(
     s: &Stored,
     a: &'a Assessment,
-    off: FixedOffset,
+    tz: &'a TimeZone,
 ) -> impl Iterator<Item = (Option<String>, &'a PlanItem)> {
     let end = s.activity.end;
     let mut last = String::new();
     a.plan.iter().map(move |item| {
-        let label = day_label(item, end, off);
+        let label = day_label(item, end, tz);
         let new = (label != last).then(|| label.clone());
         last = label;
         (new, item)
     })
 }
 
-fn easy_from(a: &Assessment) -> DateTime<Utc> {
-    a.plan
-        .iter()
-        .find(|i| i.tactic == Tactic::ReturnToTraining)
-        .map_or(a.recovery.ready_at, |i| i.start)
-}
-
 /// `show --format markdown`.
 #[must_use]
-pub fn show_markdown(s: &Stored, off: FixedOffset) -> String {
+pub fn show_markdown(s: &Stored, tz: &TimeZone) -> String {
     let Some(a) = &s.assessment else {
         return format!("# Activity {}\n\nNot assessed yet.\n", s.id);
     };
     let mut out = format!("# {}\n\n", headline(s, a));
-    for l in facts(s, a, off) {
+    for l in facts(s, a, tz) {
         let _ = writeln!(out, "- {l}");
     }
-    for (label, item) in timeline(s, a, off) {
+    for (label, item) in timeline(s, a, tz) {
         if let Some(label) = label {
             let _ = writeln!(out, "\n## {label}\n");
         }
         let _ = writeln!(
             out,
             "- **{}** {} — _{}_",
-            window(item, off),
+            window(item, tz),
             item.text,
             item.why
         );
     }
-    let _ = writeln!(
-        out,
-        "\n**Ready for hard training:** {}",
-        local_short(plan::hard_training_from(&a.recovery), off)
-    );
+    let _ = writeln!(out);
+    for (label, when) in ready_lines(a, tz) {
+        let _ = writeln!(out, "**{label}:** {when}  ");
+    }
     out
 }
 
-/// `show --format json` (INTERFACE.md).
+fn athlete_json(s: &Stored, a: &Assessment) -> Value {
+    let ath = &a.athlete;
+    let confirmed: Vec<Value> = ath
+        .max_hr_confirmed_by
+        .iter()
+        .map(|p| json!({"id": p.id.unwrap_or(s.id), "start": rfc3339(p.start), "peak_10s_hr": p.bpm.round() as i64}))
+        .collect();
+    json!({
+        "max_hr": ath.max_hr.value.round() as i64,
+        "resting_hr": ath.resting_hr.value.round() as i64,
+        "threshold_hr": (ath.threshold_hr.value * 10.0).round() / 10.0,
+        "sex": ath.sex.as_str(),
+        "weight_kg": ath.weight_kg,
+        "sources": {
+            "max_hr": ath.max_hr.source.as_str(),
+            "resting_hr": ath.resting_hr.source.as_str(),
+            "threshold_hr": ath.threshold_hr.source.as_str(),
+        },
+        "max_hr_confirmed_by": (!confirmed.is_empty()).then_some(confirmed),
+        "unconfirmed_peak": ath.unconfirmed_peak.map(|p| p.round() as i64),
+        "ignored_peak": ath.ignored_peak.map(|p| p.round() as i64),
+    })
+}
+
+fn recovery_json(a: &Assessment) -> Value {
+    let r = &a.recovery;
+    json!({
+        "hours": r.hours,
+        "ready_at": rfc3339(r.ready_at),
+        "ready": rfc3339(r.ready),
+        "easy_from": r.easy_from.map(rfc3339),
+        "easy_only_until": r.easy_only_until.map(rfc3339),
+        "long_race": r.long_race,
+        "extension": r.extension,
+        "moved_from_night": r.moved_from_night,
+    })
+}
+
+/// `show --format json` (INTERFACE.md, with its Additions).
 #[must_use]
 pub fn show_json(s: &Stored) -> Value {
     let act = &s.activity;
     let a = s.assessment.as_ref();
-    let is_race = a.map(|a| a.race.is_some());
     json!({
         "id": s.id,
         "source": {"path": s.source_path, "format": act.format.as_str(), "sha256": s.sha256},
@@ -275,23 +342,14 @@ pub fn show_json(s: &Stored) -> Value {
             "distance_m": act.distance_m.map(|d| (d * 10.0).round() / 10.0),
             "avg_hr": act.avg_hr.map(|h| h.round() as i64),
             "max_hr": act.max_hr.map(|h| h.round() as i64),
-            "is_race": is_race,
+            "is_race": a.map(|a| a.race.is_some()),
+            "race_source": a.and_then(|a| a.race_source).map(|r| r.as_str()),
+            "local_day": a.map(|a| a.local_day.format("%Y-%m-%d").to_string()),
             "device": {"manufacturer": act.device.manufacturer, "product": act.device.product},
             "legs": act.legs,
             "warnings": act.warnings,
         },
-        "athlete": a.map(|a| json!({
-            "max_hr": a.athlete.max_hr.value.round() as i64,
-            "resting_hr": a.athlete.resting_hr.value.round() as i64,
-            "threshold_hr": (a.athlete.threshold_hr.value * 10.0).round() / 10.0,
-            "sex": a.athlete.sex.as_str(),
-            "weight_kg": a.athlete.weight_kg,
-            "sources": {
-                "max_hr": a.athlete.max_hr.source.as_str(),
-                "resting_hr": a.athlete.resting_hr.source.as_str(),
-                "threshold_hr": a.athlete.threshold_hr.source.as_str(),
-            }
-        })),
+        "athlete": a.map(|a| athlete_json(s, a)),
         "effort": a.map(|a| json!({
             "hr_source": a.effort.hr_source.as_str(),
             "trimp": a.effort.trimp.map(round1),
@@ -304,19 +362,14 @@ pub fn show_json(s: &Stored) -> Value {
             "device_recovery_hours": act.watch.recovery_time_min.map(|m| (f64::from(m) / 60.0).round() as i64),
             "device_training_effect": act.watch.total_training_effect,
         })),
-        "recovery": a.map(|a| json!({
-            "hours": a.recovery.hours,
-            "ready_at": rfc3339(a.recovery.ready_at),
-            "easy_only_until": a.recovery.easy_only_until.map(rfc3339),
-            "long_race": a.recovery.long_race,
-            "extension": a.recovery.extension,
-        })),
+        "recovery": a.map(recovery_json),
         "plan": a.map(|a| a.plan.iter().map(|i| json!({
             "tactic": i.tactic.as_str(),
             "start": rfc3339(i.start),
             "end": rfc3339(i.end),
             "text": i.text,
             "why": i.why,
+            "dose": i.dose,
         })).collect::<Vec<_>>()),
     })
 }
@@ -329,44 +382,97 @@ fn round1(v: f64) -> f64 {
 #[must_use]
 pub fn list_json(s: &Stored) -> Value {
     let act = &s.activity;
+    let a = s.assessment.as_ref();
     json!({
         "id": s.id,
         "start": rfc3339(act.start),
         "sport": act.sport,
+        "name": act.name,
         "elapsed_s": act.elapsed_s.round() as i64,
         "distance_m": act.distance_m.map(|d| (d * 10.0).round() / 10.0),
         "avg_hr": act.avg_hr.map(|h| h.round() as i64),
-        "class": s.assessment.as_ref().map(|a| a.effort.class.as_str()),
-        "ready_at": s.assessment.as_ref().map(|a| rfc3339(a.recovery.ready_at)),
+        "class": a.map(|a| a.effort.class.as_str()),
+        "is_race": a.map(|a| a.race.is_some()),
+        "ready_at": a.map(|a| rfc3339(a.recovery.ready_at)),
+        "ready": a.map(|a| rfc3339(a.recovery.ready)),
+        "easy_from": a.and_then(|a| a.recovery.easy_from).map(rfc3339),
     })
 }
 
-/// One `list` text line.
+/// The header row of `list`, aligned with [`list_line`].
 #[must_use]
-pub fn list_line(s: &Stored, off: FixedOffset) -> String {
-    let act = &s.activity;
-    let class = s
-        .assessment
-        .as_ref()
-        .map_or("-", |a| a.effort.class.as_str());
+pub fn list_header() -> String {
     format!(
-        "{:>5}  {}  {:<11} {:>9} {:>12} {:>5}  {:<9} {}",
+        "{:>5}  {:<16}  {:<13} {:>9} {:>12} {:>5}  {:<9} {}",
+        "ID", "START", "ACTIVITY", "DISTANCE", "TIME", "HR", "EFFORT", "READY"
+    )
+}
+
+/// One `list` text line: start in the file's own offset where it has one, `ready` in the zone.
+#[must_use]
+pub fn list_line(s: &Stored, tz: &TimeZone, now: DateTime<Utc>) -> String {
+    let act = &s.activity;
+    let a = s.assessment.as_ref();
+    let class = a.map_or("-", |a| a.effort.class.as_str());
+    let what = title(act, a.and_then(|a| a.race));
+    format!(
+        "{:>5}  {:<16}  {:<13} {:>9} {:>12} {:>5}  {:<9} {}",
         s.id,
-        act.start.with_timezone(&off).format("%Y-%m-%d %H:%M"),
-        act.sport,
+        localtime::format(act.start, &localtime::start_zone(act, tz), "%Y-%m-%d %H:%M"),
+        what,
         act.distance_m
             .map_or_else(|| "-".into(), |d| format!("{:.1} km", d / 1000.0)),
         duration(act.elapsed_s),
         act.avg_hr.map_or_else(|| "-".into(), |h| format!("{h:.0}")),
         class,
-        s.assessment.as_ref().map_or_else(String::new, |a| format!(
-            "ready {}",
-            local_short(a.recovery.ready_at, off)
-        ))
+        a.map_or_else(String::new, |a| local_dated(a.recovery.ready, tz, now))
     )
 }
 
+/// Items lasting this long or more are all-day background in a calendar, not busy time.
+const TRANSPARENT_FROM_H: i64 = 24;
+
+fn ics_event(s: &Stored, stamp: &str, i: usize, item: &PlanItem) -> Vec<String> {
+    let end = if item.end > item.start {
+        item.end
+    } else {
+        item.start + Duration::minutes(30)
+    };
+    let transparent = item.end - item.start >= Duration::hours(TRANSPARENT_FROM_H);
+    let mut ev = vec![
+        "BEGIN:VEVENT".to_string(),
+        format!(
+            "UID:recoverd-{}-{}-{}@localhost",
+            &s.sha256[..s.sha256.len().min(16)],
+            s.id,
+            i
+        ),
+        format!("DTSTAMP:{stamp}"),
+        format!("DTSTART:{}", ics_time(item.start)),
+        format!("DTEND:{}", ics_time(end)),
+        format!("SUMMARY:{}", ics_escape(&item.text)),
+        format!("DESCRIPTION:{}", ics_escape(&item.why)),
+        format!("CATEGORIES:{}", item.tactic.as_str()),
+        format!(
+            "TRANSP:{}",
+            if transparent { "TRANSPARENT" } else { "OPAQUE" }
+        ),
+    ];
+    if item.start - s.activity.end >= Duration::hours(1) {
+        ev.extend([
+            "BEGIN:VALARM".to_string(),
+            "ACTION:DISPLAY".to_string(),
+            "TRIGGER:-PT0M".to_string(),
+            format!("DESCRIPTION:{}", ics_escape(&item.text)),
+            "END:VALARM".to_string(),
+        ]);
+    }
+    ev.push("END:VEVENT".to_string());
+    ev
+}
+
 /// `show --format ics`: one event per plan item, with a reminder for those that start later.
+/// The `return_to_training` event at `ready` is the same time every other view shows.
 #[must_use]
 pub fn show_ics(s: &Stored) -> String {
     let mut out = String::from(
@@ -378,37 +484,7 @@ pub fn show_ics(s: &Stored) -> String {
     };
     let stamp = ics_time(s.activity.end);
     for (i, item) in a.plan.iter().enumerate() {
-        let end = if item.end > item.start {
-            item.end
-        } else {
-            item.start + Duration::minutes(30)
-        };
-        let mut ev = vec![
-            "BEGIN:VEVENT".to_string(),
-            format!(
-                "UID:recoverd-{}-{}-{}@localhost",
-                &s.sha256[..s.sha256.len().min(16)],
-                s.id,
-                i
-            ),
-            format!("DTSTAMP:{stamp}"),
-            format!("DTSTART:{}", ics_time(item.start)),
-            format!("DTEND:{}", ics_time(end)),
-            format!("SUMMARY:{}", ics_escape(&item.text)),
-            format!("DESCRIPTION:{}", ics_escape(&item.why)),
-            format!("CATEGORIES:{}", item.tactic.as_str()),
-        ];
-        if item.start - s.activity.end >= Duration::hours(1) {
-            ev.extend([
-                "BEGIN:VALARM".to_string(),
-                "ACTION:DISPLAY".to_string(),
-                "TRIGGER:-PT0M".to_string(),
-                format!("DESCRIPTION:{}", ics_escape(&item.text)),
-                "END:VALARM".to_string(),
-            ]);
-        }
-        ev.push("END:VEVENT".to_string());
-        for line in ev {
+        for line in ics_event(s, &stamp, i, item) {
             out.push_str(&ics_fold(&line));
         }
     }
@@ -446,15 +522,14 @@ fn ics_fold(line: &str) -> String {
 
 /// The notification for one new activity: (summary, body), from stored data only.
 #[must_use]
-pub fn notification(s: &Stored, off: FixedOffset) -> Option<(String, String)> {
+pub fn notification(s: &Stored, tz: &TimeZone) -> Option<(String, String)> {
     let a = s.assessment.as_ref()?;
     let summary = headline(s, a);
-    let mut body = Vec::new();
-    let hard_from = plan::hard_training_from(&a.recovery);
-    body.push(format!(
-        "Ready for hard training: {}",
-        local_short(hard_from, off)
-    ));
+    let mut body: Vec<String> = ready_lines(a, tz)
+        .into_iter()
+        .rev()
+        .map(|(label, when)| format!("{label}: {when}"))
+        .collect();
     let now: Vec<&PlanItem> = a
         .plan
         .iter()
@@ -468,4 +543,29 @@ pub fn notification(s: &Stored, off: FixedOffset) -> Option<(String, String)> {
         body.push("(No heart rate: estimated from moving time.)".into());
     }
     Some((summary, body.join("\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn dates_outside_this_year_carry_the_year() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC);
+        let now = at("2026-11-29T12:00:00Z");
+        assert_eq!(
+            local_dated(at("2026-04-20T12:00:00Z"), &tz, now),
+            "Mon 20 Apr 14:00"
+        );
+        assert_eq!(
+            local_dated(at("2024-12-03T08:00:00Z"), &tz, now),
+            "Tue 3 Dec 2024 09:00"
+        );
+    }
 }

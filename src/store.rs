@@ -101,6 +101,11 @@ const MIGRATIONS: &[&str] = &[
         seen_at TEXT NOT NULL
     );
     ",
+    // 3: the runner's word on races (`mark`); contents forgotten with `forget`.
+    r"
+    ALTER TABLE activities ADD COLUMN race_mark INTEGER;
+    CREATE TABLE forgotten (sha256 TEXT PRIMARY KEY, forgotten_at TEXT NOT NULL);
+    ",
 ];
 
 /// Errors from the store.
@@ -248,6 +253,8 @@ pub struct Stored {
     pub activity: Activity,
     /// The judgement, if computed.
     pub assessment: Option<Assessment>,
+    /// The runner said it was a race (`true`) or training (`false`) with `recoverd mark`.
+    pub race_mark: Option<bool>,
 }
 
 /// The SQLite store. One writer per process; readers may run beside it (WAL).
@@ -437,14 +444,94 @@ impl Store {
         Ok(None)
     }
 
-    /// The highest 10-s mean heart rate across stored activities.
+    /// Every stored activity's 10-s peak heart rate, with its id and start.
     ///
     /// # Errors
     /// On SQLite failure.
-    pub fn observed_max_hr(&self) -> Result<Option<f64>> {
-        self.conn
-            .query_row("SELECT MAX(peak_10s_hr) FROM activities", [], |r| r.get(0))
+    pub fn peaks(&self) -> Result<Vec<effort::Peak>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, start_ms, peak_10s_hr FROM activities WHERE peak_10s_hr IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(effort::Peak {
+                id: Some(r.get(0)?),
+                start: from_ms(r.get(1)?),
+                bpm: r.get(2)?,
+            })
+        })?;
+        rows.collect::<std::result::Result<_, _>>()
             .map_err(Into::into)
+    }
+
+    /// The newest activity judged hard or harder.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn latest_hard(&self) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT a.id FROM activities a JOIN assessments s ON s.activity_id = a.id
+                 WHERE s.class IN ('hard', 'very_hard', 'max')
+                 ORDER BY a.start_ms DESC, a.id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(Into::into)
+    }
+
+    /// Records the runner's word on whether an activity was a race (`None`: forget it).
+    /// Returns false when there is no such activity.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn set_race_mark(&mut self, id: i64, race: Option<bool>) -> Result<bool> {
+        self.write(|c| {
+            Ok(c.execute(
+                "UPDATE activities SET race_mark = ?2 WHERE id = ?1",
+                params![id, race],
+            )? == 1)
+        })
+    }
+
+    /// Deletes an activity and its plan. Its files (and the files that repeated it) stay known
+    /// as skipped, and their contents are remembered so that they are not imported again.
+    /// Returns false when there is no such activity.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn forget(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let reason =
+            format!("forgotten with `recoverd forget {id}`: not imported again unless it changes");
+        self.write(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO forgotten (sha256, forgotten_at)
+                 SELECT sha256, ?2 FROM activities WHERE id = ?1
+                 UNION SELECT sha256, ?2 FROM files
+                   WHERE (activity_id = ?1 OR duplicate_of = ?1) AND sha256 IS NOT NULL",
+                params![id, now.to_rfc3339()],
+            )?;
+            c.execute(
+                "UPDATE files SET status = 'skipped', reason = ?2, activity_id = NULL,
+                    duplicate_of = NULL WHERE activity_id = ?1 OR duplicate_of = ?1",
+                params![id, reason],
+            )?;
+            Ok(c.execute("DELETE FROM activities WHERE id = ?1", [id])? == 1)
+        })
+    }
+
+    /// True when content with this hash was forgotten with `recoverd forget`.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn is_forgotten(&self, sha: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM forgotten WHERE sha256 = ?1", [sha], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some())
     }
 
     /// HRSS per local day of every assessed activity except `except`.
@@ -802,90 +889,40 @@ impl Store {
             .map_err(Into::into)
     }
 
-    /// Loads one activity with its judgement.
+    /// Loads one activity with its judgement and heart-rate stream.
     ///
     /// # Errors
     /// On SQLite failure or damaged stored data.
     pub fn load(&self, id: i64) -> Result<Option<Stored>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT id, sha256, source_path, format, sport, sub_sport, name, start_ms, end_ms, utc_offset_s,
-                    elapsed_s, moving_s, distance_m, avg_hr, max_hr, avg_temperature_c, device_manufacturer,
-                    device_product, device_serial, time_created_ms, watch_max_hr, watch_threshold_hr,
-                    watch_resting_hr, watch_recovery_min, watch_training_effect, marked_race, legs, warnings,
-                    hr_stream
-                 FROM activities WHERE id = ?1",
-                [id],
-                |r| {
-                    let legs: String = r.get(26)?;
-                    let warnings: String = r.get(27)?;
-                    let blob: Vec<u8> = r.get(28)?;
-                    let format: String = r.get(3)?;
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        Activity {
-                            format: Format::from_name(&format).unwrap_or(Format::Fit),
-                            sport: r.get(4)?,
-                            sub_sport: r.get(5)?,
-                            name: r.get(6)?,
-                            start: from_ms(r.get(7)?),
-                            end: from_ms(r.get(8)?),
-                            utc_offset_s: r.get(9)?,
-                            elapsed_s: r.get(10)?,
-                            moving_s: r.get(11)?,
-                            distance_m: r.get(12)?,
-                            avg_hr: r.get(13)?,
-                            max_hr: r.get(14)?,
-                            avg_temperature_c: r.get(15)?,
-                            hr: decode_hr(&blob),
-                            legs: serde_json::from_str::<Vec<Leg>>(&legs).unwrap_or_default(),
-                            device: Device {
-                                manufacturer: r.get(16)?,
-                                product: r.get(17)?,
-                                serial: r.get::<_, Option<i64>>(18)?.and_then(|v| u32::try_from(v).ok()),
-                            },
-                            time_created: r.get::<_, Option<i64>>(19)?.map(from_ms),
-                            watch: WatchFigures {
-                                max_hr: r.get(20)?,
-                                threshold_hr: r.get(21)?,
-                                resting_hr: r.get(22)?,
-                                recovery_time_min: r.get(23)?,
-                                total_training_effect: r.get(24)?,
-                            },
-                            marked_race: r.get(25)?,
-                            warnings: serde_json::from_str(&warnings).unwrap_or_default(),
-                        },
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((id, sha256, source_path, activity)) = row else {
-            return Ok(None);
-        };
-        let json: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT json FROM assessments WHERE activity_id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let assessment = match json {
-            Some(j) => {
-                Some(serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-            }
-            None => None,
-        };
-        Ok(Some(Stored {
-            id,
-            source_path,
-            sha256,
-            activity,
-            assessment,
-        }))
+        let sql = format!(
+            "SELECT {STORED_COLUMNS}, a.hr_stream FROM activities a
+             LEFT JOIN assessments s ON s.activity_id = a.id WHERE a.id = ?1"
+        );
+        let row = self.conn.query_row(&sql, [id], stored_row).optional()?;
+        row.map(finish_stored).transpose()
+    }
+
+    /// Calls `f` with each activity, newest first (at most `limit`), with its judgement but
+    /// without its heart-rate stream: memory stays flat however many there are.
+    ///
+    /// # Errors
+    /// On SQLite failure, damaged stored data, or `f`'s error.
+    pub fn for_each_summary(
+        &self,
+        limit: Option<u32>,
+        mut f: impl FnMut(Stored) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let sql = format!(
+            "SELECT {STORED_COLUMNS}, x'' FROM activities a
+             LEFT JOIN assessments s ON s.activity_id = a.id
+             ORDER BY a.start_ms DESC, a.id DESC LIMIT ?1"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([limit.map_or(-1, i64::from)])?;
+        while let Some(r) = rows.next()? {
+            f(finish_stored(stored_row(r)?)?)?;
+        }
+        Ok(())
     }
 
     /// Checkpoints the WAL into the main file (at shutdown).
@@ -906,6 +943,75 @@ impl Store {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .map_err(Into::into)
     }
+}
+
+/// The columns [`stored_row`] reads, for `activities a LEFT JOIN assessments s`; the query
+/// adds the stream (or an empty blob) as the last column.
+const STORED_COLUMNS: &str = "a.id, a.sha256, a.source_path, a.format, a.sport, a.sub_sport, a.name,
+    a.start_ms, a.end_ms, a.utc_offset_s, a.elapsed_s, a.moving_s, a.distance_m, a.avg_hr, a.max_hr,
+    a.avg_temperature_c, a.device_manufacturer, a.device_product, a.device_serial, a.time_created_ms,
+    a.watch_max_hr, a.watch_threshold_hr, a.watch_resting_hr, a.watch_recovery_min,
+    a.watch_training_effect, a.marked_race, a.legs, a.warnings, a.race_mark, s.json";
+
+/// A stored activity as read, its judgement still JSON.
+type StoredRow = (Stored, Option<String>);
+
+fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
+    let legs: String = r.get(26)?;
+    let warnings: String = r.get(27)?;
+    let blob: Vec<u8> = r.get(30)?;
+    let format: String = r.get(3)?;
+    let activity = Activity {
+        format: Format::from_name(&format).unwrap_or(Format::Fit),
+        sport: r.get(4)?,
+        sub_sport: r.get(5)?,
+        name: r.get(6)?,
+        start: from_ms(r.get(7)?),
+        end: from_ms(r.get(8)?),
+        utc_offset_s: r.get(9)?,
+        elapsed_s: r.get(10)?,
+        moving_s: r.get(11)?,
+        distance_m: r.get(12)?,
+        avg_hr: r.get(13)?,
+        max_hr: r.get(14)?,
+        avg_temperature_c: r.get(15)?,
+        hr: decode_hr(&blob),
+        legs: serde_json::from_str::<Vec<Leg>>(&legs).unwrap_or_default(),
+        device: Device {
+            manufacturer: r.get(16)?,
+            product: r.get(17)?,
+            serial: r
+                .get::<_, Option<i64>>(18)?
+                .and_then(|v| u32::try_from(v).ok()),
+        },
+        time_created: r.get::<_, Option<i64>>(19)?.map(from_ms),
+        watch: WatchFigures {
+            max_hr: r.get(20)?,
+            threshold_hr: r.get(21)?,
+            resting_hr: r.get(22)?,
+            recovery_time_min: r.get(23)?,
+            total_training_effect: r.get(24)?,
+        },
+        marked_race: r.get(25)?,
+        warnings: serde_json::from_str(&warnings).unwrap_or_default(),
+    };
+    let stored = Stored {
+        id: r.get(0)?,
+        sha256: r.get(1)?,
+        source_path: r.get(2)?,
+        activity,
+        assessment: None,
+        race_mark: r.get(28)?,
+    };
+    Ok((stored, r.get(29)?))
+}
+
+fn finish_stored((mut stored, json): StoredRow) -> Result<Stored> {
+    if let Some(j) = json {
+        stored.assessment =
+            Some(serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    }
+    Ok(stored)
 }
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
@@ -1018,14 +1124,12 @@ fn insert_row(
 fn write_assessment(
     tx: &Connection,
     id: i64,
-    a: &Activity,
+    _activity: &Activity,
     s: &Assessment,
     settings_key: &str,
 ) -> Result<()> {
     let json = serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let day = effort::local_day(a.start, a.utc_offset_s)
-        .format("%Y-%m-%d")
-        .to_string();
+    let day = s.local_day.format("%Y-%m-%d").to_string();
     let load = s.effort.hrss.filter(|_| !s.effort.implausible);
     tx.execute(
         "INSERT INTO assessments (activity_id, model_version, settings_key, class, hrss, ready_at_ms, local_day, json)

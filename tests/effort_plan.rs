@@ -242,7 +242,7 @@ proptest! {
     ) {
         let s = reference();
         let a = activity("running", None, &segs, None);
-        let ath = effort::resolve_athlete(&s, &WatchFigures::default(), None, 2026);
+        let ath = effort::resolve_athlete(&s, &WatchFigures::default(), &effort::PeakCheck::default(), 2026);
         let e = effort::assess(&a, &ath);
         if let Some(h) = e.hrss { prop_assert!(h.is_finite() && h >= 0.0); }
         // Higher heart rate everywhere → no less load.
@@ -269,7 +269,7 @@ proptest! {
     #[test]
     fn empty_or_invalid_streams_have_no_heart_rate(bad in prop::collection::vec((1u32..600, prop_oneof![0u16..30, 251u16..300]), 0..5)) {
         let a = activity("running", None, &bad, None);
-        let ath = effort::resolve_athlete(&reference(), &WatchFigures::default(), None, 2026);
+        let ath = effort::resolve_athlete(&reference(), &WatchFigures::default(), &effort::PeakCheck::default(), 2026);
         prop_assert_eq!(effort::assess(&a, &ath).hr_source, HrSource::None);
     }
 
@@ -285,7 +285,7 @@ proptest! {
         let a = activity(sport, sub, &segs, km.map(|k| k * 1000.0));
         let mut s = reference();
         s.weight_kg = weight;
-        let result = plan::evaluate(&a, &s, &History::default());
+        let result = plan::evaluate(&a, &s, &History::default(), &jiff::tz::TimeZone::UTC);
         let class = result.effort.class;
         let items = &result.plan;
         let has = |t: Tactic| items.iter().any(|i| i.tactic == t);
@@ -304,9 +304,21 @@ proptest! {
         for i in items.iter().filter(|i| i.tactic == Tactic::FoamRoller) {
             prop_assert!(i.start - a.end >= Duration::hours(min_roll));
         }
-        prop_assert!(has(Tactic::KeepMoving) && has(Tactic::Hydrate) && has(Tactic::Rest) && has(Tactic::ReturnToTraining));
-        // The hard-training date never comes before the recovery window closes.
-        prop_assert!(plan::hard_training_from(&result.recovery) >= result.recovery.ready_at);
+        prop_assert!(has(Tactic::Hydrate) && has(Tactic::Rest) && has(Tactic::ReturnToTraining));
+        // No cool-down walk after a session under 20 minutes.
+        let minutes = a.moving_s.unwrap_or(a.elapsed_s) / 60.0;
+        let cool_down = items.iter().any(|i| i.tactic == Tactic::KeepMoving && i.start == a.end);
+        prop_assert_eq!(cool_down, minutes >= 20.0);
+        // No finish-line talk and no race words after training.
+        if result.race.is_none() {
+            for i in items {
+                let race_words = ["your 5K", "your 10K", "your half", "your marathon", "your race"];
+                prop_assert!(!i.text.contains("finish-line"), "{}", i.text);
+                prop_assert!(race_words.iter().all(|w| !i.text.contains(w) && !i.why.contains(w)), "{}", i.text);
+            }
+        }
+        // The one ready never comes before the recovery window closes.
+        prop_assert!(result.recovery.ready >= result.recovery.ready_at);
     }
 }
 
@@ -351,12 +363,9 @@ fn notification_snapshots_for_each_reference_session() {
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("{name}: cannot load"));
-        // The file gives its own offset (+02:00); the fallback is not used.
-        let off = recoverd::render::offset_for(
-            &stored.activity,
-            chrono::FixedOffset::east_opt(0).unwrap_or_else(|| panic!("offset")),
-        );
-        let (summary, body) = recoverd::render::notification(&stored, off)
+        // The runner's zone (the reference config's): CEST on these dates, as the file says.
+        let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or_else(|e| panic!("{e}"));
+        let (summary, body) = recoverd::render::notification(&stored, &tz)
             .unwrap_or_else(|| panic!("{name}: no notification"));
         assert!(
             body.lines().count() <= 5,

@@ -294,11 +294,16 @@ fn a_zip_bomb_is_refused_within_a_100_mb_memory_limit_and_the_rest_is_imported()
 
 #[test]
 fn a_parallel_backfill_judges_history_as_one_file_at_a_time_in_order_does() {
-    // 16 runs over 60 days; one in the middle reaches a heart rate no other does, which raises
-    // the observed max HR for all of them. No [athlete] config: max HR comes from history.
+    // 16 runs over 60 days; two in the middle reach a heart rate no other does, which raises
+    // the observed max HR once the second confirms it (MODEL.md §1), for it and what follows,
+    // never for what came before. No [athlete] config: max HR comes from history.
     let mut files = Vec::new();
     for i in 0..16i64 {
-        let hr = if i == 7 { 196 } else { 140 + (i % 4) as u8 * 6 };
+        let hr = if i == 7 || i == 11 {
+            196
+        } else {
+            140 + (i % 4) as u8 * 6
+        };
         let mut fa = FitActivity::segments(START + i * 4 * DAY, &[(10, 130), (35, hr)]);
         fa.serial = 3_900_100_000 + i as u32;
         files.push((format!("run{i:02}.fit"), fa.encode()));
@@ -325,7 +330,13 @@ fn a_parallel_backfill_judges_history_as_one_file_at_a_time_in_order_does() {
             .map(|a| {
                 let id = a["id"].as_i64().unwrap_or_default().to_string();
                 let out = support::run(home, &["show", &id, "--format", "json"]);
-                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&out.stdout).unwrap_or_default();
+                // Ids follow the order of reading; the confirming activities' starts do not.
+                if let Some(by) = v["athlete"]["max_hr_confirmed_by"].as_array_mut() {
+                    by.iter_mut()
+                        .for_each(|p| p["id"] = serde_json::Value::Null);
+                }
                 serde_json::json!({
                     "start": v["activity"]["start"], "athlete": v["athlete"],
                     "effort": v["effort"], "recovery": v["recovery"],
@@ -336,11 +347,17 @@ fn a_parallel_backfill_judges_history_as_one_file_at_a_time_in_order_does() {
     let (a, b) = (judged(all.path()), judged(one_by_one.path()));
     assert_eq!(a.len(), 16);
     assert_eq!(a, b);
-    // Every judgement uses the max HR seen in the whole history, not what was known when the
-    // file happened to be read.
-    let max: Vec<_> = a.iter().map(|v| v["athlete"]["max_hr"].clone()).collect();
-    assert!(max.iter().all(|m| *m == max[0]), "{max:?}");
-    assert_eq!(a[0]["athlete"]["sources"]["max_hr"], "observed", "{}", a[0]);
+    // Each judgement uses the peaks confirmed up to its own start, not what was known when the
+    // file happened to be read (`list` is newest first: run 15 is a[0], run 11 is a[4]).
+    for (i, v) in a.iter().rev().enumerate() {
+        let (max, source) = if i >= 11 {
+            (196, "observed")
+        } else {
+            (190, "default")
+        };
+        assert_eq!(v["athlete"]["max_hr"], max, "run {i}: {v}");
+        assert_eq!(v["athlete"]["sources"]["max_hr"], source, "run {i}: {v}");
+    }
     let status = |home: &Path| {
         let out = support::run(home, &["status", "--json"]);
         let mut v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default();

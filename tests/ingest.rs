@@ -1,5 +1,6 @@
-//! Readers against generated fixtures (exact round trips) and against every real device file in
-//! the shared corpus (facts from MANIFEST.tsv).
+//! Readers against generated fixtures (exact round trips) and against real device files (facts from
+//! MANIFEST.tsv): the permissively licensed ones bundled in `tests/data/corpus` on every clone, and the
+//! whole shared corpus where `../shared/corpus` (or `RECOVERD_CORPUS`) exists.
 
 mod support;
 
@@ -166,8 +167,7 @@ struct Row {
     notes: String,
 }
 
-fn manifest() -> Vec<Row> {
-    let dir = support::corpus();
+fn manifest(dir: &Path) -> Vec<Row> {
     let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap_or_else(|e| {
         panic!(
             "the corpus must be present at {} (RECOVERD_CORPUS): {e}",
@@ -219,15 +219,36 @@ fn test_config(db: &Path) -> config::Config {
 }
 
 #[test]
+fn every_bundled_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
+    // The same run with its heart rate stripped is recognised as the same activity.
+    import_every_file(&support::bundled_corpus(), &["tcxparser__no_hr.tcx"]);
+}
+
+#[test]
 fn every_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
+    let Some(dir) = support::shared_corpus("every_corpus_file_is_imported") else {
+        return;
+    };
+    // Known pairs of the same activity in two files are recognised.
+    import_every_file(
+        &dir,
+        &[
+            "sports-lib__runs_fit_6909950168-no-pause-records.fit",
+            "sports-lib__runs_gpx_2067489619.gpx",
+        ],
+    );
+}
+
+/// Imports every file of `dir`'s manifest, checks the facts, then imports them all again: nothing is
+/// added the second time. `duplicates` name files that hold an activity stored from another file.
+fn import_every_file(dir: &Path, duplicates: &[&str]) {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = tmp.path().join("corpus.db");
     let cfg = test_config(&db);
     let mut store = Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
-    let dir = support::corpus();
     let mut report = Vec::new();
     let mut first: HashMap<String, FileStatus> = HashMap::new();
-    for row in manifest() {
+    for row in manifest(dir) {
         let path = dir.join(&row.file);
         let o = pipeline::process_file(&mut store, &cfg, &path, Options::default(), Utc::now())
             .pop()
@@ -320,7 +341,7 @@ fn every_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
         .activity_ids(None)
         .map(|v| v.len())
         .unwrap_or_default();
-    for row in manifest() {
+    for row in manifest(dir) {
         let o = pipeline::process_file(
             &mut store,
             &cfg,
@@ -341,12 +362,8 @@ fn every_corpus_file_is_imported_with_the_manifest_facts_or_given_a_reason() {
             .unwrap_or_default(),
         before
     );
-    // Known pairs of the same activity in two files are recognised.
-    for dup in [
-        "sports-lib__runs_fit_6909950168-no-pause-records.fit",
-        "sports-lib__runs_gpx_2067489619.gpx",
-    ] {
-        assert_eq!(first.get(dup), Some(&FileStatus::Duplicate), "{dup}");
+    for dup in duplicates {
+        assert_eq!(first.get(*dup), Some(&FileStatus::Duplicate), "{dup}");
     }
 }
 
@@ -437,11 +454,23 @@ fn full_decode_record_hr(bytes: &[u8]) -> Option<Vec<(i64, u16)>> {
 }
 
 #[test]
+fn the_fast_fit_reader_agrees_with_the_full_decode_on_the_bundled_corpus() {
+    fast_reader_agrees(&support::bundled_corpus(), 6);
+}
+
+#[test]
 fn the_fast_fit_reader_agrees_with_the_full_decode_on_every_corpus_file() {
-    let dir = support::corpus();
+    if let Some(dir) = support::shared_corpus("the_fast_fit_reader_agrees") {
+        fast_reader_agrees(&dir, 20);
+    }
+}
+
+/// Compares our record reader with fitparser's full decode on every FIT file of `dir`'s manifest that
+/// has record heart rate; at least `at_least` such files must be compared.
+fn fast_reader_agrees(dir: &Path, at_least: usize) {
     let mut compared = 0;
     let mut samples = 0;
-    for row in manifest() {
+    for row in manifest(dir) {
         if !row.file.to_ascii_lowercase().ends_with(".fit") {
             continue;
         }
@@ -470,7 +499,11 @@ fn the_fast_fit_reader_agrees_with_the_full_decode_on_every_corpus_file() {
         samples += ours.len();
     }
     println!("{compared} files, {samples} heart-rate samples compared");
-    assert!(compared >= 20, "only {compared} corpus FIT files compared");
+    assert!(
+        compared >= at_least,
+        "only {compared} FIT files of {} compared",
+        dir.display()
+    );
 }
 
 #[test]

@@ -174,7 +174,7 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
     assert_eq!(calls[0].summary, "10K race, 10.0 km: max effort");
     let lines: Vec<&str> = calls[0].body.lines().collect();
     assert!(
-        lines[0].starts_with("Ready for hard training: "),
+        lines[0].starts_with("Ready for hard training and racing: "),
         "{}",
         calls[0].body
     );
@@ -303,7 +303,9 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
     assert_eq!(calls[1].app, "recoverd");
     assert_eq!(calls[1].summary, "10K race, 10.0 km: max effort");
     assert!(
-        calls[1].body.starts_with("Ready for hard training: ")
+        calls[1]
+            .body
+            .starts_with("Ready for hard training and racing: ")
             && calls[1].body.contains("Ice bath"),
         "{}",
         calls[1].body

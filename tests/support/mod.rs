@@ -2,6 +2,7 @@
 //! heart-rate profile, plus helpers to run the real binary.
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -239,9 +240,33 @@ pub fn run(home: &Path, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run recoverd: {e}"))
 }
 
-/// The corpus folder.
-pub fn corpus() -> PathBuf {
-    PathBuf::from(std::env::var("RECOVERD_CORPUS").unwrap_or_else(|_| "../shared/corpus".into()))
+/// The permissively licensed real device files bundled with the tests (see its NOTICE.md).
+pub fn bundled_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus")
+}
+
+/// The whole shared corpus (`RECOVERD_CORPUS`, else `../shared/corpus`), or `None` after printing one
+/// line saying that `test` is skipped. Set `RECOVERD_REQUIRE_CORPUS=1` (CI does) to fail instead.
+pub fn shared_corpus(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("RECOVERD_CORPUS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+        PathBuf::from,
+    );
+    if dir.join("MANIFEST.tsv").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("RECOVERD_REQUIRE_CORPUS").is_none(),
+        "RECOVERD_REQUIRE_CORPUS is set but there is no corpus at {}",
+        dir.display()
+    );
+    // Written to stderr directly, not with eprintln!, so that the test harness does not capture it.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: no corpus at {} (set RECOVERD_CORPUS); the bundled files in tests/data/corpus were tested",
+        dir.display()
+    );
+    None
 }
 
 /// Writes the reference runner's config (MODEL.md) into `home`.
@@ -249,7 +274,7 @@ pub fn reference_config(home: &Path) -> PathBuf {
     let dir = home.join(".config/recoverd");
     std::fs::create_dir_all(&dir).unwrap_or_default();
     let p = dir.join("config.toml");
-    std::fs::write(&p, "[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n\n[notifications]\nenabled = false\n")
+    std::fs::write(&p, "timezone = \"Europe/Berlin\"\n\n[athlete]\nmax_hr = 185\nresting_hr = 50\nthreshold_hr = 168\nsex = \"male\"\n\n[notifications]\nenabled = false\n")
         .unwrap_or_default();
     p
 }
