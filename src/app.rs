@@ -30,10 +30,16 @@ pub struct UsageError(pub String);
 /// # Errors
 /// Anything that stops the command; `main` prints it once.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(file) = &cli.config {
+        config::require_file(file).map_err(|e| UsageError(e.to_string()))?;
+    }
     let cfg = config::load(cli.config.as_deref(), cli.db.as_deref())
         .map_err(|e| UsageError(e.to_string()))?;
     match cli.command {
-        Command::Run => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
+        Command::Run => match crate::install::before_run(&cfg) {
+            Some(code) => Ok(code),
+            None => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
+        },
         Command::Import {
             json,
             no_notify,
@@ -58,7 +64,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Mark { id, what } => mark(&cfg, id, what),
         Command::Forget { id } => forget(&cfg, id),
-        Command::InstallService { enable } => crate::daemon::install_service(&cfg, enable),
+        Command::InstallService { enable } => crate::install::install_service(&cfg, enable),
         Command::Doctor => Ok(doctor(&cfg)),
     }
 }

@@ -31,6 +31,11 @@ pub enum ConfigError {
         /// What is wrong, naming the key.
         message: String,
     },
+    /// A config file named with `--config` or `RECOVERD_CONFIG` that does not exist.
+    #[error(
+        "the config file {0} does not exist: create it, or leave out --config and RECOVERD_CONFIG to use the defaults"
+    )]
+    Missing(PathBuf),
     /// No home folder to put defaults in.
     #[error("HOME is not set: set HOME, or give --config and --db")]
     NoHome,
@@ -108,14 +113,61 @@ fn xdg(var: &str, fallback: &str) -> Result<PathBuf, ConfigError> {
     }
 }
 
-/// Expands a leading `~/`.
-fn expand(p: &str) -> Result<PathBuf, ConfigError> {
-    if p == "~" {
-        return home();
+/// Expands a leading `~` and every `$NAME` / `${NAME}` in a path from the config file, from the
+/// environment, and insists on an absolute result. `key` names the setting in errors.
+fn expand(key: &str, raw: &str) -> Result<PathBuf, String> {
+    expand_with(key, raw, &|name| std::env::var(name).ok())
+}
+
+/// [`expand`] with the variables looked up in `var`.
+fn expand_with(
+    key: &str,
+    raw: &str,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<PathBuf, String> {
+    let lookup = |name: &str| var(name).filter(|v| !v.is_empty());
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    if rest == "~" || rest.starts_with("~/") {
+        let home = lookup("HOME").ok_or_else(|| {
+            format!("{key} = \"{raw}\": HOME is not set, so `~` cannot be expanded")
+        })?;
+        out.push_str(&home);
+        rest = &rest[1..];
     }
-    match p.strip_prefix("~/") {
-        Some(rest) => Ok(home()?.join(rest)),
-        None => Ok(PathBuf::from(p)),
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, tail) = if let Some(braced) = after.strip_prefix('{') {
+            let end = braced
+                .find('}')
+                .ok_or_else(|| format!("{key} = \"{raw}\": a `${{` has no closing `}}`"))?;
+            (&braced[..end], &braced[end + 1..])
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "{key} = \"{raw}\": `$` must start a variable such as $HOME or ${{XDG_DATA_HOME}}"
+            ));
+        }
+        let value = lookup(name).ok_or_else(|| {
+            format!("{key} = \"{raw}\": the environment variable {name} is not set")
+        })?;
+        out.push_str(&value);
+        rest = tail;
+    }
+    out.push_str(rest);
+    let path = PathBuf::from(out);
+    if path.is_absolute() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{key} = \"{raw}\" is a relative path: write it from / or start it with ~/ or $HOME"
+        ))
     }
 }
 
@@ -138,18 +190,14 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
         Some(p) => p.to_path_buf(),
         None => default_config_path()?,
     };
-    let file = match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&path, &text)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
-        Err(source) => return Err(ConfigError::Read { path, source }),
-    };
+    let file = read_file(&path)?;
     let invalid = |message: String| ConfigError::Invalid {
         path: path.clone(),
         message,
     };
     let database = match (db, &file.database) {
         (Some(p), _) => p.to_path_buf(),
-        (None, Some(p)) => expand(p)?,
+        (None, Some(p)) => expand("database", p).map_err(&invalid)?,
         (None, None) => xdg("XDG_DATA_HOME", ".local/share")?
             .join("recoverd")
             .join("recoverd.db"),
@@ -157,8 +205,9 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
     let watch = match &file.watch {
         Some(list) => list
             .iter()
-            .map(|p| expand(p))
-            .collect::<Result<Vec<_>, _>>()?,
+            .map(|p| expand("watch", p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&invalid)?,
         None => vec![home()?.join("Activities")],
     };
     let poll = file.poll_interval_s.unwrap_or(30);
@@ -173,7 +222,53 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             "max_file_mb = {max_mb} is out of range: use 1 to 4096"
         )));
     }
-    let a = file.athlete;
+    let athlete = athlete(file.athlete, &invalid)?;
+    Ok(Config {
+        config_path: path.clone(),
+        watch,
+        database,
+        ignore: file
+            .ignore
+            .unwrap_or_else(|| DEFAULT_IGNORE.iter().map(|s| (*s).to_string()).collect()),
+        poll_interval: Duration::from_secs(poll),
+        max_file_bytes: max_mb * 1024 * 1024,
+        athlete,
+        notifications: file.notifications.enabled.unwrap_or(true),
+        timezone: crate::localtime::resolve(file.timezone.as_deref()).map_err(invalid)?,
+    })
+}
+
+/// The config file's settings; a missing file means all defaults.
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(path, &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// A config file the user named (`--config`, `RECOVERD_CONFIG`) must exist: a typo must not
+/// silently run on the defaults. (The default file may be missing.)
+///
+/// # Errors
+/// [`ConfigError::Missing`] when it does not exist.
+pub fn require_file(path: &Path) -> Result<(), ConfigError> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ConfigError::Missing(path.to_path_buf()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The `[athlete]` table, checked for plausible values.
+fn athlete(
+    a: AthleteFile,
+    invalid: &dyn Fn(String) -> ConfigError,
+) -> Result<AthleteSettings, ConfigError> {
     let hr_ok = |key: &str, v: Option<u16>, lo: u16, hi: u16| match v {
         Some(x) if !(lo..=hi).contains(&x) => Err(invalid(format!(
             "athlete.{key} = {x} is not plausible: use {lo} to {hi} bpm"
@@ -207,25 +302,13 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             "athlete.weight_kg = {w} is not plausible: use 30 to 250"
         )));
     }
-    Ok(Config {
-        config_path: path.clone(),
-        watch,
-        database,
-        ignore: file
-            .ignore
-            .unwrap_or_else(|| DEFAULT_IGNORE.iter().map(|s| (*s).to_string()).collect()),
-        poll_interval: Duration::from_secs(poll),
-        max_file_bytes: max_mb * 1024 * 1024,
-        athlete: AthleteSettings {
-            max_hr: a.max_hr,
-            resting_hr: a.resting_hr,
-            threshold_hr: a.threshold_hr,
-            sex: a.sex.unwrap_or_default(),
-            birth_year: a.birth_year,
-            weight_kg: a.weight_kg,
-        },
-        notifications: file.notifications.enabled.unwrap_or(true),
-        timezone: crate::localtime::resolve(file.timezone.as_deref()).map_err(invalid)?,
+    Ok(AthleteSettings {
+        max_hr: a.max_hr,
+        resting_hr: a.resting_hr,
+        threshold_hr: a.threshold_hr,
+        sex: a.sex.unwrap_or_default(),
+        birth_year: a.birth_year,
+        weight_kg: a.weight_kg,
     })
 }
 
@@ -246,6 +329,16 @@ impl Config {
         self.ignore
             .iter()
             .any(|p| glob(p.as_bytes(), name.as_bytes()))
+    }
+
+    /// The watched folders that do not exist (yet): `run` and `doctor` name them.
+    #[must_use]
+    pub fn missing_watch_folders(&self) -> Vec<&Path> {
+        self.watch
+            .iter()
+            .map(PathBuf::as_path)
+            .filter(|w| !w.is_dir())
+            .collect()
     }
 
     /// A key that changes when anything that affects the judgement changes.
@@ -333,5 +426,135 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("robot") || err.contains("sex"), "{err}");
+    }
+
+    fn vars(name: &str) -> Option<String> {
+        match name {
+            "HOME" => Some("/home/runner".into()),
+            "SYNC" => Some("/srv/sync".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    fn expanded(raw: &str) -> Result<PathBuf, String> {
+        expand_with("watch", raw, &vars)
+    }
+
+    #[test]
+    fn paths_expand_tilde_home_and_braced_variables() {
+        assert_eq!(expanded("~"), Ok(PathBuf::from("/home/runner")));
+        assert_eq!(
+            expanded("~/Activities"),
+            Ok(PathBuf::from("/home/runner/Activities"))
+        );
+        assert_eq!(
+            expanded("$HOME/Sync/Garmin"),
+            Ok(PathBuf::from("/home/runner/Sync/Garmin"))
+        );
+        assert_eq!(
+            expanded("${SYNC}/watch-${HOME}x"),
+            Ok(PathBuf::from("/srv/sync/watch-/home/runnerx"))
+        );
+        assert_eq!(
+            expanded("/media/GARMIN"),
+            Ok(PathBuf::from("/media/GARMIN"))
+        );
+        // `~` only at the start, and `~user` is not a home.
+        assert_eq!(expanded("/a/~/b"), Ok(PathBuf::from("/a/~/b")));
+    }
+
+    #[test]
+    fn unset_or_malformed_variables_are_errors_naming_the_key() {
+        for raw in [
+            "$NOPE/x",
+            "${NOPE}/x",
+            "${EMPTY}/x",
+            "${SYNC/x",
+            "/x/$/y",
+            "/x/${}/y",
+        ] {
+            let err = expanded(raw).err().unwrap_or_default();
+            assert!(
+                err.starts_with("watch = ") && err.contains(raw),
+                "{raw}: {err}"
+            );
+        }
+        let err = expanded("${NOPE}/x").err().unwrap_or_default();
+        assert!(err.contains("NOPE is not set"), "{err}");
+        let no_home = expand_with("database", "~/db", &|_| None)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            no_home.contains("database") && no_home.contains("HOME"),
+            "{no_home}"
+        );
+    }
+
+    #[test]
+    fn relative_watch_path_is_an_error_naming_the_key() {
+        for raw in ["Activities", "./Activities", "~user/Activities", "$SYNC"] {
+            let got = expanded(raw);
+            if raw == "$SYNC" {
+                assert_eq!(got, Ok(PathBuf::from("/srv/sync")));
+                continue;
+            }
+            let err = got.err().unwrap_or_default();
+            assert!(
+                err.contains("watch = ") && err.contains("relative path"),
+                "{raw}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn explicit_missing_config_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let missing = dir.path().join("nope.toml");
+        let err = require_file(&missing)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("nope.toml") && err.contains("does not exist"),
+            "{err}"
+        );
+        std::fs::write(&missing, "").unwrap_or_default();
+        assert!(require_file(&missing).is_ok());
+    }
+
+    #[test]
+    fn relative_watch_in_a_file_names_the_key_and_the_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "watch = [\"Activities\"]\n").unwrap_or_default();
+        let err = load(Some(&file), Some(&dir.path().join("db")))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("config.toml") && err.contains("watch = \"Activities\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_watch_folders_are_named() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("config.toml");
+        let there = dir.path().join("there");
+        std::fs::create_dir(&there).unwrap_or_default();
+        let gone = dir.path().join("not-yet");
+        std::fs::write(
+            &file,
+            format!(
+                "watch = [\"{}\", \"{}\"]\n",
+                there.display(),
+                gone.display()
+            ),
+        )
+        .unwrap_or_default();
+        let cfg = load(Some(&file), Some(&dir.path().join("db"))).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.missing_watch_folders(), vec![gone.as_path()]);
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod effort;
 pub mod ingest;
+pub mod install;
 pub mod localtime;
 pub mod logging;
 pub mod model;
