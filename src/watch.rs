@@ -123,7 +123,7 @@ impl Tree {
     /// A folder appeared in a watched folder (created, moved in): watched and listed now, and
     /// listed again once the burst calms down.
     pub fn folder_appeared(&mut self, dir: &Path, cfg: &Config, out: &mut dyn Found) {
-        if !self.under_watch(dir) {
+        if !self.under_watch(dir) || !is_real_dir(dir) {
             return;
         }
         self.watch_tree(dir, cfg, out);
@@ -151,7 +151,8 @@ impl Tree {
         let fresh: Vec<PathBuf> = self.fresh.drain().collect();
         // Listing a folder lists its subfolders: skip those under another fresh folder.
         for dir in &fresh {
-            if !fresh.iter().any(|f| f != dir && dir.starts_with(f)) && self.under_watch(dir) {
+            let nested = fresh.iter().any(|f| f != dir && dir.starts_with(f));
+            if !nested && self.under_watch(dir) && is_real_dir(dir) {
                 self.watch_tree(dir, cfg, out);
             }
         }
