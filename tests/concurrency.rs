@@ -122,3 +122,48 @@ fn a_touched_file_read_again_keeps_its_own_row() {
     assert!(files[0]["duplicate_of"].is_null(), "{files:?}");
     assert_eq!(list_len(home.path()), 1);
 }
+
+#[test]
+fn the_service_and_an_import_at_once_store_each_run_once() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_runs(home.path());
+    let watch = home.path().join("watch");
+    std::fs::create_dir_all(&watch).unwrap_or_default();
+    let dir = home.path().join(".config/recoverd");
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "watch = [\"{}\"]\n[notifications]\nenabled = false\n",
+            watch.display()
+        ),
+    )
+    .unwrap_or_default();
+    let svc = support::Service::start(home.path(), None);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    // The FIT copies arrive in the watched folder while `import` reads the GPX copies.
+    let importer = std::thread::spawn({
+        let home = home.path().to_path_buf();
+        move || import_at_once(&home, &[&["gpx"]])
+    });
+    for i in 0..RUNS {
+        let name = format!("run{i:03}.fit");
+        let _ = std::fs::copy(home.path().join("fit").join(&name), watch.join(&name));
+    }
+    let _ = importer.join();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut files = support::files_json(home.path());
+    while files.len() < 2 * RUNS as usize && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        files = support::files_json(home.path());
+    }
+    assert_eq!(svc.stop(), Some(0));
+    assert_eq!(files.len(), 2 * RUNS as usize, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f["status"] == "imported" || f["status"] == "duplicate"),
+        "{files:?}"
+    );
+    assert_eq!(list_len(home.path()), RUNS as usize, "one activity per run");
+}
