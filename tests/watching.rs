@@ -271,3 +271,24 @@ fn the_watchdog_is_fed_only_while_the_writer_answers_files() {
         );
     }
 }
+
+#[test]
+fn a_watched_folder_renamed_keeps_its_files_seen_under_the_new_name() {
+    let (home, watch) = setup();
+    std::fs::create_dir_all(watch.join("a/b")).unwrap_or_default();
+    let svc = Service::start(home.path(), None);
+    wait_started(home.path());
+    std::fs::write(watch.join("a/b/one.fit"), fit(1)).unwrap_or_default();
+    wait_imported(home.path(), 1, 20);
+    std::fs::rename(watch.join("a"), watch.join("c")).unwrap_or_default();
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(watch.join("c/b/two.fit"), fit(2)).unwrap_or_default();
+    let files = wait_imported(home.path(), 2, 20);
+    assert_eq!(svc.stop(), Some(0));
+    let p = paths(&files);
+    assert!(p.iter().any(|p| p.ends_with("/watch/c/b/two.fit")), "{p:?}");
+    assert!(
+        !p.iter().any(|p| p.ends_with("/watch/a/b/two.fit")),
+        "{p:?}"
+    );
+}
