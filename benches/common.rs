@@ -71,8 +71,8 @@ pub fn realistic_fit(start: i64, secs: u32, serial: u32, seed: u32) -> Vec<u8> {
     d.extend(ts0.to_le_bytes());
     d.push(1);
     d.push(0);
-    d.extend((secs * 1000).to_le_bytes());
-    d.extend((secs * 1000).to_le_bytes());
+    d.extend((secs.saturating_mul(1000)).to_le_bytes());
+    d.extend((secs.saturating_mul(1000)).to_le_bytes());
     d.extend(((dist * 100.0) as u32).to_le_bytes());
     def(&mut d, 3, 34, &[(253, 4, 0x86), (5, 4, 0x86)]);
     d.push(3);

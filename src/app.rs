@@ -15,6 +15,7 @@ use crate::config::{self, Config};
 use crate::effort;
 use crate::ingest;
 use crate::localtime;
+use crate::logging::printable;
 use crate::notifier::{self, Desktop};
 use crate::pipeline::{self, Options, Outcome};
 use crate::render;
@@ -50,7 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &paths,
             json,
             !no_notify,
-            Options::all_cores(retry_failed),
+            Options::all_cores(retry_failed).storing_cut_short_at_once(),
         ),
         Command::List { json, limit } => list(&cfg, json, limit),
         Command::Show { id, format } => show(&cfg, &id, format),
@@ -108,12 +109,13 @@ fn walk(dir: &Path, cfg: &Config, out: &mut Vec<PathBuf>) {
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_dir() {
             walk(&path, cfg, out);
-        } else if (ft.is_file() || ft.is_symlink() && path.is_file())
+        } else if !(ft.is_symlink() && path.is_dir())
             && ingest::has_activity_extension(&path)
             && !cfg.ignored(&path)
         {
             // A link to a file is read (the folder was chosen by hand); links to folders are not
-            // walked, they may loop.
+            // walked, they may loop. FIFOs, sockets and devices are listed too, so that each gets
+            // an answer (skipped, never opened).
             out.push(path);
         }
     }
@@ -302,14 +304,15 @@ fn announce(store: &Store, new_ids: &[i64], tz: &TimeZone) -> Result<()> {
 }
 
 fn log_outcome(o: &Outcome) {
+    let path = printable(&o.path);
     match o.status {
-        FileStatus::Imported => tracing::debug!(path = %o.path, id = o.activity_id, "imported"),
-        FileStatus::Duplicate => tracing::debug!(path = %o.path, of = o.duplicate_of, "duplicate"),
+        FileStatus::Imported => tracing::debug!(path = %path, id = o.activity_id, "imported"),
+        FileStatus::Duplicate => tracing::debug!(path = %path, of = o.duplicate_of, "duplicate"),
         FileStatus::Skipped => {
-            tracing::debug!(path = %o.path, reason = o.reason.as_deref().unwrap_or(""), "skipped");
+            tracing::debug!(path = %path, reason = o.reason.as_deref().unwrap_or(""), "skipped");
         }
         FileStatus::Failed | FileStatus::Pending => tracing::warn!(
-            path = %o.path,
+            path = %path,
             "{}: {}",
             o.status.as_str(),
             o.reason.as_deref().unwrap_or("")
@@ -610,7 +613,13 @@ fn files(cfg: &Config, status: Option<StatusFilter>, json: bool) -> Result<ExitC
                 (FileStatus::Duplicate, _, Some(id)) => format!("same as activity {id}"),
                 _ => r.reason.clone().unwrap_or_default(),
             };
-            writeln!(out, "{:<9} {}  {}", r.status.as_str(), r.display, extra)?;
+            writeln!(
+                out,
+                "{:<9} {}  {}",
+                r.status.as_str(),
+                printable(&r.display),
+                printable(&extra)
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -216,7 +216,11 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
             "poll_interval_s = {poll} is out of range: use 1 to 3600"
         )));
     }
-    let max_mb = file.max_file_mb.unwrap_or(256);
+    // 64 MB: three days of 1 Hz GPX with heart rate, ten of FIT; and read, parsed and hashed
+    // well inside the service unit's MemoryMax=512M (see `cargo bench --bench memory`).
+    let max_mb = file
+        .max_file_mb
+        .unwrap_or(crate::ingest::DEFAULT_MAX_FILE_MB);
     if !(1..=4096).contains(&max_mb) {
         return Err(invalid(format!(
             "max_file_mb = {max_mb} is out of range: use 1 to 4096"

@@ -232,8 +232,12 @@ async fn stop_writer(
         tracing::warn!("the writer is stuck on a file; stopping without it");
         return Ok(());
     }
+    // A writer that died (a panic no per-file guard caught) is an error exit, so that systemd
+    // restarts the service; the file it held is marked by the next run (see `inflight`).
     if writer.join().is_err() || died {
-        anyhow::bail!("the writer thread stopped unexpectedly; the service must be restarted");
+        anyhow::bail!(
+            "the writer thread died; exiting with an error so that recoverd is restarted"
+        );
     }
     tracing::info!("shut down cleanly");
     Ok(())
@@ -458,18 +462,19 @@ impl Counts {
 }
 
 fn log(o: &Outcome) {
+    let path = crate::logging::printable(&o.path);
     if o.known {
-        tracing::debug!(path = %o.path, "unchanged, already known");
+        tracing::debug!(path = %path, "unchanged, already known");
         return;
     }
     match o.status {
-        FileStatus::Imported => tracing::info!(path = %o.path, id = o.activity_id, "imported"),
-        FileStatus::Duplicate => tracing::info!(path = %o.path, of = o.duplicate_of, "duplicate"),
+        FileStatus::Imported => tracing::info!(path = %path, id = o.activity_id, "imported"),
+        FileStatus::Duplicate => tracing::info!(path = %path, of = o.duplicate_of, "duplicate"),
         FileStatus::Skipped => {
-            tracing::info!(path = %o.path, "skipped: {}", o.reason.as_deref().unwrap_or(""))
+            tracing::info!(path = %path, "skipped: {}", o.reason.as_deref().unwrap_or(""))
         }
         FileStatus::Failed | FileStatus::Pending => {
-            tracing::warn!(path = %o.path, "{}: {}", o.status.as_str(), o.reason.as_deref().unwrap_or(""));
+            tracing::warn!(path = %path, "{}: {}", o.status.as_str(), o.reason.as_deref().unwrap_or(""));
         }
     }
 }

@@ -687,7 +687,9 @@ pub fn assess(activity: &Activity, athlete: &Athlete) -> Effort {
         (HrSource::None, None, None)
     };
     let hrss = trimp.map(|t| hrss_from_trimp(t, athlete));
-    let implausible = trimp.is_some_and(|t| implausible(t, moving_s));
+    // A file spanning more than a week has wrong times (ingest keeps it, with a warning).
+    let implausible = trimp.is_some_and(|t| implausible(t, moving_s))
+        || activity.elapsed_s > crate::ingest::sanity::MAX_ELAPSED_S;
     let intensity_ratio = if hr_source == HrSource::Stream && moving_s >= BEST_WINDOW_S {
         best_mean(&stream, BEST_WINDOW_S).map(|m| m / athlete.threshold_hr.value)
     } else {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod effort;
+pub mod inflight;
 pub mod ingest;
 pub mod install;
 pub mod localtime;

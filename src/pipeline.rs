@@ -18,11 +18,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Config;
 use crate::effort;
+use crate::inflight;
 use crate::ingest::archive::{self, Hint, Members, StravaIndex};
 use crate::ingest::{self, FailureKind, IngestError, Limits, Parsed, Sniffed};
 use crate::model::Activity;
 use crate::plan::{self, History};
 use crate::store::{FileMeta, FileStatus, Store, StoreError};
+
+/// How long a FIT file cut short must stay unchanged before the service stores what it holds:
+/// long enough for any copy or sync to have resumed.
+pub const CUT_SHORT_SETTLE: Duration = Duration::from_secs(600);
 
 /// Files committed per transaction during a batch import.
 const BATCH_FILES: usize = 64;
@@ -36,6 +41,10 @@ pub struct Options {
     pub retry_failed: bool,
     /// Threads that read and parse (1: all on the calling thread).
     pub workers: usize,
+    /// A FIT file cut short is stored for what it holds (with a warning) once it has not
+    /// changed for this long; until then it is pending. `None`: never, it fails until it
+    /// changes. The service keeps [`CUT_SHORT_SETTLE`]; `import` stores it at once.
+    pub cut_short_after: Option<Duration>,
 }
 
 impl Default for Options {
@@ -43,6 +52,7 @@ impl Default for Options {
         Self {
             retry_failed: false,
             workers: 1,
+            cut_short_after: Some(CUT_SHORT_SETTLE),
         }
     }
 }
@@ -54,6 +64,17 @@ impl Options {
         Self {
             retry_failed,
             workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            ..Self::default()
+        }
+    }
+
+    /// FIT files cut short are stored for what they hold at once (`import`: the user chose
+    /// the file).
+    #[must_use]
+    pub fn storing_cut_short_at_once(self) -> Self {
+        Self {
+            cut_short_after: Some(Duration::ZERO),
+            ..self
         }
     }
 }
@@ -202,25 +223,140 @@ pub fn ingest_paths(
     session: &mut Session,
     report: &mut dyn Sink,
 ) {
+    // Files a dead process was working on are marked before anything is read again, and read
+    // first, each alone: a death while one is read alone is that file's doing.
+    strike_interrupted(store, store.file_path().as_deref(), now);
+    let suspects = if paths.len() > 1 {
+        interrupted(store)
+    } else {
+        std::collections::HashSet::new()
+    };
+    if suspects.is_empty() {
+        return process_batch(store, cfg, paths, opts, now, session, report);
+    }
+    let (alone, rest): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.iter().cloned().partition(|p| suspects.contains(p));
+    let one = Options { workers: 1, ..opts };
+    for path in &alone {
+        if report.stop() {
+            return;
+        }
+        process_batch(
+            store,
+            cfg,
+            std::slice::from_ref(path),
+            one,
+            now,
+            session,
+            report,
+        );
+    }
+    process_batch(store, cfg, &rest, opts, now, session, report);
+}
+
+/// [`ingest_paths`] without the look back at dead processes.
+fn process_batch(
+    store: &mut Store,
+    cfg: &Config,
+    paths: &[PathBuf],
+    opts: Options,
+    now: DateTime<Utc>,
+    session: &mut Session,
+    report: &mut dyn Sink,
+) {
     let halt = AtomicBool::new(false);
     let report = std::cell::RefCell::new(report);
-    // The sink is asked between files; the workers see its answer through `halt`.
+    // Asked between files; the workers see its answer through `halt`.
     let stop_now = || {
         if report.borrow().stop() {
             halt.store(true, Ordering::SeqCst);
         }
         halt.load(Ordering::SeqCst)
     };
-    let limits = Limits {
-        max_file_bytes: cfg.max_file_bytes,
-    };
+    let limits = limits_of(cfg);
+    let db = store.file_path();
     // 1. Triage on this thread: known files cost a stat and a lookup.
+    let Some((tasks, archives)) = triage_all(store, cfg, paths, opts, now, &report, &stop_now)
+    else {
+        return;
+    };
+    if tasks.is_empty() {
+        return;
+    }
+    let mut writer = Writer {
+        cut_short_after: opts.cut_short_after,
+        ..Writer::new(store, cfg, now, session, tasks.len() > 1, db.as_deref())
+    };
+    let queue = Mutex::new(Queue::new(tasks, limits));
+    let limits = Reading {
+        limits,
+        settled: settled_before(opts, now),
+    };
+    let mut unsettled: Vec<String> = Vec::new();
+    let mut emit = |o: Outcome| {
+        if o.status == FileStatus::Pending {
+            unsettled.push(o.path.clone());
+        }
+        report.borrow_mut().outcome(o);
+    };
+    // 2. Read and parse: on this thread for one file, else on worker threads.
+    let workers = opts.workers.clamp(1, 64);
+    if workers == 1 || paths.len() == 1 && archives.is_empty() {
+        let mut slot = inflight::Slot::new(db.as_deref());
+        while let Some(work) = next_work(&queue, &halt) {
+            writer.push(load_guarded(work, limits, &mut slot), &mut emit);
+            if stop_now() {
+                break;
+            }
+        }
+    } else {
+        let shared = Shared {
+            queue: &queue,
+            halt: &halt,
+            db: db.as_deref(),
+            reading: limits,
+        };
+        read_on_workers(workers, &shared, &mut writer, &mut emit, &stop_now);
+    }
+    writer.flush(&mut emit);
+    // 3. Archives whose every member has a final status are not opened again while unchanged.
+    record_settled_archives(writer.store, &archives, &unsettled, now);
+}
+
+fn record_settled_archives(
+    store: &mut Store,
+    archives: &[FileMeta],
+    unsettled: &[String],
+    now: DateTime<Utc>,
+) {
+    for meta in archives {
+        let prefix = format!("{}/", meta.path.to_string_lossy());
+        if !unsettled
+            .iter()
+            .any(|p| p.starts_with(&prefix) || *p == prefix[..prefix.len() - 1])
+        {
+            let _ = store.record_archive(&meta.path, meta.size, meta.mtime_ns, now);
+        }
+    }
+}
+
+/// Triage of every path (known files answered at once, the rest become tasks); the number of
+/// answers to expect is reported. `None` when told to stop.
+fn triage_all(
+    store: &mut Store,
+    cfg: &Config,
+    paths: &[PathBuf],
+    opts: Options,
+    now: DateTime<Utc>,
+    report: &std::cell::RefCell<&mut dyn Sink>,
+    stop_now: &dyn Fn() -> bool,
+) -> Option<(Vec<Task>, Vec<FileMeta>)> {
     let mut tasks = Vec::new();
     let mut expected = 0usize;
     let mut archives: Vec<FileMeta> = Vec::new();
     for path in paths {
         if stop_now() {
-            return;
+            return None;
         }
         match triage(store, cfg, path, opts, now) {
             Triage::Known(outcomes) => {
@@ -235,7 +371,7 @@ pub fn ingest_paths(
                     Task::Archive(meta) => {
                         archives.push(meta.clone());
                         // Opened here only to count (its central directory); read later.
-                        std::fs::File::open(path)
+                        ingest::open_regular(path)
                             .ok()
                             .and_then(|f| archive::count_members(std::io::BufReader::new(f)))
                             .map_or(1, |n| n.max(1))
@@ -246,65 +382,64 @@ pub fn ingest_paths(
         }
     }
     report.borrow_mut().planned(expected);
-    if tasks.is_empty() {
-        return;
-    }
-    let mut writer = Writer::new(store, cfg, now, session, tasks.len() > 1);
-    let queue = Mutex::new(Queue::new(tasks, limits));
-    let mut unsettled: Vec<String> = Vec::new();
-    let mut emit = |o: Outcome| {
-        if o.status == FileStatus::Pending {
-            unsettled.push(o.path.clone());
-        }
-        report.borrow_mut().outcome(o);
-    };
-    // 2. Read and parse: on this thread for one file, else on worker threads.
-    let workers = opts.workers.clamp(1, 64);
-    if workers == 1 || paths.len() == 1 && archives.is_empty() {
-        while let Some(work) = next_work(&queue, &halt) {
-            writer.push(load(work, limits), &mut emit);
-            if stop_now() {
-                break;
-            }
-        }
-    } else {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(workers * 4);
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                let tx = tx.clone();
-                let (queue, halt) = (&queue, &halt);
-                scope.spawn(move || {
-                    while let Some(work) = next_work(queue, halt) {
-                        if tx.send(load(work, limits)).is_err() {
-                            break;
-                        }
+    Some((tasks, archives))
+}
+
+/// The mtime (ns) at or before which a FIT file cut short is stored for what it holds.
+fn settled_before(opts: Options, now: DateTime<Utc>) -> Option<i64> {
+    let d = i64::try_from(opts.cut_short_after?.as_nanos()).ok()?;
+    now.timestamp_nanos_opt()?.checked_sub(d)
+}
+
+/// What the worker threads share.
+struct Shared<'a> {
+    queue: &'a Mutex<Queue>,
+    halt: &'a AtomicBool,
+    db: Option<&'a Path>,
+    reading: Reading,
+}
+
+/// Reads and parses on `workers` threads, committing on this one as results arrive. What the
+/// workers have read is committed even when stopping; they take no more.
+fn read_on_workers(
+    workers: usize,
+    shared: &Shared<'_>,
+    writer: &mut Writer<'_>,
+    emit: &mut dyn FnMut(Outcome),
+    stop_now: &dyn Fn() -> bool,
+) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Loaded>(workers * 4);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            scope.spawn(move || {
+                let mut slot = inflight::Slot::new(shared.db);
+                while let Some(work) = next_work(shared.queue, shared.halt) {
+                    if tx
+                        .send(load_guarded(work, shared.reading, &mut slot))
+                        .is_err()
+                    {
+                        break;
                     }
-                });
-            }
-            drop(tx);
-            // What the workers have read is committed even when stopping; they take no more.
-            loop {
-                match rx.recv_timeout(BATCH_TIME) {
-                    Ok(loaded) => writer.push(loaded, &mut emit),
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => writer.flush(&mut emit),
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 }
-                stop_now();
-            }
-        });
-    }
-    writer.flush(&mut emit);
-    // 3. Archives whose every member has a final status are not opened again while unchanged.
-    for meta in archives {
-        let prefix = format!("{}/", meta.path.to_string_lossy());
-        if !unsettled
-            .iter()
-            .any(|p| p.starts_with(&prefix) || *p == prefix[..prefix.len() - 1])
-        {
-            let _ = writer
-                .store
-                .record_archive(&meta.path, meta.size, meta.mtime_ns, now);
+            });
         }
+        drop(tx);
+        loop {
+            match rx.recv_timeout(BATCH_TIME) {
+                Ok(loaded) => writer.push(loaded, emit),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => writer.flush(emit),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            stop_now();
+        }
+    });
+}
+
+/// The reading limits a configuration sets.
+fn limits_of(cfg: &Config) -> Limits {
+    Limits {
+        max_file_bytes: cfg.max_file_bytes,
     }
 }
 
@@ -345,23 +480,11 @@ fn triage(
     let lstat = std::fs::symlink_metadata(path);
     let is_link = lstat.as_ref().is_ok_and(|m| m.file_type().is_symlink());
     if is_link && let Some(target) = link_out_of_roots(path, &cfg.watch) {
-        let meta = FileMeta {
-            path: path.to_path_buf(),
-            sha256: None,
-            size: 0,
-            mtime_ns: -1,
-        };
         let reason = format!(
             "a link to {}, outside the watched folders: not followed",
             target.display()
         );
-        return Triage::Known(vec![record(
-            store,
-            &meta,
-            FileStatus::Skipped,
-            Some(reason),
-            now,
-        )]);
+        return skipped(store, path, -1, reason, now);
     }
     let md = if is_link {
         std::fs::metadata(path)
@@ -369,7 +492,15 @@ fn triage(
         lstat
     };
     let (size, mtime_ns) = match md {
-        Ok(md) => size_mtime(&md),
+        // A FIFO, socket or device (or a link to one) is never opened: opening or reading it
+        // could block the writer for good.
+        Ok(md) => match ingest::special_kind(&md.file_type()) {
+            Some(kind) => {
+                let reason = format!("{kind}, not a regular file: not read");
+                return skipped(store, path, size_mtime(&md).1, reason, now);
+            }
+            None => size_mtime(&md),
+        },
         Err(e) => {
             let mut o = Outcome::new(path, FileStatus::Failed);
             o.reason = Some(format!("cannot read the file: {e}"));
@@ -411,6 +542,29 @@ fn triage(
         Err(e) => return Triage::Known(vec![pending(path, &e)]),
     }
     Triage::Read(Task::File(meta))
+}
+
+/// A path answered as skipped without being opened (a link out of the roots, a special file).
+fn skipped(
+    store: &mut Store,
+    path: &Path,
+    mtime_ns: i64,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Triage {
+    let meta = FileMeta {
+        path: path.to_path_buf(),
+        sha256: None,
+        size: 0,
+        mtime_ns,
+    };
+    Triage::Known(vec![record(
+        store,
+        &meta,
+        FileStatus::Skipped,
+        Some(reason),
+        now,
+    )])
 }
 
 /// For a symbolic link (`path` is one) inside a watched folder: its target, when that lies outside every
@@ -460,6 +614,11 @@ impl Queue {
                         mtime_ns: *mtime_ns,
                     };
                     return Some(match m.bytes {
+                        _ if m.skipped.is_some() => Work::Ready(Loaded {
+                            meta,
+                            hint: m.hint,
+                            result: Ok(Parsed::Skipped(m.skipped.unwrap_or_default())),
+                        }),
                         _ if m.hint.route => Work::Ready(Loaded {
                             meta,
                             hint: m.hint,
@@ -487,15 +646,9 @@ impl Queue {
                     }
                     return Some(Work::File(meta, hint));
                 }
-                Task::Archive(meta) => match std::fs::File::open(&meta.path)
-                    .map_err(|e| {
-                        IngestError::unreadable(format!(
-                            "cannot open the archive: {e}; check its permissions"
-                        ))
-                    })
-                    .and_then(|f| {
-                        Members::open(std::io::BufReader::new(f), &meta.path, self.limits)
-                    }) {
+                Task::Archive(meta) => match ingest::open_regular(&meta.path).and_then(|f| {
+                    Members::open(std::io::BufReader::new(f), &meta.path, self.limits)
+                }) {
                     Ok(m) => self.members = Some((m, meta.mtime_ns)),
                     Err(e) => {
                         return Some(Work::Ready(Loaded {
@@ -514,11 +667,10 @@ impl Queue {
         let Some((root, rel)) = archive::strava_root(path) else {
             return Hint::default();
         };
-        let index = self.strava.entry(root.clone()).or_insert_with(|| {
-            std::fs::File::open(root.join("activities.csv"))
-                .ok()
-                .map(|f| Arc::new(StravaIndex::read(std::io::BufReader::new(f))))
-        });
+        let index = self
+            .strava
+            .entry(root.clone())
+            .or_insert_with(|| StravaIndex::read_file(&root.join("activities.csv")).map(Arc::new));
         index
             .as_ref()
             .and_then(|i| i.hint(&rel))
@@ -535,14 +687,122 @@ fn next_work(queue: &Mutex<Queue>, halt: &AtomicBool) -> Option<Work> {
     queue.lock().ok()?.next()
 }
 
+/// [`load`] under the per-file guard: the file is recorded as in hand while it is read and
+/// parsed, and a panic in either is this file's failure, not the run's.
+/// What a worker needs to read a file: the limits, and the mtime (ns) at or before which a FIT
+/// file cut short is stored for what it holds.
+#[derive(Clone, Copy)]
+struct Reading {
+    limits: Limits,
+    settled: Option<i64>,
+}
+
+fn load_guarded(work: Work, limits: Reading, slot: &mut inflight::Slot) -> Loaded {
+    /// Held while a large file is read and parsed: one at a time (memory, not speed).
+    static LARGE: Mutex<()> = Mutex::new(());
+    let (meta, size) = match &work {
+        Work::File(m, _) => (m.clone(), m.size),
+        Work::Bytes(m, b, _) => (m.clone(), b.len() as u64),
+        Work::Ready(l) => (l.meta.clone(), 0),
+    };
+    let _large = (size > ingest::LARGE_FILE_BYTES).then(|| {
+        LARGE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    });
+    slot.hold(&meta.path);
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(work, limits)))
+        .unwrap_or_else(|panic| Loaded {
+            meta,
+            hint: Hint::default(),
+            result: Err(IngestError::damaged(crashed("reading", &panic))),
+        });
+    slot.clear();
+    loaded
+}
+
+/// The reason given for a file whose step panicked (a bug in recoverd or a library, found by
+/// this file): it is failed, not tried again until it changes.
+fn crashed(step: &str, panic: &Box<dyn std::any::Any + Send>) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    format!(
+        "recoverd hit an internal error {step} this file ({what}); it is not tried again until it changes"
+    )
+}
+
+/// The start of the reason recorded for a file a process died working on.
+const INTERRUPTED: &str = "recoverd stopped while working on this file";
+
+/// Marks the files dead processes were working on (see [`inflight`]): pending, read once more;
+/// failed when it happens again to the same, unchanged file, so that a file that kills recoverd
+/// (out of memory, say) cannot make a restarted service die over and over.
+fn strike_interrupted(store: &mut Store, db: Option<&Path>, now: DateTime<Utc>) {
+    for path in inflight::recover(db) {
+        let Ok((size, mtime_ns)) = stat(&path) else {
+            continue; // gone, or an archive's member (its archive is read again whole)
+        };
+        let again = store.file(&path).ok().flatten().is_some_and(|r| {
+            r.status == FileStatus::Pending
+                && r.size == Some(size)
+                && r.mtime_ns == Some(mtime_ns)
+                && r.reason
+                    .as_deref()
+                    .is_some_and(|w| w.starts_with(INTERRUPTED))
+        });
+        let meta = FileMeta {
+            path,
+            sha256: None,
+            size,
+            mtime_ns,
+        };
+        let (status, reason) = if again {
+            (
+                FileStatus::Failed,
+                format!(
+                    "{INTERRUPTED}, twice (too large for its memory limit, or a fault in a reader): \
+                     not tried again until it changes (`recoverd import --retry-failed` forces it)"
+                ),
+            )
+        } else {
+            (
+                FileStatus::Pending,
+                format!("{INTERRUPTED}; it is tried once more"),
+            )
+        };
+        tracing::warn!(path = %crate::logging::printable(&meta.path.to_string_lossy()), "{reason}");
+        let _ = store.record_file(&meta, status, Some(&reason), None, now);
+    }
+}
+
+/// The files a dead process was working on, not yet read again.
+fn interrupted(store: &Store) -> std::collections::HashSet<PathBuf> {
+    store
+        .files(Some(FileStatus::Pending))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| {
+            r.reason
+                .as_deref()
+                .is_some_and(|w| w.starts_with(INTERRUPTED))
+        })
+        .map(|r| r.path)
+        .collect()
+}
+
 /// Reads, hashes and parses: no store, no clock; runs on any thread.
-fn load(work: Work, limits: Limits) -> Loaded {
+fn load(work: Work, reading: Reading) -> Loaded {
+    let Reading { limits, settled } = reading;
+    let settled = |meta: &FileMeta| settled.is_some_and(|t| meta.mtime_ns <= t);
     match work {
         Work::Ready(l) => l,
         Work::File(mut meta, hint) => match ingest::read_path(&meta.path, limits) {
             Ok(b) => {
                 meta.sha256 = Some(b.sha256);
-                let result = parse_content(&b.bytes, limits);
+                let result = parse_or_salvage(&b.bytes, limits, settled(&meta));
                 Loaded { meta, hint, result }
             }
             Err(e) => Loaded {
@@ -553,9 +813,30 @@ fn load(work: Work, limits: Limits) -> Loaded {
         },
         Work::Bytes(mut meta, bytes, hint) => {
             meta.sha256 = Some(ingest::sha256_hex(&bytes));
-            let result = parse_content(&bytes, limits);
+            let result = parse_or_salvage(&bytes, limits, settled(&meta));
             Loaded { meta, hint, result }
         }
+    }
+}
+
+/// [`parse_content`], and for a FIT file cut short: what it holds when `settled` (no more is
+/// coming), else a [`FailureKind::CutShort`] error that says when it will be stored.
+fn parse_or_salvage(bytes: &[u8], limits: Limits, settled: bool) -> Result<Parsed, IngestError> {
+    match parse_content(bytes, limits) {
+        Err(e)
+            if e.kind == FailureKind::Truncated
+                && ingest::sniff(bytes) == Sniffed::Format(crate::model::Format::Fit) =>
+        {
+            if settled {
+                ingest::read_cut_short(bytes)
+            } else {
+                Err(IngestError {
+                    kind: FailureKind::CutShort,
+                    message: e.message,
+                })
+            }
+        }
+        other => other,
     }
 }
 
@@ -615,6 +896,8 @@ struct Writer<'a> {
     batch_started: Instant,
     /// Imports of the open batch, moved to the session once committed.
     uncommitted: Vec<(i64, DateTime<Utc>)>,
+    slot: inflight::Slot,
+    cut_short_after: Option<Duration>,
 }
 
 impl<'a> Writer<'a> {
@@ -624,6 +907,7 @@ impl<'a> Writer<'a> {
         now: DateTime<Utc>,
         session: &'a mut Session,
         batching: bool,
+        db: Option<&Path>,
     ) -> Self {
         Self {
             store,
@@ -634,6 +918,8 @@ impl<'a> Writer<'a> {
             batch: Vec::new(),
             batch_started: Instant::now(),
             uncommitted: Vec::new(),
+            slot: inflight::Slot::new(db),
+            cut_short_after: None,
         }
     }
 
@@ -646,7 +932,7 @@ impl<'a> Writer<'a> {
             }
             self.batch_started = Instant::now();
         }
-        let o = self.commit(loaded);
+        let o = self.commit_guarded(loaded);
         self.batch.push(o);
         if !self.batching
             || self.batch.len() >= BATCH_FILES
@@ -672,6 +958,20 @@ impl<'a> Writer<'a> {
         for o in self.batch.drain(..) {
             sink(o);
         }
+    }
+
+    /// [`Writer::commit`] under the per-file guard. A panic while judging or storing fails this
+    /// file alone: its savepoint was rolled back as the panic unwound through it.
+    fn commit_guarded(&mut self, loaded: Loaded) -> Outcome {
+        let meta = loaded.meta.clone();
+        self.slot.hold(&meta.path);
+        let o = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit(loaded)))
+            .unwrap_or_else(|panic| {
+                let e = IngestError::damaged(crashed("judging or storing", &panic));
+                failed(self.store, &meta, &e, self.now)
+            });
+        self.slot.clear();
+        o
     }
 
     fn commit(&mut self, loaded: Loaded) -> Outcome {
@@ -702,10 +1002,31 @@ impl<'a> Writer<'a> {
         match result {
             // Cut short and still growing: a copy in progress, read again when it settles.
             Err(e)
-                if e.kind == FailureKind::Truncated
+                if matches!(e.kind, FailureKind::Truncated | FailureKind::CutShort)
                     && stat(&meta.path).is_ok_and(|s| s != (meta.size, meta.mtime_ns)) =>
             {
                 Outcome::pending_because(&meta.path, "the file is still being written")
+            }
+            Err(e) if e.kind == FailureKind::CutShort && self.cut_short_after.is_some() => {
+                // Recorded, so that `files` shows what it waits for.
+                let minutes = self
+                    .cut_short_after
+                    .unwrap_or_default()
+                    .as_secs()
+                    .div_ceil(60);
+                let reason = format!(
+                    "{}; what it holds is stored if it does not change for {minutes} minutes",
+                    e.message
+                );
+                let mut o = record(
+                    self.store,
+                    &meta,
+                    FileStatus::Pending,
+                    Some(reason),
+                    self.now,
+                );
+                o.transient = true;
+                o
             }
             Err(e) => failed(self.store, &meta, &e, self.now),
             Ok(Parsed::Skipped(reason)) => record(
@@ -749,10 +1070,12 @@ impl<'a> Writer<'a> {
             Err(e) => return self.store_fault(meta, &e),
         };
         // The same activity again is kept as a duplicate, unless this copy has the heart rate the
-        // stored one lacks (a GPX export without it came first): then it replaces it.
-        let replacing = match same.map(|id| (id, self.store.hr_samples(id))) {
-            None => None,
-            Some((id, Ok(Some(0)))) if !activity.hr.is_empty() => Some(id),
+        // stored one lacks (a GPX export without it came first), or the stored one was cut short
+        // and this copy goes further: then it replaces it.
+        let (replacing, why) = match same.map(|id| (id, self.store.hr_samples(id))) {
+            None => (None, ""),
+            Some((id, Ok(Some(0)))) if !activity.hr.is_empty() => (Some(id), "had no heart rate"),
+            Some((id, Ok(_))) if self.goes_further(id, activity) => (Some(id), "was cut short"),
             Some((id, Ok(_))) => return self.same_as(meta, id),
             Some((_, Err(e))) => return self.store_fault(meta, &e),
         };
@@ -779,8 +1102,8 @@ impl<'a> Writer<'a> {
                 self.uncommitted.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
                 o.activity_id = Some(id);
-                o.reason = replacing
-                    .map(|id| format!("replaces activity {id}'s copy, which had no heart rate"));
+                o.reason =
+                    replacing.map(|id| format!("replaces activity {id}'s copy, which {why}"));
                 o
             }
             // Stored meanwhile under the same content: a duplicate, not a fault.
@@ -794,6 +1117,15 @@ impl<'a> Writer<'a> {
             },
             Err(e) => self.store_fault(meta, &e),
         }
+    }
+
+    /// True when stored activity `id` was read from a FIT file cut short and `a` lasts longer.
+    fn goes_further(&self, id: i64, a: &Activity) -> bool {
+        self.store
+            .cut_short_elapsed(id, ingest::fit::CUT_SHORT)
+            .ok()
+            .flatten()
+            .is_some_and(|stored| a.elapsed_s > stored + 1.0)
     }
 
     /// A database error on one file: pending when it may pass (locked, full, read-only), else
@@ -1101,7 +1433,11 @@ fn failed(store: &mut Store, meta: &FileMeta, e: &IngestError, now: DateTime<Utc
         Some(e.message.clone()),
         now,
     );
-    o.transient = o.transient || matches!(e.kind, FailureKind::Truncated | FailureKind::Unreadable);
+    o.transient = o.transient
+        || matches!(
+            e.kind,
+            FailureKind::Truncated | FailureKind::CutShort | FailureKind::Unreadable
+        );
     o
 }
 
@@ -1273,7 +1609,7 @@ mod writer_tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let mut session = Session::new(store).unwrap_or_else(|e| panic!("{e}"));
         let mut out = Vec::new();
-        let mut writer = Writer::new(store, &cfg, Utc::now(), &mut session, true);
+        let mut writer = Writer::new(store, &cfg, Utc::now(), &mut session, true, None);
         for l in items {
             writer.push(l, &mut |o| out.push(o));
         }
@@ -1342,7 +1678,7 @@ mod rejudge_tests {
         // Newest first, as a burst may come; the run stops before its refresh.
         let mut session = Session::new(&store).unwrap_or_else(|e| panic!("{e}"));
         {
-            let mut writer = Writer::new(&mut store, &cfg, Utc::now(), &mut session, true);
+            let mut writer = Writer::new(&mut store, &cfg, Utc::now(), &mut session, true, None);
             let mut sink = |_o: Outcome| {};
             for (i, sha) in ["a", "b", "c"].iter().enumerate() {
                 let mut a = writer_tests::activity(1800.0);

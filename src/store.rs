@@ -126,6 +126,17 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    /// The database was written by a newer recoverd: refused, never used or downgraded.
+    #[error(
+        "its schema version is {found}, newer than this recoverd's {known}: it was written by a newer recoverd; \
+         refusing to use it (upgrade recoverd, or set `database` to another file)"
+    )]
+    Newer {
+        /// The database's `user_version`.
+        found: i64,
+        /// The newest schema this binary knows.
+        known: i64,
+    },
 }
 
 impl StoreError {
@@ -315,6 +326,7 @@ impl Store {
         let conn = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
         Self::init(conn).map_err(|e| match e {
             StoreError::Sqlite(s) => open_err(Box::new(s)),
+            newer @ StoreError::Newer { .. } => open_err(newer.to_string().into()),
             other => other,
         })
     }
@@ -341,7 +353,14 @@ impl Store {
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version >= MIGRATIONS.len() as i64 {
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::Newer {
+                found: version,
+                known,
+            });
+        }
+        if version == known {
             return Ok(());
         }
         let tx = self
@@ -357,6 +376,15 @@ impl Store {
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The database file, `None` for an in-memory one.
+    #[must_use]
+    pub fn file_path(&self) -> Option<PathBuf> {
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
     }
 
     /// The file row for a path.
@@ -762,6 +790,22 @@ impl Store {
             })
             .optional()
             .map(|v| v.map(from_ms))
+            .map_err(Into::into)
+    }
+
+    /// The elapsed seconds of an activity stored from a file cut short (its warnings hold
+    /// `marker`); `None` for a whole one.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn cut_short_elapsed(&self, id: i64, marker: &str) -> Result<Option<f64>> {
+        self.conn
+            .query_row(
+                "SELECT elapsed_s FROM activities WHERE id = ?1 AND instr(warnings, ?2) > 0",
+                params![id, marker],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(Into::into)
     }
 

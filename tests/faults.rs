@@ -39,7 +39,24 @@ fn answer(bytes: &[u8], what: &str) -> &'static str {
     assert!(took < Duration::from_secs(1), "{what}: took {took:?}");
     match r {
         Ok(Parsed::Activity(a)) => {
-            assert!(a.elapsed_s.is_finite() && a.elapsed_s >= 0.0, "{what}");
+            let year = 366.0 * 86_400.0;
+            assert!(
+                a.elapsed_s.is_finite() && (0.0..=year).contains(&a.elapsed_s),
+                "{what}"
+            );
+            assert!(a.distance_m.is_none_or(f64::is_finite), "{what}");
+            assert!(a.moving_s.is_none_or(f64::is_finite), "{what}");
+            assert!(
+                a.avg_hr.is_none_or(|h| h <= 250.0),
+                "{what}: {:?}",
+                a.avg_hr
+            );
+            assert!(
+                a.max_hr.is_none_or(|h| h <= 255.0),
+                "{what}: {:?}",
+                a.max_hr
+            );
+            assert!(a.hr.iter().all(|s| s.t.is_finite()), "{what}");
             "imported"
         }
         Ok(Parsed::Skipped(reason)) => {
@@ -65,7 +82,9 @@ fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
         if m.is_empty() {
             break;
         }
-        match rng.below(5) {
+        match rng.below(7) {
+            // A number made extreme (huge, negative, NaN, infinite, a type's limits).
+            5 | 6 => extreme(rng, &mut m),
             // Bit flips.
             0 | 1 => {
                 for _ in 0..1 + rng.below(8) {
@@ -101,6 +120,61 @@ fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
         }
     }
     m
+}
+
+/// Replaces a number with an extreme value: in XML, a run of digits (with its sign, point and
+/// exponent) by text such as `1e309` or `NaN`; in binary, 1, 2, 4 or 8 bytes by a limit of an
+/// integer type or the bits of NaN or an infinity.
+fn extreme(rng: &mut Rng, m: &mut Vec<u8>) {
+    const TEXT: &[&str] = &[
+        "1e15",
+        "1e300",
+        "1e309",
+        "-1e300",
+        "-1",
+        "NaN",
+        "inf",
+        "-inf",
+        "Infinity",
+        "0",
+        "18446744073709551616",
+        "1e10",
+        "-0",
+        "4294967295",
+    ];
+    let number = |c: u8| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-');
+    if m.first() == Some(&b'<') {
+        let from = rng.below(m.len());
+        let Some(start) = (from..m.len()).find(|&i| m[i].is_ascii_digit()) else {
+            return;
+        };
+        let start = (0..start)
+            .rev()
+            .take_while(|&i| number(m[i]))
+            .last()
+            .unwrap_or(start);
+        let end = (start..m.len()).find(|&i| !number(m[i])).unwrap_or(m.len());
+        let v = TEXT[rng.below(TEXT.len())].as_bytes().to_vec();
+        m.splice(start..end, v);
+    } else {
+        let width = [1usize, 2, 4, 8][rng.below(4)].min(m.len());
+        let at = rng.below(m.len() - width + 1);
+        let patterns: [[u8; 8]; 7] = [
+            [0xFF; 8],
+            [0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F],
+            [0, 0, 0, 0, 0, 0, 0, 0x80],
+            f64::NAN.to_le_bytes(),
+            f64::INFINITY.to_le_bytes(),
+            f32::NEG_INFINITY
+                .to_le_bytes()
+                .repeat(2)
+                .try_into()
+                .unwrap_or([0; 8]),
+        ];
+        let p = patterns[rng.below(patterns.len())];
+        m[at..at + width].copy_from_slice(&p[8 - width..]);
+    }
 }
 
 #[test]

@@ -12,6 +12,13 @@ use super::{FailureKind, IngestError, Limits, has_activity_extension};
 
 /// Zips inside zips are opened this deep, no deeper.
 const MAX_DEPTH: usize = 4;
+/// Most of an `activities.csv` read: 64 MB (a real one with 10,000 activities and their
+/// descriptions is a few MB). The rest of a larger one is ignored.
+const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+/// Most rows taken from an `activities.csv`, and the longest name kept: the index stays a few
+/// tens of MB whatever the file holds.
+const MAX_INDEX_ROWS: usize = 100_000;
+const MAX_NAME_CHARS: usize = 200;
 
 /// What an export's index says about one file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -35,6 +42,7 @@ impl StravaIndex {
     /// row is skipped, not fatal.
     #[must_use]
     pub fn read(reader: impl Read) -> Self {
+        let reader = reader.take(MAX_INDEX_BYTES);
         let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
         let Ok(headers) = rdr.headers().cloned() else {
             return Self::default();
@@ -47,14 +55,21 @@ impl StravaIndex {
         };
         let mut by_file = HashMap::new();
         for row in rdr.records().flatten() {
-            let Some(f) = row.get(file).map(str::trim).filter(|f| !f.is_empty()) else {
+            if by_file.len() >= MAX_INDEX_ROWS {
+                break;
+            }
+            let Some(f) = row
+                .get(file)
+                .map(str::trim)
+                .filter(|f| !f.is_empty() && f.len() <= 4096)
+            else {
                 continue;
             };
             let text = |i: Option<usize>| {
                 i.and_then(|i| row.get(i))
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(str::to_string)
+                    .map(|s| s.chars().take(MAX_NAME_CHARS).collect::<String>())
             };
             by_file.insert(
                 f.to_string(),
@@ -81,6 +96,14 @@ impl StravaIndex {
         self.by_file.get(relative).cloned()
     }
 
+    /// Reads the `activities.csv` of an unpacked export: only a regular file, opened without
+    /// blocking, and at most its first 64 MB. `None` when there is none to read.
+    #[must_use]
+    pub fn read_file(path: &Path) -> Option<Self> {
+        let file = super::open_regular(path).ok()?;
+        Some(Self::read(std::io::BufReader::new(file)))
+    }
+
     /// Number of files it names.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -105,6 +128,9 @@ pub struct Member {
     pub bytes: Result<Vec<u8>, IngestError>,
     /// What the export's index says about it.
     pub hint: Hint,
+    /// Why it was not read although its name is an activity file's (a name escaping the
+    /// archive).
+    pub skipped: Option<String>,
 }
 
 trait ReadSeek: Read + Seek + Send {}
@@ -208,22 +234,18 @@ impl Iterator for Members {
             let base = level.path.clone();
             let mut file = match level.zip.by_index(index) {
                 Ok(f) => f,
-                Err(e) => {
-                    return Some(Member {
-                        path: base.join(format!("#{index}")),
-                        size: 0,
-                        bytes: Err(IngestError::damaged(format!(
-                            "member {index} of the zip archive cannot be read: {e}"
-                        ))),
-                        hint: Hint::default(),
-                    });
-                }
+                Err(e) => return Some(unreadable_member(&base, index, &e)),
             };
             if file.is_dir() {
                 continue;
             }
             let Some(name) = file.enclosed_name() else {
-                continue; // an absolute or escaping name: not an export's member
+                // An absolute or escaping name (`../x.fit`): never written anywhere, but answered.
+                let raw = file.name().map(|n| n.into_owned()).unwrap_or_default();
+                match escaping(&base, &raw, file.size()) {
+                    Some(m) => return Some(m),
+                    None => continue,
+                }
             };
             if !has_activity_extension(&name) {
                 continue;
@@ -242,50 +264,24 @@ impl Iterator for Members {
                     size: declared,
                     bytes: Ok(Vec::new()),
                     hint,
+                    skipped: None,
                 });
             }
-            let limit = self.limits.max_file_bytes;
-            let bytes = if declared > limit {
-                Err(expands_past(limit))
-            } else {
-                let mut buf =
-                    Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(1 << 24));
-                match (&mut file).take(limit + 1).read_to_end(&mut buf) {
-                    Ok(_) if buf.len() as u64 > limit => Err(expands_past(limit)),
-                    Ok(_) => Ok(buf),
-                    Err(e) => Err(IngestError {
-                        kind: FailureKind::Damaged,
-                        message: format!("the zip member is damaged: {e}"),
-                    }),
-                }
-            };
+            let bytes = read_member(&mut file, declared, self.limits.max_file_bytes);
             drop(file);
             let is_zip = name
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-            if is_zip && let Ok(inner) = &bytes {
-                if depth >= MAX_DEPTH {
-                    return Some(Member {
-                        path,
-                        size: inner.len() as u64,
-                        bytes: Err(IngestError::damaged(format!(
-                            "zip archives nested deeper than {MAX_DEPTH} levels are not opened"
-                        ))),
-                        hint,
-                    });
-                }
-                let inner = std::io::Cursor::new(bytes.unwrap_or_default());
-                match open_level(Box::new(inner), &path, self.limits) {
-                    Ok(level) => {
-                        self.stack.push(level);
-                        continue;
-                    }
+            if is_zip && let Ok(inner) = bytes {
+                match self.open_nested(inner, &path, depth) {
+                    Ok(()) => continue,
                     Err(e) => {
                         return Some(Member {
                             path,
                             size: declared,
                             bytes: Err(e),
                             hint,
+                            skipped: None,
                         });
                     }
                 }
@@ -296,9 +292,79 @@ impl Iterator for Members {
                 size,
                 bytes,
                 hint,
+                skipped: None,
             });
         }
     }
+}
+
+impl Members {
+    /// Opens a zip found inside the archive as the next level to read, unless nested too deep.
+    fn open_nested(
+        &mut self,
+        inner: Vec<u8>,
+        path: &Path,
+        depth: usize,
+    ) -> Result<(), IngestError> {
+        if depth >= MAX_DEPTH {
+            return Err(IngestError::damaged(format!(
+                "zip archives nested deeper than {MAX_DEPTH} levels are not opened"
+            )));
+        }
+        let level = open_level(Box::new(std::io::Cursor::new(inner)), path, self.limits)?;
+        self.stack.push(level);
+        Ok(())
+    }
+}
+
+/// A member's bytes, refused past the size limit whatever its header declared.
+fn read_member(file: &mut impl Read, declared: u64, limit: u64) -> Result<Vec<u8>, IngestError> {
+    if declared > limit {
+        return Err(expands_past(limit));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(1 << 24));
+    match file.take(limit + 1).read_to_end(&mut buf) {
+        Ok(_) if buf.len() as u64 > limit => Err(expands_past(limit)),
+        Ok(_) => Ok(buf),
+        Err(e) => Err(IngestError {
+            kind: FailureKind::Damaged,
+            message: format!("the zip member is damaged: {e}"),
+        }),
+    }
+}
+
+fn unreadable_member(base: &Path, index: usize, e: &zip::result::ZipError) -> Member {
+    Member {
+        path: base.join(format!("#{index}")),
+        size: 0,
+        bytes: Err(IngestError::damaged(format!(
+            "member {index} of the zip archive cannot be read: {e}"
+        ))),
+        hint: Hint::default(),
+        skipped: None,
+    }
+}
+
+/// The answer for a member whose name escapes the archive, when it names an activity file.
+fn escaping(base: &Path, raw: &str, size: u64) -> Option<Member> {
+    has_activity_extension(Path::new(raw)).then(|| Member {
+        path: base.join(mangled(raw)),
+        size,
+        bytes: Ok(Vec::new()),
+        hint: Hint::default(),
+        skipped: Some(format!(
+            "the member's name {raw:?} points outside the archive; not read"
+        )),
+    })
+}
+
+/// A member name that escapes the archive, made into one that stays under it (`..` and the
+/// root become `_`), to name it in `files`.
+fn mangled(raw: &str) -> PathBuf {
+    raw.split(['/', '\\'])
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(|c| if c == ".." { "_" } else { c })
+        .collect()
 }
 
 fn expands_past(limit: u64) -> IngestError {

@@ -20,13 +20,18 @@ use fitparser::Value;
 use fitparser::de::{DecodeOption, FitObject, FitStreamProcessor};
 use fitparser::profile::{FieldDataType, get_field_variant_as_string};
 
-use super::{IngestError, Parsed};
+use super::{IngestError, Parsed, sanity};
 use crate::model::{Activity, Device, Format, HrSample, Leg, WatchFigures, hr_summary};
 
 /// Seconds between the Unix epoch and the FIT epoch (1989-12-31T00:00:00Z).
 const FIT_EPOCH: i64 = 631_065_600;
 /// FIT timestamps below this are relative (seconds since the device powered on), not dates.
 const FIT_MIN_ABSOLUTE: u32 = 0x1000_0000;
+/// Most heart-rate samples kept from one file: a week at 4 Hz from records, at 3 beats a second
+/// from `hr` messages. A file holding more is not one activity, and is refused as soon as it
+/// is seen, so a crafted file cannot make the reader hold more than a few tens of MB.
+const MAX_RECORD_SAMPLES: usize = 4 * 7 * 86_400;
+const MAX_BEATS: usize = 3 * 7 * 86_400;
 
 /// True when the bytes start like a FIT file (header size byte and the `.FIT` signature).
 #[must_use]
@@ -34,95 +39,156 @@ pub fn looks_like_fit(bytes: &[u8]) -> bool {
     bytes.len() >= 12 && matches!(bytes[0], 12..=64) && &bytes[8..12] == b".FIT"
 }
 
+/// The start of the warning on an activity read from a FIT file cut short.
+pub const CUT_SHORT: &str = "the FIT file is cut short";
+
 /// Reads a FIT activity file.
 ///
 /// # Errors
 /// [`IngestError`] when the file is truncated, damaged beyond use or holds no activity data.
 pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
+    read_with(bytes, false)
+}
+
+/// Reads a FIT file cut short (a copy that stopped, a watch that lost power) for what its data
+/// holds up to the cut, with a warning that starts with [`CUT_SHORT`]. A whole file reads as
+/// with [`read`].
+///
+/// # Errors
+/// [`IngestError`] as [`read`], and when nothing before the cut can be read.
+pub fn read_cut_short(bytes: &[u8]) -> Result<Parsed, IngestError> {
+    read_with(bytes, true)
+}
+
+fn read_with(bytes: &[u8], cut_short: bool) -> Result<Parsed, IngestError> {
     let mut acc = Accumulator::default();
     let mut pos = 0usize;
     let mut segments = 0usize;
     while pos < bytes.len() {
-        let seg = match Segment::at(bytes, pos) {
-            Ok(seg) => seg,
-            Err(e) if segments == 0 => return Err(e),
-            Err(_) => {
-                let extra = bytes.len() - pos;
-                acc.warn(format!(
-                    "{} bytes after the declared FIT data were ignored",
-                    group(extra as u64)
-                ));
-                break;
-            }
-        };
-        if segments == 0 && seg.data_end == seg.start + seg.header_size && bytes.len() > seg.end {
-            return Err(IngestError::damaged(format!(
-                "the FIT header declares no data, yet {} bytes follow: the file is damaged",
-                group((bytes.len() - seg.end) as u64)
-            )));
-        }
-        if seg.end > bytes.len() {
-            if segments == 0 {
-                return Err(IngestError::truncated(format!(
-                    "FIT file ends after {} of {} bytes: the copy may still be running, or the file is damaged",
-                    group(bytes.len() as u64),
-                    group(seg.end as u64)
-                )));
-            }
-            acc.warn(format!(
-                "chained FIT part {} ends after {} of {} bytes; kept the parts before it",
-                segments + 1,
-                group((bytes.len() - pos) as u64),
-                group((seg.end - pos) as u64)
-            ));
-            break;
-        }
-        if !seg.crc_ok(bytes) {
-            acc.warn(format!(
-                "FIT part {} has a wrong CRC; its data decoded and was kept",
-                segments + 1
-            ));
-        }
-        let before = acc.messages;
-        let raw = &bytes[seg.start..seg.data_end];
-        let patched = quiet_definitions(raw, seg.header_size);
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            decode_segment(patched.as_deref().unwrap_or(raw), &mut acc)
-        }));
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(msg)) => {
-                if segments == 0 && acc.messages == before && acc.records == 0 {
-                    return Err(IngestError::damaged(format!("FIT data is damaged: {msg}")));
-                }
-                acc.warn(format!(
-                    "FIT part {} stops being readable ({msg}); kept what came before",
-                    segments + 1
-                ));
-                if segments > 0 {
-                    break;
-                }
-            }
-            Err(_) => {
-                if segments == 0 && acc.messages == before {
-                    return Err(IngestError::damaged(
-                        "FIT data is damaged: the decoder gave up on it".to_string(),
-                    ));
-                }
-                acc.warn(format!(
-                    "FIT part {} could not be decoded; kept what came before",
-                    segments + 1
-                ));
-                break;
-            }
+        match next_segment(bytes, pos, segments, cut_short, &mut acc)? {
+            Some(end) => pos = end,
+            None => break,
         }
         segments += 1;
-        pos = seg.end;
-        if acc.not_activity() {
+        if acc.not_activity() || acc.overflow {
             break;
         }
     }
     acc.finish()
+}
+
+/// Reads the segment (header, data, CRC) at `pos` into the accumulator: the position after it,
+/// or `None` when reading stops here (with a warning on what was left).
+fn next_segment(
+    bytes: &[u8],
+    pos: usize,
+    segments: usize,
+    cut_short: bool,
+    acc: &mut Accumulator,
+) -> Result<Option<usize>, IngestError> {
+    let seg = match Segment::at(bytes, pos) {
+        Ok(seg) => seg,
+        Err(e) if segments == 0 => return Err(e),
+        Err(_) => {
+            let extra = bytes.len() - pos;
+            acc.warn(format!(
+                "{} bytes after the declared FIT data were ignored",
+                group(extra as u64)
+            ));
+            return Ok(None);
+        }
+    };
+    if segments == 0 && seg.data_end == seg.start + seg.header_size && bytes.len() > seg.end {
+        return Err(IngestError::damaged(format!(
+            "the FIT header declares no data, yet {} bytes follow: the file is damaged",
+            group((bytes.len() - seg.end) as u64)
+        )));
+    }
+    if seg.end > bytes.len() {
+        if segments == 0 && cut_short {
+            read_cut_segment(bytes, &seg, acc)?;
+            return Ok(None);
+        }
+        if segments == 0 {
+            return Err(IngestError::truncated(format!(
+                "FIT file ends after {} of {} bytes: the copy may still be running, or the file is damaged",
+                group(bytes.len() as u64),
+                group(seg.end as u64)
+            )));
+        }
+        acc.warn(format!(
+            "chained FIT part {} ends after {} of {} bytes; kept the parts before it",
+            segments + 1,
+            group((bytes.len() - pos) as u64),
+            group((seg.end - pos) as u64)
+        ));
+        return Ok(None);
+    }
+    if !seg.crc_ok(bytes) {
+        acc.warn(format!(
+            "FIT part {} has a wrong CRC; its data decoded and was kept",
+            segments + 1
+        ));
+    }
+    let before = acc.messages;
+    match decode_guarded(&bytes[seg.start..seg.data_end], seg.header_size, acc) {
+        Ok(Ok(())) => Ok(Some(seg.end)),
+        Ok(Err(msg)) => {
+            if segments == 0 && acc.messages == before && acc.records == 0 {
+                return Err(IngestError::damaged(format!("FIT data is damaged: {msg}")));
+            }
+            acc.warn(format!(
+                "FIT part {} stops being readable ({msg}); kept what came before",
+                segments + 1
+            ));
+            Ok((segments == 0).then_some(seg.end))
+        }
+        Err(()) => {
+            if segments == 0 && acc.messages == before {
+                return Err(IngestError::damaged(
+                    "FIT data is damaged: the decoder gave up on it".to_string(),
+                ));
+            }
+            acc.warn(format!(
+                "FIT part {} could not be decoded; kept what came before",
+                segments + 1
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// The first segment of a file cut short: its data up to the cut, kept when records were read.
+fn read_cut_segment(bytes: &[u8], seg: &Segment, acc: &mut Accumulator) -> Result<(), IngestError> {
+    // Stops at the cut (inside a message, or at the end of one): either way what came before
+    // was read whole.
+    let _ = decode_guarded(&bytes[seg.start..], seg.header_size, acc);
+    if acc.records == 0 {
+        return Err(IngestError::truncated(format!(
+            "FIT file ends after {} of {} bytes, before any record: the copy may still be running",
+            group(bytes.len() as u64),
+            group(seg.end as u64)
+        )));
+    }
+    acc.warn(format!(
+        "{CUT_SHORT}: it ends after {} of {} bytes; stored what it holds up to there",
+        group(bytes.len() as u64),
+        group(seg.end as u64)
+    ));
+    Ok(())
+}
+
+/// Decodes one segment's header and data under a panic guard (`Err(())`: the decoder panicked).
+fn decode_guarded(
+    raw: &[u8],
+    header_size: usize,
+    acc: &mut Accumulator,
+) -> Result<Result<(), String>, ()> {
+    let patched = quiet_definitions(raw, header_size);
+    catch_unwind(AssertUnwindSafe(|| {
+        decode_segment(patched.as_deref().unwrap_or(raw), acc)
+    }))
+    .map_err(|_| ())
 }
 
 /// Size in bytes of a FIT base type (by its number), for the types wider than a byte.
@@ -346,6 +412,9 @@ fn decode_segment(seg: &[u8], acc: &mut Accumulator) -> Result<(), String> {
             continue;
         };
         acc.messages += 1;
+        if acc.overflow {
+            return Ok(()); // refused in `finish`; nothing after this matters
+        }
         let fields = msg.fields();
         let ts = match fields.get(&253).and_then(uint) {
             Some(t) => u32::try_from(t).ok(),
@@ -448,6 +517,8 @@ struct Accumulator {
     watch: WatchFigures,
     warnings: Vec<String>,
     backwards: usize,
+    /// More samples than one activity can hold (see [`MAX_RECORD_SAMPLES`]).
+    overflow: bool,
 }
 
 impl Accumulator {
@@ -521,6 +592,10 @@ impl Accumulator {
         self.first_record_ts.get_or_insert(ts);
         self.last_record_ts = Some(ts);
         if let Some(hr) = f.get(&3).and_then(uint) {
+            if self.record_hr.len() >= MAX_RECORD_SAMPLES {
+                self.overflow = true;
+                return;
+            }
             self.record_hr
                 .push((ts, u16::try_from(hr).unwrap_or(u16::MAX)));
         }
@@ -559,9 +634,11 @@ impl Accumulator {
         if let (Some(ts), Some(local)) = (ts, local) {
             let diff = local - i64::from(ts);
             // Offsets are whole quarter hours; allow a device that stamped the two a little apart.
-            let quarter = (diff as f64 / 900.0).round() as i64 * 900;
-            if diff.abs() <= 14 * 3600 && (diff - quarter).abs() <= 120 {
-                self.utc_offset_s = i32::try_from(quarter).ok();
+            if diff.abs() <= 14 * 3600 {
+                let quarter = (diff as f64 / 900.0).round() as i64 * 900;
+                if (diff - quarter).abs() <= 120 {
+                    self.utc_offset_s = i32::try_from(quarter).ok();
+                }
             }
         }
     }
@@ -626,6 +703,10 @@ impl Accumulator {
         let Some((anchor_ts, anchor_ev)) = self.hr_anchor else {
             return;
         };
+        if self.hr_msgs.len() + events.len() > MAX_BEATS {
+            self.overflow = true;
+            return;
+        }
         for (ev, bpm) in events.iter().zip(bpm) {
             self.hr_msgs
                 .push((anchor_ts + (f64::from(*ev) / 1024.0 - anchor_ev), bpm));
@@ -633,13 +714,71 @@ impl Accumulator {
     }
 
     fn finish(mut self) -> Result<Parsed, IngestError> {
+        if let Some(not_one) = self.not_one_activity()? {
+            return Ok(not_one);
+        }
+        if self.backwards > 0 {
+            self.warn(format!(
+                "{} records went back in time and were left out",
+                self.backwards
+            ));
+        }
+        let times = self.times()?;
+        let timer: f64 = self.sessions.iter().filter_map(|s| s.timer_s).sum();
+        let distance: f64 = self.sessions.iter().filter_map(|s| s.distance_m).sum();
+        let distance_m = if distance > 0.0 {
+            Some(distance)
+        } else {
+            self.last_record_distance.filter(|d| *d > 0.0)
+        };
+        let (hr, avg_hr, max_hr) = self.heart_rate(times.start_raw);
+        let (sport, sub_sport, legs) = self.sports(times.start);
+        self.watch.total_training_effect = self.sessions.iter().find_map(|s| s.training_effect);
+        let avg_temperature_c = if self.temp_n > 0 {
+            Some(self.temp_sum / f64::from(self.temp_n))
+        } else {
+            self.sessions.iter().find_map(|s| s.avg_temp)
+        };
+        Ok(Parsed::Activity(Box::new(Activity {
+            format: Format::Fit,
+            sport,
+            sub_sport,
+            name: None,
+            start: times.start,
+            end: times.end.max(times.start),
+            utc_offset_s: self.utc_offset_s,
+            elapsed_s: times.elapsed_s,
+            moving_s: (timer > 0.0).then_some(timer),
+            distance_m,
+            avg_hr,
+            max_hr,
+            avg_temperature_c,
+            hr,
+            legs,
+            device: self.device(),
+            time_created: self.time_created.and_then(fit_time),
+            watch: self.watch,
+            marked_race: false,
+            warnings: self.warnings,
+        })))
+    }
+
+    /// What the file is when it is not one activity: a skip (another file type) or an error.
+    fn not_one_activity(&mut self) -> Result<Option<Parsed>, IngestError> {
+        if self.overflow && !self.not_activity() {
+            return Err(IngestError::damaged(format!(
+                "the FIT holds more than {} heart-rate samples, more than a week of recording: \
+                 not one real activity; refused",
+                group(MAX_RECORD_SAMPLES as u64)
+            )));
+        }
         match self.file_type {
             Some(4) => {}
             Some(t) => {
                 let name = get_field_variant_as_string(FieldDataType::File, t as i64);
-                return Ok(Parsed::Skipped(format!(
+                return Ok(Some(Parsed::Skipped(format!(
                     "FIT file of type {name}, not an activity"
-                )));
+                ))));
             }
             None if self.sessions.is_empty() && self.records == 0 => {
                 return Err(IngestError::damaged(
@@ -648,12 +787,11 @@ impl Accumulator {
             }
             None => self.warn("FIT file has no file_id message; read as an activity".into()),
         }
-        if self.backwards > 0 {
-            self.warn(format!(
-                "{} records went back in time and were left out",
-                self.backwards
-            ));
-        }
+        Ok(None)
+    }
+
+    /// Start, end and elapsed time, every step checked: a session can declare any elapsed time.
+    fn times(&self) -> Result<Times, IngestError> {
         let session_start = self.sessions.iter().filter_map(|s| s.start).min();
         let start_raw = session_start
             .or(self.first_record_ts)
@@ -680,26 +818,26 @@ impl Accumulator {
             .map(|(st, el)| f64::from(st) + el)
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let end_raw = session_end.unwrap_or(f64::from(start_raw) + elapsed_s);
+        sanity::span(elapsed_s, "duration")?;
         let end = start
-            + chrono::Duration::milliseconds(((end_raw - f64::from(start_raw)) * 1000.0) as i64);
-        let timer: f64 = self.sessions.iter().filter_map(|s| s.timer_s).sum();
-        let distance: f64 = self.sessions.iter().filter_map(|s| s.distance_m).sum();
-        let distance_m = if distance > 0.0 {
-            Some(distance)
-        } else {
-            self.last_record_distance.filter(|d| *d > 0.0)
-        };
+            .checked_add_signed(sanity::span(
+                end_raw - f64::from(start_raw),
+                "the time from start to end,",
+            )?)
+            .ok_or_else(|| IngestError::damaged("the FIT end time is out of range".into()))?;
+        Ok(Times {
+            start_raw,
+            start,
+            end,
+            elapsed_s,
+        })
+    }
 
-        let record_plausible = self
-            .record_hr
-            .iter()
-            .filter(|(_, b)| (30..=250).contains(b))
-            .count();
-        let msgs_plausible = self
-            .hr_msgs
-            .iter()
-            .filter(|(_, b)| (30..=250).contains(b))
-            .count();
+    /// The heart-rate stream and its average and maximum (the sessions' when no stream).
+    fn heart_rate(&mut self, start_raw: u32) -> (Vec<HrSample>, Option<f64>, Option<f64>) {
+        let plausible = |b: &u16| (30..=250).contains(b);
+        let record_plausible = self.record_hr.iter().filter(|(_, b)| plausible(b)).count();
+        let msgs_plausible = self.hr_msgs.iter().filter(|(_, b)| plausible(b)).count();
         // Swims with a chest strap keep heart rate in `hr` messages; use whichever source is richer.
         let (mut hr, summary) = if record_plausible < 30 && msgs_plausible > record_plausible {
             self.hr_msgs
@@ -726,7 +864,7 @@ impl Accumulator {
             (hr, hr_summary(self.record_hr.iter().map(|h| h.1)))
         };
         // A stream of only zeros (or other impossible values) means "no heart rate".
-        let has_hr = hr.iter().any(|s| (30..=250).contains(&s.bpm));
+        let has_hr = hr.iter().any(|s| plausible(&s.bpm));
         if !has_hr {
             hr.clear();
         }
@@ -740,8 +878,11 @@ impl Accumulator {
                     .reduce(f64::max),
             ),
         };
+        (hr, avg_hr, max_hr)
+    }
 
-        let name_of = |t: FieldDataType, v: u64| get_field_variant_as_string(t, v as i64);
+    /// Sport and sub-sport; for a multisport file, its legs.
+    fn sports(&self, start: DateTime<Utc>) -> (String, Option<String>, Vec<Leg>) {
         let sport_of = |s: &Session| {
             s.sport.map_or_else(
                 || "generic".to_string(),
@@ -773,6 +914,10 @@ impl Accumulator {
         } else {
             Vec::new()
         };
+        (sport, sub_sport, legs)
+    }
+
+    fn device(&self) -> Device {
         let manufacturer = self
             .manufacturer
             .map(|m| name_of(FieldDataType::Manufacturer, m));
@@ -783,39 +928,25 @@ impl Accumulator {
                 p.to_string()
             }
         });
-        self.watch.total_training_effect = self.sessions.iter().find_map(|s| s.training_effect);
-        let avg_temperature_c = if self.temp_n > 0 {
-            Some(self.temp_sum / f64::from(self.temp_n))
-        } else {
-            self.sessions.iter().find_map(|s| s.avg_temp)
-        };
-        Ok(Parsed::Activity(Box::new(Activity {
-            format: Format::Fit,
-            sport,
-            sub_sport,
-            name: None,
-            start,
-            end: end.max(start),
-            utc_offset_s: self.utc_offset_s,
-            elapsed_s,
-            moving_s: (timer > 0.0).then_some(timer),
-            distance_m,
-            avg_hr,
-            max_hr,
-            avg_temperature_c,
-            hr,
-            legs,
-            device: Device {
-                manufacturer,
-                product,
-                serial: self.serial,
-            },
-            time_created: self.time_created.and_then(fit_time),
-            watch: self.watch,
-            marked_race: false,
-            warnings: self.warnings,
-        })))
+        Device {
+            manufacturer,
+            product,
+            serial: self.serial,
+        }
     }
+}
+
+/// An activity's times as read.
+struct Times {
+    start_raw: u32,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    elapsed_s: f64,
+}
+
+/// A FIT profile value's name (`running`, `garmin`, ...).
+fn name_of(t: FieldDataType, v: u64) -> String {
+    get_field_variant_as_string(t, v as i64)
 }
 
 fn field_u16(f: &HashMap<u8, Value>, n: u8) -> Option<u16> {

@@ -8,7 +8,7 @@ use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
-use super::{IngestError, Parsed, name_marks_race, sport_from_text, xml};
+use super::{IngestError, Parsed, name_marks_race, sanity, sport_from_text, xml};
 use crate::model::{Activity, Device, Format, HrSample, WatchFigures, haversine_m, hr_summary};
 
 /// Namespaces whose `hr` (or `heartrate`) element is a heart rate.
@@ -49,6 +49,11 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
     let mut warnings = Vec::new();
     let mut scan = scan(bytes, &mut warnings)?;
     // The gpx crate is the reference for tracks and times; the scan adds heart rate per point.
+    // It holds the whole document (several times the file's size): a large file is read by
+    // the streaming scan alone, which has the times and positions too.
+    if bytes.len() as u64 > super::LARGE_FILE_BYTES {
+        return build(scan, warnings);
+    }
     match ::gpx::read(bytes) {
         Ok(doc) => {
             let pts: Vec<_> = doc
@@ -89,16 +94,13 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
     let mut reader = NsReader::from_reader(bytes);
     reader.config_mut().trim_text(true);
     let mut buf = Vec::new();
-    let mut out = Scan::default();
-    let mut stack: Vec<String> = Vec::new();
-    let mut current: Option<Point> = None;
-    let mut text_target: Option<&'static str> = None;
+    let mut w = Walk::default();
     loop {
         let ev = match reader.read_resolved_event_into(&mut buf) {
             Ok(ev) => ev,
             Err(e) => {
                 let at = reader.buffer_position();
-                if out.points.is_empty() {
+                if w.out.points.is_empty() {
                     return Err(IngestError::damaged(format!(
                         "the GPX is not readable XML (at byte {at}: {e})"
                     )));
@@ -110,78 +112,24 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
             }
         };
         match ev {
-            (ns, Event::Start(e)) => {
-                let local = e.local_name().as_ref().to_string();
-                if stack.len() >= xml::MAX_DEPTH {
-                    return Err(IngestError::damaged(format!(
-                        "the GPX nests elements more than {} deep; refused",
-                        xml::MAX_DEPTH
-                    )));
-                }
-                if stack.is_empty() {
-                    out.creator = e
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().as_ref() == "creator")
-                        .map(|a| a.value.to_string());
-                }
-                text_target = None;
-                match local.as_str() {
-                    "trkpt" => current = Some(point_from_attrs(&e)),
-                    "time" if current.is_some() && stack.last().is_some_and(|p| p == "trkpt") => {
-                        text_target = Some("time");
-                    }
-                    "hr" | "heartrate" if current.is_some() && is_hr_ns(&ns) => {
-                        text_target = Some("hr");
-                    }
-                    "type" if stack.last().is_some_and(|p| p == "trk") => {
-                        text_target = Some("type")
-                    }
-                    "name" if stack.last().is_some_and(|p| p == "trk") => {
-                        text_target = Some("name")
-                    }
-                    _ => {}
-                }
-                stack.push(local);
-            }
+            (ns, Event::Start(e)) => w.start(&ns, &e)?,
             (_, Event::Empty(e)) if e.local_name().as_ref() == "trkpt" => {
-                out.points.push(point_from_attrs(&e));
+                w.push(point_from_attrs(&e))?;
             }
-            (_, Event::Text(t)) => {
-                let text = t.xml10_content();
-                match (text_target, current.as_mut()) {
-                    (Some("time"), Some(p)) => p.time = xml::parse_time(&text),
-                    (Some("hr"), Some(p)) if p.hr.is_none() => {
-                        p.hr = text
-                            .trim()
-                            .parse::<f64>()
-                            .ok()
-                            .filter(|v| v.is_finite() && *v > 0.0);
-                    }
-                    (Some("type"), _) => {
-                        out.track_type
-                            .get_or_insert_with(|| text.trim().to_string());
-                    }
-                    (Some("name"), _) => {
-                        out.name.get_or_insert_with(|| text.trim().to_string());
-                    }
-                    _ => {}
-                }
-            }
+            (_, Event::Text(t)) => w.text(&t.xml10_content()),
             (_, Event::End(e)) => {
-                text_target = None;
-                stack.pop();
+                w.text_target = None;
+                w.stack.pop();
                 if e.local_name().as_ref() == "trkpt"
-                    && let Some(p) = current.take()
+                    && let Some(p) = w.current.take()
                 {
-                    out.points.push(p);
+                    w.push(p)?;
                 }
             }
             (_, Event::Eof) => {
-                if !stack.is_empty() {
+                if let Some(open) = w.stack.last() {
                     return Err(IngestError::truncated(format!(
-                        "the GPX ends inside <{}>: the copy may still be running, or the file is cut short",
-                        stack.last().map_or("", String::as_str)
+                        "the GPX ends inside <{open}>: the copy may still be running, or the file is cut short"
                     )));
                 }
                 break;
@@ -190,7 +138,83 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
         }
         buf.clear();
     }
-    Ok(out)
+    Ok(w.out)
+}
+
+/// Where the streaming pass is in the document, and what it has found.
+#[derive(Default)]
+struct Walk {
+    out: Scan,
+    stack: Vec<String>,
+    current: Option<Point>,
+    text_target: Option<&'static str>,
+}
+
+impl Walk {
+    fn start(
+        &mut self,
+        ns: &ResolveResult<'_>,
+        e: &quick_xml::events::BytesStart<'_>,
+    ) -> Result<(), IngestError> {
+        let local = e.local_name().as_ref().to_string();
+        if self.stack.len() >= xml::MAX_DEPTH {
+            return Err(IngestError::damaged(format!(
+                "the GPX nests elements more than {} deep; refused",
+                xml::MAX_DEPTH
+            )));
+        }
+        if self.stack.is_empty() {
+            self.out.creator = e
+                .attributes()
+                .flatten()
+                .find(|a| a.key.local_name().as_ref() == "creator")
+                .map(|a| a.value.to_string());
+        }
+        let parent = self.stack.last().map_or("", String::as_str);
+        self.text_target = match local.as_str() {
+            "trkpt" => {
+                self.current = Some(point_from_attrs(e));
+                None
+            }
+            "time" if self.current.is_some() && parent == "trkpt" => Some("time"),
+            "hr" | "heartrate" if self.current.is_some() && is_hr_ns(ns) => Some("hr"),
+            "type" if parent == "trk" => Some("type"),
+            "name" if parent == "trk" => Some("name"),
+            _ => None,
+        };
+        self.stack.push(local);
+        Ok(())
+    }
+
+    fn text(&mut self, text: &str) {
+        match (self.text_target, self.current.as_mut()) {
+            (Some("time"), Some(p)) => p.time = xml::parse_time(text),
+            (Some("hr"), Some(p)) if p.hr.is_none() => {
+                p.hr = text
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v > 0.0);
+            }
+            (Some("type"), _) => {
+                self.out
+                    .track_type
+                    .get_or_insert_with(|| text.trim().to_string());
+            }
+            (Some("name"), _) => {
+                self.out.name.get_or_insert_with(|| text.trim().to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn push(&mut self, p: Point) -> Result<(), IngestError> {
+        if self.out.points.len() >= sanity::MAX_POINTS {
+            return Err(sanity::too_many_points("GPX"));
+        }
+        self.out.points.push(p);
+        Ok(())
+    }
 }
 
 fn is_hr_ns(ns: &ResolveResult<'_>) -> bool {
@@ -206,12 +230,57 @@ fn point_from_attrs(e: &quick_xml::events::BytesStart<'_>) -> Point {
     for a in e.attributes().flatten() {
         let v = a.value.trim().parse::<f64>().ok().filter(|v| v.is_finite());
         match a.key.local_name().as_ref() {
-            "lat" => p.lat = v,
-            "lon" => p.lon = v,
+            "lat" => p.lat = v.filter(|v| (-90.0..=90.0).contains(v)),
+            "lon" => p.lon = v.filter(|v| (-180.0..=180.0).contains(v)),
             _ => {}
         }
     }
     p
+}
+
+/// What the timed points add up to.
+struct Track {
+    distance: f64,
+    moving: f64,
+    backwards: usize,
+    hr: Vec<HrSample>,
+}
+
+/// Distance, moving time and the heart-rate stream along the timed points; points that go back
+/// in time are left out (and counted).
+fn track(timed: &[&Point], start: DateTime<Utc>) -> Track {
+    let mut t = Track {
+        distance: 0.0,
+        moving: 0.0,
+        backwards: 0,
+        hr: Vec::new(),
+    };
+    let mut prev: Option<&Point> = None;
+    for p in timed {
+        let Some(at) = p.time else { continue };
+        if let Some(q) = prev {
+            let Some(qt) = q.time else { continue };
+            let dt = sanity::seconds_between(qt, at);
+            if dt < 0.0 {
+                t.backwards += 1;
+                continue;
+            }
+            if let (Some(a), Some(b), Some(c), Some(d)) = (q.lat, q.lon, p.lat, p.lon) {
+                t.distance += haversine_m(a, b, c, d);
+            }
+            if dt <= PAUSE_S {
+                t.moving += dt;
+            }
+        }
+        if let Some(bpm) = p.hr.and_then(sanity::bpm_sample) {
+            t.hr.push(HrSample {
+                t: sanity::seconds_between(start, at),
+                bpm,
+            });
+        }
+        prev = Some(p);
+    }
+    t
 }
 
 fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
@@ -234,35 +303,12 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
             "GPX track ends before it starts".into(),
         ));
     }
-    let mut distance = 0.0;
-    let mut moving = 0.0;
-    let mut backwards = 0usize;
-    let mut hr = Vec::new();
-    let mut prev: Option<&Point> = None;
-    for p in &timed {
-        let Some(t) = p.time else { continue };
-        if let Some(q) = prev {
-            let Some(qt) = q.time else { continue };
-            let dt = (t - qt).num_milliseconds() as f64 / 1000.0;
-            if dt < 0.0 {
-                backwards += 1;
-                continue;
-            }
-            if let (Some(a), Some(b), Some(c), Some(d)) = (q.lat, q.lon, p.lat, p.lon) {
-                distance += haversine_m(a, b, c, d);
-            }
-            if dt <= PAUSE_S {
-                moving += dt;
-            }
-        }
-        if let Some(bpm) = p.hr {
-            hr.push(HrSample {
-                t: (t - start).num_milliseconds() as f64 / 1000.0,
-                bpm: u16::try_from(bpm.round() as i64).unwrap_or(u16::MAX),
-            });
-        }
-        prev = Some(p);
-    }
+    let Track {
+        distance,
+        moving,
+        backwards,
+        hr,
+    } = track(&timed, start);
     if backwards > 0 {
         warnings.push(format!(
             "{backwards} track points went back in time and were left out"
@@ -275,7 +321,7 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
         .as_deref()
         .map_or_else(|| "generic".to_string(), sport_from_text);
     let marked_race = scan.name.as_deref().is_some_and(name_marks_race);
-    let elapsed_s = (end - start).num_milliseconds() as f64 / 1000.0;
+    let elapsed_s = sanity::seconds_between(start, end);
     Ok(Parsed::Activity(Box::new(Activity {
         format: Format::Gpx,
         sport,

@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod fit;
 pub mod gpx;
+pub mod sanity;
 pub mod tcx;
 mod xml;
 
@@ -41,6 +42,9 @@ pub struct IngestError {
 pub enum FailureKind {
     /// The file ends early: a copy may still be running. Retried when the file changes.
     Truncated,
+    /// A FIT file that ends early, whose data up to the cut can be stored
+    /// ([`read_cut_short`]) once it is clear no more is coming.
+    CutShort,
     /// The content is damaged or not a format we read.
     Damaged,
     /// The file is larger than `max_file_mb`, or expands past the archive limits.
@@ -91,10 +95,20 @@ pub struct Limits {
     pub max_file_bytes: u64,
 }
 
+/// The default `max_file_mb`. The whole file is held while it is parsed, and parsing a GPX or
+/// a FIT takes up to about as much again: at 64 MB the peak stays near 200 MB, well inside the
+/// service's `MemoryMax=512M`, while a real activity file is far smaller (a 24-hour 1 Hz GPX with
+/// heart rate is about 20 MB, the same as FIT about 5 MB).
+pub const DEFAULT_MAX_FILE_MB: u64 = 64;
+
+/// Files above this size are read and parsed one at a time, whatever the number of workers, so
+/// that two of them never add up past the memory limit.
+pub const LARGE_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_file_bytes: 256 * 1024 * 1024,
+            max_file_bytes: DEFAULT_MAX_FILE_MB * 1024 * 1024,
         }
     }
 }
@@ -157,7 +171,7 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Parsed, IngestError> {
             "the file is empty: the copy may still be running, or it was never written".into(),
         ));
     }
-    match sniff(bytes) {
+    let parsed = match sniff(bytes) {
         Sniffed::Format(Format::Fit) => fit::read(bytes),
         Sniffed::Format(Format::Gpx) => gpx::read(bytes),
         Sniffed::Format(Format::Tcx) => tcx::read(bytes),
@@ -174,6 +188,28 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Parsed, IngestError> {
                 "not a FIT, GPX or TCX file: the content matches none of them".into(),
             ))
         }
+    };
+    checked(parsed?)
+}
+
+/// Every reader's numbers are checked in one place before anything downstream sees them.
+fn checked(parsed: Parsed) -> Result<Parsed, IngestError> {
+    match parsed {
+        Parsed::Activity(a) => Ok(Parsed::Activity(Box::new(sanity::check(*a)?))),
+        skipped @ Parsed::Skipped(_) => Ok(skipped),
+    }
+}
+
+/// [`read_bytes`] for a FIT file [`read_bytes`] found cut short: what its data holds up to the
+/// cut, with a warning (see [`fit::read_cut_short`]). Other content is read as by [`read_bytes`].
+///
+/// # Errors
+/// [`IngestError`] as [`read_bytes`].
+pub fn read_cut_short(bytes: &[u8]) -> Result<Parsed, IngestError> {
+    if sniff(bytes) == Sniffed::Format(Format::Fit) {
+        checked(fit::read_cut_short(bytes)?)
+    } else {
+        read_bytes(bytes)
     }
 }
 
@@ -191,9 +227,7 @@ pub struct FileBytes {
 /// # Errors
 /// [`IngestError`] (`TooLarge` or `Unreadable`).
 pub fn read_path(path: &Path, limits: Limits) -> Result<FileBytes, IngestError> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        IngestError::unreadable(format!("cannot open the file: {e}; check its permissions"))
-    })?;
+    let file = open_regular(path)?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     if size > limits.max_file_bytes {
         return Err(too_large(size, limits));
@@ -207,6 +241,52 @@ pub fn read_path(path: &Path, limits: Limits) -> Result<FileBytes, IngestError> 
     }
     let sha256 = sha256_hex(&bytes);
     Ok(FileBytes { bytes, sha256 })
+}
+
+/// Opens a file for reading only when it is a regular file (a link to one included). The open
+/// itself cannot block: `O_NONBLOCK` makes opening a FIFO return at once, and the type is then
+/// checked on the open descriptor (`fstat`), so a file swapped for a FIFO or a device after an
+/// earlier `stat` is refused too. Nothing is read before that check.
+///
+/// # Errors
+/// `Unreadable` when it cannot be opened or is not a regular file.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, IngestError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| {
+            IngestError::unreadable(format!("cannot open the file: {e}; check its permissions"))
+        })?;
+    let md = file
+        .metadata()
+        .map_err(|e| IngestError::unreadable(format!("cannot read the file: {e}")))?;
+    if let Some(kind) = special_kind(&md.file_type()) {
+        return Err(IngestError::unreadable(format!(
+            "{kind}, not a regular file: not read"
+        )));
+    }
+    Ok(file)
+}
+
+/// What a file that is not a regular file is, in words (`None` for a regular file).
+#[must_use]
+pub fn special_kind(ft: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_file() {
+        None
+    } else if ft.is_fifo() {
+        Some("a named pipe (FIFO)")
+    } else if ft.is_socket() {
+        Some("a socket")
+    } else if ft.is_char_device() || ft.is_block_device() {
+        Some("a device")
+    } else if ft.is_dir() {
+        Some("a folder")
+    } else {
+        Some("a special file")
+    }
 }
 
 fn too_large(size: u64, limits: Limits) -> IngestError {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::{IngestError, Parsed, sport_from_text, xml};
+use super::{IngestError, Parsed, sanity, sport_from_text, xml};
 use crate::model::{Activity, Device, Format, HrSample, WatchFigures, hr_summary};
 
 #[derive(Default)]
@@ -35,17 +35,14 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
     let mut reader = Reader::from_reader(bytes);
     reader.config_mut().trim_text(true);
     let mut buf = Vec::new();
-    let mut stack: Vec<String> = Vec::new();
-    let mut scan = Scan::default();
-    let mut activities = 0usize;
-    let mut point: Option<(Option<DateTime<Utc>>, Option<f64>)> = None;
+    let mut w = Walk::default();
     let mut warnings = Vec::new();
     loop {
         let ev = match reader.read_event_into(&mut buf) {
             Ok(ev) => ev,
             Err(e) => {
                 let at = reader.buffer_position();
-                if scan.points.is_empty() {
+                if w.scan.points.is_empty() {
                     return Err(IngestError::damaged(format!(
                         "the TCX is not readable XML (at byte {at}: {e})"
                     )));
@@ -57,92 +54,13 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
             }
         };
         match ev {
-            Event::Start(e) => {
-                if stack.len() >= xml::MAX_DEPTH {
-                    return Err(IngestError::damaged(format!(
-                        "the TCX nests elements more than {} deep; refused",
-                        xml::MAX_DEPTH
-                    )));
-                }
-                let local = e.local_name().as_ref().to_string();
-                match local.as_str() {
-                    "Activity" => {
-                        activities += 1;
-                        if activities == 1 {
-                            scan.sport = e
-                                .attributes()
-                                .flatten()
-                                .find(|a| a.key.local_name().as_ref() == "Sport")
-                                .map(|a| a.value.to_string());
-                        }
-                    }
-                    "Lap" if activities == 1 => {
-                        if let Some(t) = e
-                            .attributes()
-                            .flatten()
-                            .find(|a| a.key.local_name().as_ref() == "StartTime")
-                            .and_then(|a| xml::parse_time(&a.value))
-                        {
-                            scan.lap_starts.push(t);
-                        }
-                    }
-                    "Trackpoint" if activities == 1 => point = Some((None, None)),
-                    _ => {}
-                }
-                stack.push(local);
-            }
-            Event::Text(t) if activities == 1 => {
-                let text = t.xml10_content();
-                let parent = stack.last().map_or("", String::as_str);
-                let grand = stack
-                    .len()
-                    .checked_sub(2)
-                    .and_then(|i| stack.get(i))
-                    .map_or("", String::as_str);
-                match (grand, parent) {
-                    ("Trackpoint", "Time") => {
-                        if let Some(p) = point.as_mut() {
-                            p.0 = xml::parse_time(&text);
-                        }
-                    }
-                    ("HeartRateBpm", "Value") => {
-                        if let Some(p) = point.as_mut() {
-                            p.1 = text
-                                .trim()
-                                .parse::<f64>()
-                                .ok()
-                                .filter(|v| v.is_finite() && *v > 0.0);
-                        }
-                    }
-                    ("Trackpoint", "DistanceMeters") => {
-                        if let Ok(d) = text.trim().parse::<f64>() {
-                            scan.last_distance = Some(d);
-                        }
-                    }
-                    ("Lap", "TotalTimeSeconds") => {
-                        scan.laps_time_s += text.trim().parse::<f64>().unwrap_or(0.0);
-                    }
-                    ("Lap", "DistanceMeters") => {
-                        scan.laps_distance_m += text.trim().parse::<f64>().unwrap_or(0.0);
-                    }
-                    ("Activity", "Notes") => scan.notes = Some(text.trim().to_string()),
-                    ("Creator", "Name") => scan.creator = Some(text.trim().to_string()),
-                    _ => {}
-                }
-            }
-            Event::End(e) => {
-                stack.pop();
-                if e.local_name().as_ref() == "Trackpoint"
-                    && let Some((Some(t), hr)) = point.take()
-                {
-                    scan.points.push((t, hr));
-                }
-            }
+            Event::Start(e) => w.start(&e)?,
+            Event::Text(t) if w.activities == 1 => w.text(&t.xml10_content()),
+            Event::End(e) => w.end(e.local_name().as_ref())?,
             Event::Eof => {
-                if !stack.is_empty() {
+                if let Some(open) = w.stack.last() {
                     return Err(IngestError::truncated(format!(
-                        "the TCX ends inside <{}>: the copy may still be running, or the file is cut short",
-                        stack.last().map_or("", String::as_str)
+                        "the TCX ends inside <{open}>: the copy may still be running, or the file is cut short"
                     )));
                 }
                 break;
@@ -151,17 +69,132 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
         }
         buf.clear();
     }
-    if activities == 0 {
+    if w.activities == 0 {
         return Ok(Parsed::Skipped(
             "TCX holds no activity (a course or workout file)".into(),
         ));
     }
-    if activities > 1 {
+    if w.activities > 1 {
         warnings.push(format!(
-            "the TCX holds {activities} activities; only the first was read"
+            "the TCX holds {} activities; only the first was read",
+            w.activities
         ));
     }
-    build(scan, warnings)
+    build(w.scan, warnings)
+}
+
+/// Where the reader is in the document, and what it has found.
+#[derive(Default)]
+struct Walk {
+    stack: Vec<String>,
+    scan: Scan,
+    activities: usize,
+    /// The track point being read: its time and heart rate.
+    point: Option<(Option<DateTime<Utc>>, Option<f64>)>,
+}
+
+impl Walk {
+    fn start(&mut self, e: &quick_xml::events::BytesStart<'_>) -> Result<(), IngestError> {
+        if self.stack.len() >= xml::MAX_DEPTH {
+            return Err(IngestError::damaged(format!(
+                "the TCX nests elements more than {} deep; refused",
+                xml::MAX_DEPTH
+            )));
+        }
+        let attr = |name: &str| {
+            e.attributes()
+                .flatten()
+                .find(|a| a.key.local_name().as_ref() == name)
+                .map(|a| a.value.to_string())
+        };
+        let local = e.local_name().as_ref().to_string();
+        match local.as_str() {
+            "Activity" => {
+                self.activities += 1;
+                if self.activities == 1 {
+                    self.scan.sport = attr("Sport");
+                }
+            }
+            "Lap" if self.activities == 1 => {
+                if let Some(t) = attr("StartTime").and_then(|v| xml::parse_time(&v)) {
+                    self.scan.lap_starts.push(t);
+                }
+            }
+            "Trackpoint" if self.activities == 1 => self.point = Some((None, None)),
+            _ => {}
+        }
+        self.stack.push(local);
+        Ok(())
+    }
+
+    fn text(&mut self, text: &str) {
+        let parent = self.stack.last().map_or("", String::as_str);
+        let grand = self
+            .stack
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.stack.get(i))
+            .map_or("", String::as_str);
+        let number = || text.trim().parse::<f64>().ok();
+        let scan = &mut self.scan;
+        match (grand, parent) {
+            ("Trackpoint", "Time") => {
+                if let Some(p) = self.point.as_mut() {
+                    p.0 = xml::parse_time(text);
+                }
+            }
+            ("HeartRateBpm", "Value") => {
+                if let Some(p) = self.point.as_mut() {
+                    p.1 = number().filter(|v| v.is_finite() && *v > 0.0);
+                }
+            }
+            ("Trackpoint", "DistanceMeters") => {
+                if let Some(d) = number() {
+                    scan.last_distance = Some(d);
+                }
+            }
+            // Summed as written: a hostile value (1e15, NaN) is refused by `build`.
+            ("Lap", "TotalTimeSeconds") => scan.laps_time_s += number().unwrap_or(0.0),
+            ("Lap", "DistanceMeters") => scan.laps_distance_m += number().unwrap_or(0.0),
+            ("Activity", "Notes") => scan.notes = Some(text.trim().to_string()),
+            ("Creator", "Name") => scan.creator = Some(text.trim().to_string()),
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, local: &str) -> Result<(), IngestError> {
+        self.stack.pop();
+        if local == "Trackpoint"
+            && let Some((Some(t), hr)) = self.point.take()
+        {
+            if self.scan.points.len() >= sanity::MAX_POINTS {
+                return Err(sanity::too_many_points("TCX"));
+            }
+            self.scan.points.push((t, hr));
+        }
+        Ok(())
+    }
+}
+
+/// The heart-rate stream from the track points, and how many went back in time (left out).
+fn stream(points: &[(DateTime<Utc>, Option<f64>)], start: DateTime<Utc>) -> (Vec<HrSample>, usize) {
+    let mut hr = Vec::new();
+    let mut backwards = 0usize;
+    let mut prev: Option<DateTime<Utc>> = None;
+    for &(t, bpm) in points {
+        if prev.is_some_and(|p| t < p) {
+            backwards += 1;
+            continue;
+        }
+        prev = Some(t);
+        if let Some(bpm) = bpm.and_then(sanity::bpm_sample) {
+            hr.push(HrSample {
+                t: sanity::seconds_between(start, t).max(0.0),
+                bpm,
+            });
+        }
+    }
+    (hr, backwards)
 }
 
 fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
@@ -175,30 +208,18 @@ fn build(scan: Scan, mut warnings: Vec<String>) -> Result<Parsed, IngestError> {
             )
         })?,
     };
-    let end = last_point
-        .unwrap_or(start)
-        .max(start + chrono::Duration::milliseconds((scan.laps_time_s * 1000.0) as i64));
-    let span = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_milliseconds() as f64 / 1000.0;
+    // The laps' total time is checked before it is added to a date (1e15 s would overflow it).
+    let laps_time = sanity::span(scan.laps_time_s, "lap time (TotalTimeSeconds)")?;
+    let laps_end = start.checked_add_signed(laps_time).ok_or_else(|| {
+        IngestError::damaged("the TCX laps end past the last representable date".into())
+    })?;
+    let end = last_point.unwrap_or(start).max(laps_end);
+    let span = sanity::seconds_between;
     let elapsed_s = match (first_point, last_point) {
         (Some(a), Some(b)) if b > a => span(a, b),
         _ => scan.laps_time_s,
     };
-    let mut hr = Vec::new();
-    let mut backwards = 0usize;
-    let mut prev: Option<DateTime<Utc>> = None;
-    for &(t, bpm) in &scan.points {
-        if prev.is_some_and(|p| t < p) {
-            backwards += 1;
-            continue;
-        }
-        prev = Some(t);
-        if let Some(bpm) = bpm {
-            hr.push(HrSample {
-                t: span(start, t).max(0.0),
-                bpm: u16::try_from(bpm.round() as i64).unwrap_or(u16::MAX),
-            });
-        }
-    }
+    let (hr, backwards) = stream(&scan.points, start);
     if backwards > 0 {
         warnings.push(format!(
             "{backwards} track points went back in time and were left out"
