@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
 use jiff::tz::TimeZone;
 
+use crate::announce;
 use crate::cli::{Cli, Command, Format, MarkAs, StatusFilter};
 use crate::config::{self, Config};
 use crate::effort;
@@ -296,32 +297,22 @@ impl Progress {
     }
 }
 
-/// One notification per recent new activity; one summary for the past ones.
+/// What [`announce::notices`] decides for the activities an import stored.
 fn announce(store: &Store, new_ids: &[i64], tz: &TimeZone) -> Result<()> {
-    let now = Utc::now();
-    let mut recent = Vec::new();
-    let mut past: Vec<Stored> = Vec::new();
+    let mut arrived = Vec::with_capacity(new_ids.len());
     for &id in new_ids {
-        if let Some(s) = store.load(id)? {
-            if Desktop::is_recent(&s, now) {
-                recent.push(s)
-            } else {
-                past.push(s)
-            }
+        if let Some(end) = store.activity_end(id)? {
+            arrived.push((id, end));
         }
     }
-    past.sort_by_key(|s| s.activity.start);
+    let items = notifier::with_activities(store, &announce::notices(&arrived, Utc::now()))?;
+    if items.is_empty() {
+        return Ok(());
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async {
-        let mut desktop = Desktop::new(true);
-        for s in &recent {
-            desktop.announce(s, tz).await;
-        }
-        let latest = past.last();
-        desktop.announce_backfill(past.len(), latest, tz).await;
-    });
+    rt.block_on(Desktop::new(true).announce_notices(&items, tz));
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! desktop. [`pipeline::process_file`] runs those steps for one file and is shared by the
 //! `import` command ([`app`]) and the `run` service ([`daemon`]).
 
+pub mod announce;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -22,3 +23,5 @@ pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod store;
+pub mod watch;
+pub mod writer;

@@ -3,15 +3,16 @@
 //! backfill. The words come from [`crate::render::notification`]. A desktop without a bus or a
 //! notification server costs one warning per run; nothing retries forever.
 
-use chrono::{DateTime, Duration, Utc};
 use jiff::tz::TimeZone;
 use notify_rust::{Notification, Timeout, Urgency};
 
+use crate::announce::Notice;
 use crate::model::Stored;
 use crate::render;
+use crate::store::{Store, StoreError};
 
-/// Activities that ended longer ago than this are history, not news.
-pub const RECENT: i64 = 48;
+/// Longest wait for the notification server's answer to one notification.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Sends notifications; gives up for the rest of the run after the first failure.
 #[derive(Debug)]
@@ -30,10 +31,20 @@ impl Desktop {
         }
     }
 
-    /// True when the activity ended recently enough to be announced on its own.
-    #[must_use]
-    pub fn is_recent(stored: &Stored, now: DateTime<Utc>) -> bool {
-        now - stored.activity.end <= Duration::hours(RECENT)
+    /// Sends what [`announce::notices`] decided for one burst, each notice with the stored
+    /// activity it names.
+    pub async fn announce_notices(&mut self, items: &[(Notice, Stored)], tz: &TimeZone) {
+        for (notice, stored) in items {
+            match *notice {
+                Notice::Activity(_) => self.announce(stored, tz).await,
+                Notice::Recent { count, .. } => {
+                    self.announce_summary(count, "recent", stored, tz).await;
+                }
+                Notice::Past { count, .. } => {
+                    self.announce_summary(count, "past", stored, tz).await;
+                }
+            }
+        }
     }
 
     /// Announces one new activity.
@@ -43,26 +54,17 @@ impl Desktop {
         }
     }
 
-    /// Announces a backfill of `count` past activities with one notification.
-    pub async fn announce_backfill(
-        &mut self,
-        count: usize,
-        latest: Option<&Stored>,
-        tz: &TimeZone,
-    ) {
-        if count == 0 {
-            return;
-        }
+    /// Announces `count` activities (`kind`: "recent" or "past") with one notification that
+    /// names the latest.
+    async fn announce_summary(&mut self, count: usize, kind: &str, latest: &Stored, tz: &TimeZone) {
         let summary = format!(
-            "Imported {count} past activit{}",
+            "Imported {count} {kind} activit{}",
             if count == 1 { "y" } else { "ies" }
         );
-        let body = latest
-            .and_then(|s| render::notification(s, tz))
-            .map_or_else(
-                || "Fitness and form are up to date.".to_string(),
-                |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),
-            );
+        let body = render::notification(latest, tz).map_or_else(
+            || "Fitness and form are up to date.".to_string(),
+            |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),
+        );
         self.send(&summary, &body).await;
     }
 
@@ -70,15 +72,21 @@ impl Desktop {
         if !self.enabled || self.failed {
             return;
         }
-        let result = Notification::new()
-            .appname("recoverd")
+        let mut note = Notification::new();
+        note.appname("recoverd")
             .summary(summary)
             .body(body)
             .icon("emblem-default")
             .urgency(Urgency::Normal)
-            .timeout(Timeout::Default)
-            .show_async()
-            .await;
+            .timeout(Timeout::Default);
+        // A notification server that never answers must not hold the service (nor a stop).
+        let result = match tokio::time::timeout(SEND_TIMEOUT, note.show_async()).await {
+            Ok(r) => r.map(|_| ()).map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "no answer from the notification server within {} s",
+                SEND_TIMEOUT.as_secs()
+            )),
+        };
         if let Err(e) = result {
             self.failed = true;
             tracing::warn!(
@@ -88,6 +96,23 @@ impl Desktop {
             );
         }
     }
+}
+
+/// Each notice with the stored activity it names (a notice whose activity is gone is dropped).
+///
+/// # Errors
+/// On database failure.
+pub fn with_activities(
+    store: &Store,
+    notices: &[Notice],
+) -> Result<Vec<(Notice, Stored)>, StoreError> {
+    let mut out = Vec::with_capacity(notices.len());
+    for &n in notices {
+        if let Some(s) = store.load(n.id())? {
+            out.push((n, s));
+        }
+    }
+    Ok(out)
 }
 
 /// The notification server's name and version, or why there is none (for `doctor`). Blocking:

@@ -160,6 +160,17 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// True for a unique-constraint violation: a row with the same key was stored meanwhile.
+    #[must_use]
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    }
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -568,6 +579,15 @@ impl Store {
         self.write(|tx| upsert_file(tx, meta, status, reason, None, duplicate_of, now))
     }
 
+    /// Records that the file which gave activity `id` was read again (touched, copied over):
+    /// its row stays `imported`, with the new size, mtime and hash.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn record_reread(&mut self, meta: &FileMeta, id: i64, now: DateTime<Utc>) -> Result<()> {
+        self.write(|tx| upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now))
+    }
+
     /// Runs `f` atomically: its own `BEGIN IMMEDIATE` transaction, or a savepoint inside the
     /// open batch.
     fn write<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -739,6 +759,20 @@ impl Store {
         })
     }
 
+    /// When an activity ended, without loading it.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn activity_end(&self, id: i64) -> Result<Option<DateTime<Utc>>> {
+        self.conn
+            .query_row("SELECT end_ms FROM activities WHERE id = ?1", [id], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map(|v| v.map(from_ms))
+            .map_err(Into::into)
+    }
+
     /// The elapsed seconds of an activity stored from a file cut short (its warnings hold
     /// `marker`); `None` for a whole one.
     ///
@@ -810,6 +844,60 @@ impl Store {
         let rows = stmt.query_map([from.map(ms)], |r| r.get(0))?;
         rows.collect::<std::result::Result<_, _>>()
             .map_err(Into::into)
+    }
+
+    /// Notes, with the imports that call for it, that the judgements of activities starting at
+    /// or after `from` (`None`: all of them, a higher heart rate was seen) must be made again
+    /// with the history they now have. Kept until [`Store::clear_rejudge`], so a service stopped
+    /// before it got there does it at its next start.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn note_rejudge_from(&mut self, from: Option<DateTime<Utc>>) -> Result<()> {
+        let mark = from.map_or(i64::MIN, ms).to_string();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ('rejudge_from', ?1)
+                 ON CONFLICT(key) DO UPDATE
+                 SET value = MIN(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                [mark],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The activities noted by [`Store::note_rejudge_from`], oldest first, with the mark to
+    /// clear once they are judged again; `None` when there are none.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn rejudge_ids(&self) -> Result<Option<(i64, Vec<i64>)>> {
+        let mark: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'rejudge_from'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(mark) = mark else { return Ok(None) };
+        let from = (mark != i64::MIN).then(|| from_ms(mark));
+        Ok(Some((mark, self.activity_ids(from)?)))
+    }
+
+    /// Clears the note once the activities from `mark` on were judged again (unless another
+    /// import noted earlier ones meanwhile).
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn clear_rejudge(&mut self, mark: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM settings WHERE key = 'rejudge_from' AND CAST(value AS INTEGER) >= ?1",
+                [mark],
+            )?;
+            Ok(())
+        })
     }
 
     /// Activity ids, newest first.
