@@ -313,7 +313,9 @@ fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
         avg_hr: r.get(13)?,
         max_hr: r.get(14)?,
         avg_temperature_c: r.get(15)?,
-        hr: decode_hr(&blob),
+        hr: decode_hr(&blob).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(30, rusqlite::types::Type::Blob, e.into())
+        })?,
         legs: serde_json::from_str::<Vec<Leg>>(&legs).unwrap_or_default(),
         device: Device {
             manufacturer: r.get(16)?,

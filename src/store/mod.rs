@@ -348,6 +348,74 @@ mod tests {
     }
 
     #[test]
+    fn a_row_stored_before_the_codec_version_byte_still_loads() {
+        use crate::model::{Activity, Device, Format, HrSample, WatchFigures};
+        let start = Utc.timestamp_opt(1_717_228_800, 0).unwrap();
+        let hr: Vec<HrSample> = (0..600)
+            .map(|t| HrSample {
+                t: f64::from(t),
+                bpm: 130 + (t % 20) as u16,
+            })
+            .collect();
+        let a = Activity {
+            format: Format::Fit,
+            sport: "running".into(),
+            sub_sport: None,
+            name: None,
+            start,
+            end: start + chrono::Duration::seconds(600),
+            utc_offset_s: None,
+            elapsed_s: 600.0,
+            moving_s: Some(600.0),
+            distance_m: Some(2000.0),
+            avg_hr: Some(140.0),
+            max_hr: Some(149.0),
+            avg_temperature_c: None,
+            hr: hr.clone(),
+            legs: vec![],
+            device: Device::default(),
+            time_created: None,
+            watch: WatchFigures::default(),
+            marked_race: false,
+            warnings: vec![],
+        };
+        let tz = jiff::tz::TimeZone::UTC;
+        let s = crate::plan::evaluate(&a, &Default::default(), &Default::default(), &tz);
+        let meta = FileMeta {
+            path: PathBuf::from("/runs/a.fit"),
+            sha256: Some("00".repeat(32)),
+            size: 1,
+            mtime_ns: 1,
+        };
+        let mut store = Store::open_in_memory().unwrap();
+        let id = store
+            .insert_activity(None, &meta, &a, &s, "k", Utc::now())
+            .unwrap();
+        // Rewrite the stream as the unversioned codec stored it: the body without the header.
+        let blob = encode_hr(&hr);
+        store
+            .conn
+            .execute(
+                "UPDATE activities SET hr_stream = ?1 WHERE id = ?2",
+                rusqlite::params![&blob[3..], id],
+            )
+            .unwrap();
+        let loaded = store.load(id).unwrap().unwrap();
+        assert_eq!(loaded.activity.hr, hr);
+        // A stream from a newer codec is an error, not a silently wrong stream.
+        let mut newer = blob.clone();
+        newer[2] = hr::HR_CODEC_VERSION + 1;
+        store
+            .conn
+            .execute(
+                "UPDATE activities SET hr_stream = ?1 WHERE id = ?2",
+                rusqlite::params![newer, id],
+            )
+            .unwrap();
+        assert!(store.load(id).is_err());
+    }
+
+    #[test]
     fn migrations_apply_once() -> Result<()> {
         let store = Store::open_in_memory()?;
         let v: i64 = store
