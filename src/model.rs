@@ -232,6 +232,20 @@ impl Activity {
     }
 }
 
+/// Two reads start at most this far apart to be the same activity (with [`same_activity`]).
+pub const SAME_START_WINDOW_S: i64 = 60;
+
+/// The duplicate rule for an activity read from another file (a re-export, another device's copy)
+/// against a stored one that starts within [`SAME_START_WINDOW_S`]: the same sport (or either
+/// unknown, `generic`) and an elapsed time within 5 % of the longer. (The same FIT device serial
+/// and creation time also make it the same: that is an identity the store looks up.)
+#[must_use]
+pub fn same_activity(a: &Activity, stored_sport: &str, stored_elapsed_s: f64) -> bool {
+    let same_sport = stored_sport == a.sport || stored_sport == "generic" || a.sport == "generic";
+    let longer = stored_elapsed_s.max(a.elapsed_s);
+    same_sport && (stored_elapsed_s - a.elapsed_s).abs() <= 0.05 * longer
+}
+
 /// Sample-based heart-rate summary as recorded: the plain mean and the maximum of the non-zero
 /// samples (0 is how devices write "no reading"). Cleaning for the effort model is stricter.
 #[must_use]
@@ -256,4 +270,45 @@ pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let dl = (lon2 - lon1).to_radians();
     let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
     2.0 * R * a.sqrt().min(1.0).asin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(sport: &str, elapsed_s: f64) -> Activity {
+        let start = DateTime::from_timestamp(1_717_228_800, 0).unwrap();
+        Activity {
+            format: Format::Fit,
+            sport: sport.into(),
+            sub_sport: None,
+            name: None,
+            start,
+            end: start,
+            utc_offset_s: None,
+            elapsed_s,
+            moving_s: None,
+            distance_m: None,
+            avg_hr: None,
+            max_hr: None,
+            avg_temperature_c: None,
+            hr: vec![],
+            legs: vec![],
+            device: Device::default(),
+            time_created: None,
+            watch: WatchFigures::default(),
+            marked_race: false,
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn same_activity_is_same_sport_and_elapsed_within_five_percent() {
+        let a = run("running", 3600.0);
+        assert!(same_activity(&a, "running", 3780.0));
+        assert!(same_activity(&a, "generic", 3500.0));
+        assert!(!same_activity(&a, "running", 3800.0));
+        assert!(!same_activity(&a, "cycling", 3600.0));
+        assert!(same_activity(&run("generic", 3600.0), "cycling", 3600.0));
+    }
 }

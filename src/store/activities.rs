@@ -8,8 +8,18 @@ use super::files::{FileMeta, FileStatus, upsert_file};
 use super::hr::{decode_hr, encode_hr};
 use super::{Result, Store, StoreError, Stored, enum_column, from_ms, ms};
 use crate::effort;
-use crate::model::{Activity, Device, Leg, WatchFigures};
+use crate::model::{Activity, Device, Leg, SAME_START_WINDOW_S, WatchFigures};
 use crate::plan::Assessment;
+
+/// An activity to store, with the figure kept beside it for later judgements; the caller
+/// computes it (the store computes nothing).
+#[derive(Clone, Copy, Debug)]
+pub struct NewActivity<'a> {
+    /// The activity as read.
+    pub activity: &'a Activity,
+    /// Its highest 10-s mean heart rate ([`crate::effort::peak_10s`]).
+    pub peak_10s_hr: Option<f64>,
+}
 
 impl Store {
     /// The activity stored from this content, if any.
@@ -26,12 +36,17 @@ impl Store {
     }
 
     /// The stored activity that is the same as this one read from another file: the same FIT
-    /// device serial and creation time, else the same sport (or one unknown), a start within
-    /// 60 s and an elapsed time within 5 %.
+    /// device serial and creation time, else the first one starting within
+    /// [`SAME_START_WINDOW_S`] that `same` (the caller's rule, [`crate::model::same_activity`])
+    /// accepts given its sport and elapsed seconds.
     ///
     /// # Errors
     /// On SQLite failure.
-    pub fn find_same_activity(&self, a: &Activity) -> Result<Option<i64>> {
+    pub fn find_same_activity(
+        &self,
+        a: &Activity,
+        same: impl Fn(&Activity, &str, f64) -> bool,
+    ) -> Result<Option<i64>> {
         if let (Some(serial), Some(created)) = (a.device.serial, a.time_created) {
             let hit: Option<i64> = self
                 .conn
@@ -49,7 +64,8 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, sport, elapsed_s FROM activities WHERE start_ms BETWEEN ?1 AND ?2",
         )?;
-        let rows = stmt.query_map(params![start - 60_000, start + 60_000], |r| {
+        let window = SAME_START_WINDOW_S * 1000;
+        let rows = stmt.query_map(params![start - window, start + window], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -58,9 +74,7 @@ impl Store {
         })?;
         for row in rows {
             let (id, sport, elapsed) = row?;
-            let same_sport = sport == a.sport || sport == "generic" || a.sport == "generic";
-            let longer = elapsed.max(a.elapsed_s);
-            if same_sport && (elapsed - a.elapsed_s).abs() <= 0.05 * longer {
+            if same(a, &sport, elapsed) {
                 return Ok(Some(id));
             }
         }
@@ -154,7 +168,7 @@ impl Store {
         &mut self,
         replacing: Option<i64>,
         meta: &FileMeta,
-        a: &Activity,
+        new: NewActivity<'_>,
         assessment: &Assessment,
         settings_key: &str,
         now: DateTime<Utc>,
@@ -169,8 +183,8 @@ impl Store {
                 )?;
                 tx.execute("DELETE FROM activities WHERE id = ?1", [id])?;
             }
-            let id = insert_row(tx, replacing, meta, a, now)?;
-            write_assessment(tx, id, a, assessment, settings_key)?;
+            let id = insert_row(tx, replacing, meta, new, now)?;
+            write_assessment(tx, id, new.activity, assessment, settings_key)?;
             upsert_file(tx, meta, FileStatus::Imported, None, Some(id), None, now)?;
             Ok(id)
         })
@@ -359,9 +373,10 @@ fn insert_row(
     tx: &Connection,
     id: Option<i64>,
     meta: &FileMeta,
-    a: &Activity,
+    new: NewActivity<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64> {
+    let a = new.activity;
     let sha = meta.sha256.as_deref().unwrap_or_default();
     let legs = serde_json::to_string(&a.legs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let warnings =
@@ -404,7 +419,7 @@ fn insert_row(
             warnings,
             a.hr.len() as i64,
             encode_hr(&a.hr),
-            effort::peak_10s(&a.hr),
+            new.peak_10s_hr,
             now.to_rfc3339(),
             id,
         ],

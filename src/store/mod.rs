@@ -17,6 +17,7 @@ mod files;
 mod hr;
 
 pub use crate::model::Stored;
+pub use activities::NewActivity;
 pub use files::{FileMeta, FileRow, FileStatus};
 pub use hr::{decode_hr, encode_hr};
 
@@ -389,7 +390,17 @@ mod tests {
         };
         let mut store = Store::open_in_memory().unwrap();
         let id = store
-            .insert_activity(None, &meta, &a, &s, "k", Utc::now())
+            .insert_activity(
+                None,
+                &meta,
+                NewActivity {
+                    activity: &a,
+                    peak_10s_hr: crate::effort::peak_10s(&a.hr),
+                },
+                &s,
+                "k",
+                Utc::now(),
+            )
             .unwrap();
         // Rewrite the stream as the unversioned codec stored it: the body without the header.
         let blob = encode_hr(&hr);
