@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 use jiff::tz::TimeZone;
 
@@ -19,7 +19,7 @@ use crate::logging::printable;
 use crate::notifier::{self, Desktop};
 use crate::pipeline::{self, Options, Outcome};
 use crate::render;
-use crate::store::{FileStatus, Store, Stored};
+use crate::store::{FileStatus, Store, StoreError, Stored};
 
 /// A failure the user caused (usage or config): exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +85,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// Opens the store and brings judgements up to date with the current `[athlete]` settings.
 fn open(cfg: &Config) -> Result<Store> {
-    let mut store = Store::open(&cfg.database)
-        .with_context(|| format!("check that {} is writable", cfg.database.display()))?;
+    let mut store = Store::open(&cfg.database).map_err(|e| match e {
+        // Not a fault that passes: the user must pick another file or another binary (exit 2).
+        newer @ StoreError::Newer { .. } => anyhow::Error::new(UsageError(format!(
+            "the database {}: {newer}",
+            cfg.database.display()
+        ))),
+        other => anyhow::Error::new(other)
+            .context(format!("check that {} is writable", cfg.database.display())),
+    })?;
     let n = pipeline::replan(&mut store, cfg, false)?;
     if n > 0 {
         tracing::info!(
