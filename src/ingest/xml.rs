@@ -211,6 +211,83 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::FailureKind;
+
+    /// Records what the scan hands over; "data" once a `<p>` closed.
+    #[derive(Default)]
+    struct Log {
+        seen: Vec<String>,
+        points: usize,
+    }
+
+    impl Handler for Log {
+        fn start(
+            &mut self,
+            _ns: &ResolveResult<'_>,
+            e: &BytesStart<'_>,
+            stack: &[String],
+        ) -> Result<(), IngestError> {
+            let name = e.local_name().as_ref().to_string();
+            self.seen.push(format!("{}<{name}", stack.len()));
+            Ok(())
+        }
+        fn text(&mut self, text: &str, stack: &[String]) {
+            self.seen.push(format!("{}:{text}", stack.join("/")));
+        }
+        fn end(&mut self, local: &str) -> Result<(), IngestError> {
+            self.points += usize::from(local == "p");
+            Ok(())
+        }
+        fn has_data(&self) -> bool {
+            self.points > 0
+        }
+    }
+
+    fn run(doc: &str) -> (Result<(), IngestError>, Log, Vec<String>) {
+        let (mut log, mut warnings) = (Log::default(), Vec::new());
+        let r = scan(doc.as_bytes(), "GPX", true, &mut log, &mut warnings);
+        (r, log, warnings)
+    }
+
+    #[test]
+    fn scan_hands_elements_and_text_with_their_stack() {
+        let (r, log, w) = run("<a><b>x</b><p/></a>");
+        assert!(r.is_ok() && w.is_empty());
+        assert_eq!(log.seen, ["0<a", "1<b", "a/b:x"]);
+    }
+
+    #[test]
+    fn scan_refuses_deep_nesting_and_answers_truncation() {
+        let deep = "<a>".repeat(MAX_DEPTH + 1);
+        let e = run(&deep).0.unwrap_err();
+        assert_eq!(e.kind, FailureKind::Damaged);
+        assert!(
+            e.message.contains("nests elements more than 64 deep"),
+            "{}",
+            e.message
+        );
+        let e = run("<a><p></p><b>").0.unwrap_err();
+        assert_eq!(e.kind, FailureKind::Truncated);
+        assert!(e.message.contains("ends inside <b>"), "{}", e.message);
+    }
+
+    #[test]
+    fn scan_keeps_what_came_before_an_error_once_it_has_data() {
+        let e = run("<a></b>").0.unwrap_err();
+        assert_eq!(e.kind, FailureKind::Damaged);
+        assert!(
+            e.message.contains("the GPX is not readable XML (at byte"),
+            "{}",
+            e.message
+        );
+        let (r, log, w) = run("<a><p></p></b>");
+        assert!(r.is_ok());
+        assert_eq!(log.points, 1);
+        assert!(
+            w[0].starts_with("the GPX stops being readable at byte"),
+            "{w:?}"
+        );
+    }
 
     #[test]
     fn root_of_documents() {
