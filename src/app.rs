@@ -5,10 +5,11 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 use jiff::tz::TimeZone;
 
+use crate::announce;
 use crate::cli::{Chart, Cli, Command, Format, MarkAs, StatusFilter, StatusFormat};
 use crate::config::{self, Config};
 use crate::effort;
@@ -18,7 +19,7 @@ use crate::logging::printable;
 use crate::notifier::{self, Desktop};
 use crate::pipeline::{self, Options, Outcome};
 use crate::render;
-use crate::store::{FileStatus, Store, Stored};
+use crate::store::{FileStatus, Store, StoreError, Stored};
 
 /// A failure the user caused (usage or config): exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,18 @@ pub struct UsageError(pub String);
 /// # Errors
 /// Anything that stops the command; `main` prints it once.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // Generated from the command-line definition alone: no config needed (nor read).
+    match cli.command {
+        Command::Completions { shell } => {
+            crate::cli::completions(shell, &mut std::io::stdout().lock())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man => {
+            crate::cli::man(&mut std::io::stdout().lock())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     if let Some(file) = &cli.config {
         config::require_file(file).map_err(|e| UsageError(e.to_string()))?;
     }
@@ -70,13 +83,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Forget { id } => forget(&cfg, id),
         Command::InstallService { enable } => crate::install::install_service(&cfg, enable),
         Command::Doctor => Ok(doctor(&cfg)),
+        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }
 
 /// Opens the store and brings judgements up to date with the current `[athlete]` settings.
 fn open(cfg: &Config) -> Result<Store> {
-    let mut store = Store::open(&cfg.database)
-        .with_context(|| format!("check that {} is writable", cfg.database.display()))?;
+    let mut store = Store::open(&cfg.database).map_err(|e| match e {
+        // Not a fault that passes: the user must pick another file or another binary (exit 2).
+        newer @ StoreError::Newer { .. } => anyhow::Error::new(UsageError(format!(
+            "the database {}: {newer}",
+            cfg.database.display()
+        ))),
+        other => anyhow::Error::new(other)
+            .context(format!("check that {} is writable", cfg.database.display())),
+    })?;
     let n = pipeline::replan(&mut store, cfg, false)?;
     if n > 0 {
         tracing::info!(
@@ -287,32 +308,26 @@ impl Progress {
     }
 }
 
-/// One notification per recent new activity; one summary for the past ones.
+/// What [`announce::notices`] decides for the activities an import stored.
 fn announce(store: &Store, new_ids: &[i64], tz: &TimeZone, pages: PathBuf) -> Result<()> {
-    let now = Utc::now();
-    let mut recent = Vec::new();
-    let mut past: Vec<Stored> = Vec::new();
+    let mut arrived = Vec::with_capacity(new_ids.len());
     for &id in new_ids {
-        if let Some(s) = store.load(id)? {
-            if Desktop::is_recent(&s, now) {
-                recent.push(s)
-            } else {
-                past.push(s)
-            }
+        if let Some(end) = store.activity_end(id)? {
+            arrived.push((id, end));
         }
     }
-    past.sort_by_key(|s| s.activity.start);
+    let items = notifier::with_activities(store, &announce::notices(&arrived, Utc::now()))?;
+    if items.is_empty() {
+        return Ok(());
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async {
-        let mut desktop = Desktop::new(true).with_pages(pages);
-        for s in &recent {
-            desktop.announce(s, tz).await;
-        }
-        let latest = past.last();
-        desktop.announce_backfill(past.len(), latest, tz).await;
-    });
+    rt.block_on(
+        Desktop::new(true)
+            .with_pages(pages)
+            .announce_notices(&items, tz),
+    );
     Ok(())
 }
 

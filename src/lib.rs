@@ -6,6 +6,7 @@
 //! desktop. [`pipeline::process_file`] runs those steps for one file and is shared by the
 //! `import` command ([`app`]) and the `run` service ([`daemon`]).
 
+pub mod announce;
 pub mod app;
 pub mod chart;
 pub mod cli;
@@ -26,3 +27,5 @@ pub mod plan;
 pub mod raster;
 pub mod render;
 pub mod store;
+pub mod watch;
+pub mod writer;

@@ -8,19 +8,21 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Duration, Utc};
 use jiff::tz::TimeZone;
 use notify_rust::{Notification, Timeout, Urgency};
 
-use crate::click::Clicks;
+use chrono::Utc;
 
+use crate::announce::Notice;
+use crate::click::Clicks;
 use crate::config::Config;
+use crate::model::Stored;
 use crate::page::{self, PageFiles};
 use crate::render;
-use crate::store::Stored;
+use crate::store::{Store, StoreError};
 
-/// Activities that ended longer ago than this are history, not news.
-pub const RECENT: i64 = 48;
+/// Longest wait for the notification server's answer to one notification.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Sends notifications; gives up for the rest of the run after the first failure.
 #[derive(Debug)]
@@ -69,10 +71,20 @@ impl Desktop {
         }
     }
 
-    /// True when the activity ended recently enough to be announced on its own.
-    #[must_use]
-    pub fn is_recent(stored: &Stored, now: DateTime<Utc>) -> bool {
-        now - stored.activity.end <= Duration::hours(RECENT)
+    /// Sends what [`announce::notices`] decided for one burst, each notice with the stored
+    /// activity it names.
+    pub async fn announce_notices(&mut self, items: &[(Notice, Stored)], tz: &TimeZone) {
+        for (notice, stored) in items {
+            match *notice {
+                Notice::Activity(_) => self.announce(stored, tz).await,
+                Notice::Recent { count, .. } => {
+                    self.announce_summary(count, "recent", stored, tz).await;
+                }
+                Notice::Past { count, .. } => {
+                    self.announce_summary(count, "past", stored, tz).await;
+                }
+            }
+        }
     }
 
     /// Announces one new activity.
@@ -100,26 +112,17 @@ impl Desktop {
             .ok()
     }
 
-    /// Announces a backfill of `count` past activities with one notification.
-    pub async fn announce_backfill(
-        &mut self,
-        count: usize,
-        latest: Option<&Stored>,
-        tz: &TimeZone,
-    ) {
-        if count == 0 {
-            return;
-        }
+    /// Announces `count` activities (`kind`: "recent" or "past") with one notification that
+    /// names the latest.
+    async fn announce_summary(&mut self, count: usize, kind: &str, latest: &Stored, tz: &TimeZone) {
         let summary = format!(
-            "Imported {count} past activit{}",
+            "Imported {count} {kind} activit{}",
             if count == 1 { "y" } else { "ies" }
         );
-        let body = latest
-            .and_then(|s| render::notification(s, tz))
-            .map_or_else(
-                || "Fitness and form are up to date.".to_string(),
-                |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),
-            );
+        let body = render::notification(latest, tz).map_or_else(
+            || "Fitness and form are up to date.".to_string(),
+            |(s, _)| format!("Latest: {s}\nFitness and form are up to date."),
+        );
         self.send(&summary, &body, None).await;
     }
 
@@ -127,35 +130,40 @@ impl Desktop {
         if !self.enabled || self.failed {
             return;
         }
-        let mut n = Notification::new();
-        n.appname("recoverd")
+        let mut note = Notification::new();
+        note.appname("recoverd")
             .summary(summary)
             .body(body)
             .icon("emblem-default")
             .urgency(Urgency::Normal)
             .timeout(Timeout::Default);
         if let Some(f) = files {
-            n.image_path(&f.png.to_string_lossy());
+            note.image_path(&f.png.to_string_lossy());
         }
-        let result = match files.filter(|_| self.listen) {
-            Some(f) => self.send_with_click(summary, body, f).await,
-            None => n.show_async().await.map(drop).map_err(|e| e.to_string()),
-        };
-        match result {
-            Ok(()) => {}
-            Err(e) => {
-                self.failed = true;
-                tracing::warn!(
-                    error = %e,
-                    "cannot send desktop notifications ({e}); plans are still stored. Check that \
-                     DBUS_SESSION_BUS_ADDRESS points at your session bus and a notification server runs"
-                );
+        // A notification server that never answers must not hold the service (nor a stop).
+        let sent = async {
+            match files.filter(|_| self.listen) {
+                Some(f) => self.send_with_click(summary, body, f).await,
+                None => note.show_async().await.map(drop).map_err(|e| e.to_string()),
             }
+        };
+        let result = match tokio::time::timeout(SEND_TIMEOUT, sent).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "no answer from the notification server within {} s",
+                SEND_TIMEOUT.as_secs()
+            )),
+        };
+        if let Err(e) = result {
+            self.failed = true;
+            tracing::warn!(
+                error = %e,
+                "cannot send desktop notifications ({e}); plans are still stored. Check that \
+                 DBUS_SESSION_BUS_ADDRESS points at your session bus and a notification server runs"
+            );
         }
     }
-}
 
-impl Desktop {
     /// A plan notification whose click opens its page: sent on the service's one listening
     /// connection (see [`crate::click`]), made on first use.
     async fn send_with_click(
@@ -176,6 +184,23 @@ impl Desktop {
             None => Ok(()),
         }
     }
+}
+
+/// Each notice with the stored activity it names (a notice whose activity is gone is dropped).
+///
+/// # Errors
+/// On database failure.
+pub fn with_activities(
+    store: &Store,
+    notices: &[Notice],
+) -> Result<Vec<(Notice, Stored)>, StoreError> {
+    let mut out = Vec::with_capacity(notices.len());
+    for &n in notices {
+        if let Some(s) = store.load(n.id())? {
+            out.push((n, s));
+        }
+    }
+    Ok(out)
 }
 
 /// The notification server's name and version, or why there is none (for `doctor`). Blocking:

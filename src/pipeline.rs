@@ -7,7 +7,7 @@
 //! depend on history (observed max HR, fitness and fatigue) are brought up to date. It decides
 //! nothing about notifications: it reports what happened, file by file, to a sink.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -186,13 +186,41 @@ impl Sink for Vec<Outcome> {
 }
 
 /// Processes files and archives end to end and reports each file (or member) to the sink once
-/// its outcome is final: committed, or pending because the database refused it.
+/// its outcome is final: committed, or pending because the database refused it. Afterwards the
+/// judgements that depend on history are brought up to date.
 pub fn process_paths(
     store: &mut Store,
     cfg: &Config,
     paths: &[PathBuf],
     opts: Options,
     now: DateTime<Utc>,
+    report: &mut dyn Sink,
+) {
+    let mut session = match Session::new(store) {
+        Ok(s) => s,
+        Err(e) => {
+            for p in paths {
+                report.outcome(pending(p, &e));
+            }
+            return;
+        }
+    };
+    ingest_paths(store, cfg, paths, opts, now, &mut session, report);
+    if let Err(e) = session.refresh(store, cfg) {
+        tracing::warn!(error = %e, "could not update judgements after the import; `recoverd replan` will");
+    }
+}
+
+/// [`process_paths`] without the history refresh: what it imports is judged against the
+/// session's history and recorded in it, so that one [`Session::refresh`] after many calls (a
+/// burst of files in the service) judges again what later arrivals changed, once.
+pub fn ingest_paths(
+    store: &mut Store,
+    cfg: &Config,
+    paths: &[PathBuf],
+    opts: Options,
+    now: DateTime<Utc>,
+    session: &mut Session,
     report: &mut dyn Sink,
 ) {
     // Files a dead process was working on are marked before anything is read again, and read
@@ -204,7 +232,7 @@ pub fn process_paths(
         std::collections::HashSet::new()
     };
     if suspects.is_empty() {
-        return process_batch(store, cfg, paths, opts, now, report);
+        return process_batch(store, cfg, paths, opts, now, session, report);
     }
     let (alone, rest): (Vec<PathBuf>, Vec<PathBuf>) =
         paths.iter().cloned().partition(|p| suspects.contains(p));
@@ -213,18 +241,27 @@ pub fn process_paths(
         if report.stop() {
             return;
         }
-        process_batch(store, cfg, std::slice::from_ref(path), one, now, report);
+        process_batch(
+            store,
+            cfg,
+            std::slice::from_ref(path),
+            one,
+            now,
+            session,
+            report,
+        );
     }
-    process_batch(store, cfg, &rest, opts, now, report);
+    process_batch(store, cfg, &rest, opts, now, session, report);
 }
 
-/// [`process_paths`] without the look back at dead processes.
+/// [`ingest_paths`] without the look back at dead processes.
 fn process_batch(
     store: &mut Store,
     cfg: &Config,
     paths: &[PathBuf],
     opts: Options,
     now: DateTime<Utc>,
+    session: &mut Session,
     report: &mut dyn Sink,
 ) {
     let halt = AtomicBool::new(false);
@@ -246,18 +283,9 @@ fn process_batch(
     if tasks.is_empty() {
         return;
     }
-    let mut writer = match Writer::new(store, cfg, now, tasks.len() > 1, db.as_deref()) {
-        Ok(w) => Writer {
-            cut_short_after: opts.cut_short_after,
-            ..w
-        },
-        Err(e) => {
-            for t in tasks {
-                let (Task::File(m) | Task::Archive(m)) = t;
-                report.borrow_mut().outcome(pending(&m.path, &e));
-            }
-            return;
-        }
+    let mut writer = Writer {
+        cut_short_after: opts.cut_short_after,
+        ..Writer::new(store, cfg, now, session, tasks.len() > 1, db.as_deref())
     };
     let queue = Mutex::new(Queue::new(tasks, limits));
     let limits = Reading {
@@ -293,10 +321,6 @@ fn process_batch(
     writer.flush(&mut emit);
     // 3. Archives whose every member has a final status are not opened again while unchanged.
     record_settled_archives(writer.store, &archives, &unsettled, now);
-    // 4. History-dependent judgements: brought up to date with everything now stored.
-    if let Err(e) = writer.refresh() {
-        tracing::warn!(error = %e, "could not update judgements after the import; `recoverd replan` will");
-    }
 }
 
 fn record_settled_archives(
@@ -816,17 +840,62 @@ fn parse_or_salvage(bytes: &[u8], limits: Limits, settled: bool) -> Result<Parse
     }
 }
 
-/// The single writer: commits loaded files, batching them into transactions, and keeps the
-/// history judgements are made against in memory.
+/// What one run (an `import`, or a burst of files in the service) carries from file to file:
+/// the history judgements are made against, and what was imported, to judge again afterwards
+/// what later arrivals changed.
+pub struct Session {
+    history: HistoryCache,
+    imported: Vec<(i64, DateTime<Utc>)>,
+}
+
+impl Session {
+    /// A session on the history stored now.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn new(store: &Store) -> Result<Self, StoreError> {
+        Ok(Self {
+            history: HistoryCache::load(store)?,
+            imported: Vec::new(),
+        })
+    }
+
+    /// After imports: activities judged before older ones arrived, or before a higher heart
+    /// rate was seen, are judged again, oldest first, once (as noted in the store with the
+    /// imports, by this session or a run that stopped before it got here). Returns how many were.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub fn refresh(&mut self, store: &mut Store, cfg: &Config) -> Result<usize, StoreError> {
+        let imported = std::mem::take(&mut self.imported);
+        let Some((mark, redo)) = store.rejudge_ids()? else {
+            return Ok(0);
+        };
+        // The newest activity alone was judged with everything before it.
+        let only_newest = redo.len() == 1 && imported.len() == 1 && redo[0] == imported[0].0;
+        let n = if only_newest {
+            0
+        } else {
+            reassess(store, cfg, &redo, &mut self.history)?
+        };
+        store.clear_rejudge(mark)?;
+        Ok(n)
+    }
+}
+
+/// The single writer: commits loaded files, batching them into transactions. Every decision
+/// about a file (known content? the same activity as a stored one?) is taken inside the write
+/// transaction (`BEGIN IMMEDIATE`), so processes sharing the database store each activity once.
 struct Writer<'a> {
     store: &'a mut Store,
     cfg: &'a Config,
     now: DateTime<Utc>,
-    history: HistoryCache,
+    session: &'a mut Session,
     batching: bool,
     batch: Vec<Outcome>,
     batch_started: Instant,
-    imported: Vec<(i64, DateTime<Utc>)>,
+    /// Imports of the open batch, moved to the session once committed.
+    uncommitted: Vec<(i64, DateTime<Utc>)>,
     slot: inflight::Slot,
     cut_short_after: Option<Duration>,
 }
@@ -836,34 +905,36 @@ impl<'a> Writer<'a> {
         store: &'a mut Store,
         cfg: &'a Config,
         now: DateTime<Utc>,
+        session: &'a mut Session,
         batching: bool,
         db: Option<&Path>,
-    ) -> Result<Self, StoreError> {
-        let history = HistoryCache::load(store)?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             store,
             cfg,
             now,
-            history,
+            session,
             batching,
             batch: Vec::new(),
             batch_started: Instant::now(),
-            imported: Vec::new(),
+            uncommitted: Vec::new(),
             slot: inflight::Slot::new(db),
             cut_short_after: None,
-        })
+        }
     }
 
     fn push(&mut self, loaded: Loaded, sink: &mut dyn FnMut(Outcome)) {
-        if self.batching && !self.store.in_batch() {
-            // When the batch cannot start (locked, read-only), each file tries on its own.
-            if self.store.begin_batch().is_ok() {
-                self.batch_started = Instant::now();
+        if !self.store.in_batch() {
+            // No decision outside the write lock: a file that cannot take it waits.
+            if let Err(e) = self.store.begin_batch() {
+                sink(pending(&loaded.meta.path, &e));
+                return;
             }
+            self.batch_started = Instant::now();
         }
         let o = self.commit_guarded(loaded);
         self.batch.push(o);
-        if !self.store.in_batch()
+        if !self.batching
             || self.batch.len() >= BATCH_FILES
             || self.batch_started.elapsed() >= BATCH_TIME
         {
@@ -875,15 +946,15 @@ impl<'a> Writer<'a> {
     /// stored and all are pending.
     fn flush(&mut self, sink: &mut dyn FnMut(Outcome)) {
         if let Err(e) = self.store.end_batch() {
-            let pending_ids: Vec<i64> = self.batch.iter().filter_map(|o| o.activity_id).collect();
-            self.imported.retain(|(id, _)| !pending_ids.contains(id));
+            self.uncommitted.clear();
             for o in &mut self.batch {
                 *o = pending(Path::new(&o.path), &e);
             }
             if let Ok(h) = HistoryCache::load(self.store) {
-                self.history = h;
+                self.session.history = h;
             }
         }
+        self.session.imported.append(&mut self.uncommitted);
         for o in self.batch.drain(..) {
             sink(o);
         }
@@ -908,9 +979,9 @@ impl<'a> Writer<'a> {
         if let Some(sha) = &meta.sha256 {
             // Same content seen before: a duplicate whatever the parse said.
             match self.store.activity_by_sha(sha) {
-                Ok(Some(id)) => return duplicate(self.store, &meta, id, self.now),
+                Ok(Some(id)) => return self.same_as(&meta, id),
                 Ok(None) => {}
-                Err(e) => return pending(&meta.path, &e),
+                Err(e) => return self.store_fault(&meta, &e),
             }
             match self.store.is_forgotten(sha) {
                 Ok(true) => {
@@ -972,10 +1043,34 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// A file whose activity `id` is stored: the file that gave it, read again (touched,
+    /// rewritten), keeps its row; any other file is its duplicate.
+    fn same_as(&mut self, meta: &FileMeta, id: i64) -> Outcome {
+        let own = match self.store.file(&meta.path) {
+            Ok(row) => {
+                row.is_some_and(|r| r.status == FileStatus::Imported && r.activity_id == Some(id))
+            }
+            Err(e) => return self.store_fault(meta, &e),
+        };
+        if !own {
+            return duplicate(self.store, meta, id, self.now);
+        }
+        if let Err(e) = self.store.record_reread(meta, id, self.now) {
+            return self.store_fault(meta, &e);
+        }
+        let mut o = Outcome::new(&meta.path, FileStatus::Duplicate);
+        o.duplicate_of = Some(id);
+        o.known = true;
+        o
+    }
+
     fn import_activity(&mut self, meta: &FileMeta, activity: &Activity) -> Outcome {
-        let same = match self.store.find_same_activity(activity) {
+        let same = match self
+            .store
+            .find_same_activity(activity, crate::model::same_activity)
+        {
             Ok(same) => same,
-            Err(e) => return pending(&meta.path, &e),
+            Err(e) => return self.store_fault(meta, &e),
         };
         // The same activity again is kept as a duplicate, unless this copy has the heart rate the
         // stored one lacks (a GPX export without it came first), or the stored one was cut short
@@ -984,30 +1079,49 @@ impl<'a> Writer<'a> {
             None => (None, ""),
             Some((id, Ok(Some(0)))) if !activity.hr.is_empty() => (Some(id), "had no heart rate"),
             Some((id, Ok(_))) if self.goes_further(id, activity) => (Some(id), "was cut short"),
-            Some((id, Ok(_))) => return duplicate(self.store, meta, id, self.now),
-            Some((_, Err(e))) => return pending(&meta.path, &e),
+            Some((id, Ok(_))) => return self.same_as(meta, id),
+            Some((_, Err(e))) => return self.store_fault(meta, &e),
         };
         let peak = effort::peak_10s(&activity.hr);
-        let history = self.history.history(replacing, None);
+        let history = self
+            .session
+            .history
+            .history(replacing, None, activity.start);
         let assessment = plan::evaluate(activity, &self.cfg.athlete, &history, &self.cfg.timezone);
         match self.store.insert_activity(
             replacing,
             meta,
-            activity,
+            crate::store::NewActivity {
+                activity,
+                peak_10s_hr: peak,
+            },
             &assessment,
             &self.cfg.settings_key(),
             self.now,
         ) {
             Ok(id) => {
-                self.history.add(id, activity, &assessment, peak);
-                self.imported.push((id, activity.start));
+                // A peak or a load counts only for what starts after it.
+                if let Err(e) = self.store.note_rejudge_from(Some(activity.start)) {
+                    tracing::warn!(error = %e, "cannot note the judgements to make again; `recoverd replan` will");
+                }
+                self.session.history.add(id, activity, &assessment, peak);
+                self.uncommitted.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
                 o.activity_id = Some(id);
                 o.reason =
                     replacing.map(|id| format!("replaces activity {id}'s copy, which {why}"));
                 o
             }
-            Err(e) => pending(&meta.path, &e),
+            // Stored meanwhile under the same content: a duplicate, not a fault.
+            Err(e) if e.is_unique_violation() => match meta
+                .sha256
+                .as_deref()
+                .map(|sha| self.store.activity_by_sha(sha))
+            {
+                Some(Ok(Some(id))) => self.same_as(meta, id),
+                _ => self.store_fault(meta, &e),
+            },
+            Err(e) => self.store_fault(meta, &e),
         }
     }
 
@@ -1020,74 +1134,148 @@ impl<'a> Writer<'a> {
             .is_some_and(|stored| a.elapsed_s > stored + 1.0)
     }
 
-    /// After imports: activities judged before older ones arrived are judged again, oldest
-    /// first (a peak or a load counts only for what starts after it).
-    fn refresh(&mut self) -> Result<usize, StoreError> {
-        let Some(earliest) = self.imported.iter().map(|(_, s)| *s).min() else {
-            return Ok(0);
-        };
-        let redo = self.store.activity_ids(Some(earliest))?;
-        if redo.len() == 1 && self.imported.len() == 1 && redo[0] == self.imported[0].0 {
-            return Ok(0); // the newest activity, judged with everything before it
+    /// A database error on one file: pending when it may pass (locked, full, read-only), else
+    /// `failed` with its reason, so that it is not tried again forever.
+    fn store_fault(&mut self, meta: &FileMeta, e: &StoreError) -> Outcome {
+        if e.is_transient() {
+            return pending(&meta.path, e);
         }
-        reassess(self.store, self.cfg, &redo, &mut self.history)
+        let reason = format!("cannot be stored: {e}");
+        record(self.store, meta, FileStatus::Failed, Some(reason), self.now)
     }
 }
 
-/// The history judgements are made against, held in memory during a run.
+/// Days of loads before an activity's day that its fitness and fatigue are computed from: a
+/// load older than this weighs e^(−1095/42) ≈ 5·10⁻¹² of its value in fitness, nothing that
+/// shows. With peaks (which count for 365 days) it keeps each judgement's cost bounded whatever
+/// the length of the history, so that a burst costs linear time in its size.
+const LOAD_WINDOW_DAYS: i64 = 1095;
+/// Days a peak counts for (MODEL §1; [`effort::confirmed_peak`] picks them exactly).
+const PEAK_WINDOW_DAYS: i64 = 366;
+
+/// The history judgements are made against, held in memory during a run, ordered by time so
+/// that each judgement reads only the window it depends on.
 struct HistoryCache {
-    peaks: HashMap<i64, effort::Peak>,
-    loads: HashMap<i64, (NaiveDate, Option<f64>)>,
+    /// Where each activity's peak and load are filed.
+    of: HashMap<i64, Filed>,
+    /// The peaks by (start, activity).
+    peaks: BTreeMap<(DateTime<Utc>, i64), effort::Peak>,
+    /// The loads by (local day, activity).
+    loads: BTreeMap<(NaiveDate, i64), f64>,
+}
+
+/// Where one activity's peak and load are filed in a [`HistoryCache`].
+#[derive(Clone, Copy)]
+struct Filed {
+    peak_start: Option<DateTime<Utc>>,
+    day: NaiveDate,
+    load: Option<f64>,
 }
 
 impl HistoryCache {
     fn load(store: &Store) -> Result<Self, StoreError> {
-        Ok(Self {
-            peaks: store
-                .peaks()?
-                .into_iter()
-                .filter_map(|p| p.id.map(|id| (id, p)))
-                .collect(),
-            loads: store
-                .loads()?
-                .into_iter()
-                .map(|(id, d, l)| (id, (d, l)))
-                .collect(),
-        })
+        let mut cache = Self {
+            of: HashMap::new(),
+            peaks: BTreeMap::new(),
+            loads: BTreeMap::new(),
+        };
+        for (id, day, load) in store.loads()? {
+            cache.set_load(id, day, load);
+        }
+        for p in store.peaks()? {
+            if let Some(id) = p.id {
+                cache.set_peak(id, Some(p));
+            }
+        }
+        Ok(cache)
     }
 
-    /// The history for judging one activity: everything stored but `except` (itself).
-    fn history(&self, except: Option<i64>, marked_race: Option<bool>) -> History {
+    /// The history for judging an activity that starts at `start`, everything stored but
+    /// `except` (itself): the peaks of the year before it, the loads of the window before it,
+    /// and a zero load on the first day of all when that lies before the window (so that the
+    /// length of the history stays exact).
+    fn history(
+        &self,
+        except: Option<i64>,
+        marked_race: Option<bool>,
+        start: DateTime<Utc>,
+    ) -> History {
+        let not_self = |id: i64| Some(id) != except;
+        let peak_from = start - chrono::Duration::days(PEAK_WINDOW_DAYS);
+        let peaks = self
+            .peaks
+            .range((peak_from, i64::MIN)..=(start, i64::MAX))
+            .filter(|((_, id), _)| not_self(*id))
+            .map(|(_, p)| *p)
+            .collect();
+        // The local day may differ from the UTC date by one; `pmc_on` takes what it needs.
+        let day = start.date_naive();
+        let upto = day.succ_opt().unwrap_or(day);
+        let from = day - chrono::Duration::days(LOAD_WINDOW_DAYS);
+        let mut daily_loads: Vec<(NaiveDate, f64)> = Vec::new();
+        if let Some(((first, _), _)) = self
+            .loads
+            .iter()
+            .find(|((_, id), _)| not_self(*id))
+            .filter(|((d, _), _)| *d < from)
+        {
+            daily_loads.push((*first, 0.0));
+        }
+        daily_loads.extend(
+            self.loads
+                .range((from, i64::MIN)..=(upto, i64::MAX))
+                .filter(|((_, id), _)| not_self(*id))
+                .map(|((d, _), l)| (*d, *l)),
+        );
         History {
-            peaks: self
-                .peaks
-                .iter()
-                .filter(|(id, _)| Some(**id) != except)
-                .map(|(_, p)| *p)
-                .collect(),
-            daily_loads: self
-                .loads
-                .iter()
-                .filter(|(id, _)| Some(**id) != except)
-                .filter_map(|(_, (d, l))| l.map(|l| (*d, l)))
-                .collect(),
+            peaks,
+            daily_loads,
             marked_race,
         }
     }
 
     fn add(&mut self, id: i64, a: &Activity, s: &plan::Assessment, peak: Option<f64>) {
-        if let Some(bpm) = peak {
-            self.peaks.insert(
-                id,
-                effort::Peak {
-                    id: Some(id),
-                    start: a.start,
-                    bpm,
-                },
-            );
-        }
+        self.set_peak(
+            id,
+            peak.map(|bpm| effort::Peak {
+                id: Some(id),
+                start: a.start,
+                bpm,
+            }),
+        );
         let load = s.effort.hrss.filter(|_| !s.effort.implausible);
-        self.loads.insert(id, (s.local_day, load));
+        self.set_load(id, s.local_day, load);
+    }
+
+    fn set_peak(&mut self, id: i64, peak: Option<effort::Peak>) {
+        let filed = self.of.entry(id).or_insert(Filed {
+            peak_start: None,
+            day: NaiveDate::MIN,
+            load: None,
+        });
+        if let Some(old) = filed.peak_start.take() {
+            self.peaks.remove(&(old, id));
+        }
+        if let Some(p) = peak {
+            filed.peak_start = Some(p.start);
+            self.peaks.insert((p.start, id), p);
+        }
+    }
+
+    fn set_load(&mut self, id: i64, day: NaiveDate, load: Option<f64>) {
+        let filed = self.of.entry(id).or_insert(Filed {
+            peak_start: None,
+            day,
+            load: None,
+        });
+        if filed.load.is_some() {
+            self.loads.remove(&(filed.day, id));
+        }
+        filed.day = day;
+        filed.load = load;
+        if let Some(l) = load {
+            self.loads.insert((day, id), l);
+        }
     }
 }
 
@@ -1112,7 +1300,7 @@ fn reassess(
         let assessment = plan::evaluate(
             &stored.activity,
             &cfg.athlete,
-            &history.history(Some(id), stored.race_mark),
+            &history.history(Some(id), stored.race_mark, stored.activity.start),
             &cfg.timezone,
         );
         if let Err(e) = store.save_assessment(id, &stored.activity, &assessment, &key) {
@@ -1274,11 +1462,251 @@ pub fn replan(store: &mut Store, cfg: &Config, all: bool) -> Result<usize, Store
     } else {
         store.stale_assessments(&cfg.settings_key())?
     };
-    if ids.is_empty() {
+    // Judgements imports left to make again (a run stopped before its refresh).
+    let rejudge = store.rejudge_ids()?;
+    if ids.is_empty() && rejudge.is_none() {
         return Ok(0);
     }
     let mut history = HistoryCache::load(store)?;
-    reassess(store, cfg, &ids, &mut history)
+    let mut n = reassess(store, cfg, &ids, &mut history)?;
+    if let Some((mark, redo)) = rejudge {
+        if !all {
+            n += reassess(store, cfg, &redo, &mut history)?;
+        }
+        store.clear_rejudge(mark)?;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn empty() -> HistoryCache {
+        HistoryCache {
+            of: HashMap::new(),
+            peaks: BTreeMap::new(),
+            loads: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_load_window_changes_no_fitness_that_shows_and_keeps_the_history_length() {
+        let mut cache = empty();
+        let first = NaiveDate::from_ymd_opt(2019, 1, 1).unwrap_or_default();
+        let mut all = Vec::new();
+        for i in 0..1500i64 {
+            let day = first + chrono::Duration::days(i * 2);
+            let load = 40.0 + (i % 7) as f64 * 15.0;
+            cache.set_load(i, day, Some(load));
+            all.push((day, load));
+        }
+        let day = first + chrono::Duration::days(2998);
+        let start = day.and_hms_opt(9, 0, 0).unwrap_or_default().and_utc();
+        let windowed = cache.history(Some(1499), None, start).daily_loads;
+        assert!(
+            windowed.len() < 600,
+            "bounded by the window: {}",
+            windowed.len()
+        );
+        let full: Vec<_> = all[..1499].to_vec();
+        let (a, b) = (
+            effort::pmc_on(&full, day).map(|p| (p.ctl, p.atl, p.history_days)),
+            effort::pmc_on(&windowed, day).map(|p| (p.ctl, p.atl, p.history_days)),
+        );
+        let ((ca, aa, ha), (cb, ab, hb)) = (a.unwrap_or_default(), b.unwrap_or_default());
+        assert!(
+            (ca - cb).abs() < 1e-9 && (aa - ab).abs() < 1e-9,
+            "{a:?} {b:?}"
+        );
+        assert_eq!(ha, hb);
+        // An activity judged again on another day, or without a load, moves its load.
+        cache.set_load(5, day, None);
+        assert!(!cache.loads.keys().any(|(_, id)| *id == 5));
+    }
+
+    #[test]
+    fn the_peaks_given_are_those_the_confirmed_peak_reads() {
+        let mut cache = empty();
+        let t0 = Utc
+            .with_ymd_and_hms(2024, 1, 1, 9, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut all = Vec::new();
+        for i in 0..600i64 {
+            let p = effort::Peak {
+                id: Some(i),
+                start: t0 + chrono::Duration::days(i * 2),
+                bpm: 170.0 + (i % 23) as f64,
+            };
+            cache.set_peak(i, Some(p));
+            all.push(p);
+        }
+        let start = t0 + chrono::Duration::days(900);
+        let given = cache.history(None, None, start).peaks;
+        assert!(given.len() < 200, "a year of peaks: {}", given.len());
+        assert_eq!(
+            effort::confirmed_peak(&given, start, 200.0),
+            effort::confirmed_peak(&all, start, 200.0)
+        );
+    }
+}
+
+#[cfg(test)]
+mod writer_tests {
+    use super::*;
+    use crate::model::{Device, Format, HrSample, WatchFigures};
+    use chrono::TimeZone as _;
+
+    pub(super) fn activity(elapsed_s: f64) -> Activity {
+        let start = Utc
+            .with_ymd_and_hms(2026, 4, 20, 9, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let hr = (0..1800)
+            .map(|i| HrSample {
+                t: f64::from(i),
+                bpm: 150,
+            })
+            .collect();
+        Activity {
+            format: Format::Fit,
+            sport: "running".into(),
+            sub_sport: None,
+            name: None,
+            start,
+            end: start + chrono::Duration::seconds(1800),
+            utc_offset_s: None,
+            elapsed_s,
+            moving_s: Some(1800.0),
+            distance_m: None,
+            avg_hr: None,
+            max_hr: None,
+            avg_temperature_c: None,
+            hr,
+            legs: vec![],
+            device: Device::default(),
+            time_created: None,
+            watch: WatchFigures::default(),
+            marked_race: false,
+            warnings: vec![],
+        }
+    }
+
+    pub(super) fn loaded(path: &str, sha: &str, a: Activity) -> Loaded {
+        Loaded {
+            meta: FileMeta {
+                path: PathBuf::from(path),
+                sha256: Some(sha.into()),
+                size: 1,
+                mtime_ns: 1,
+            },
+            hint: Hint::default(),
+            result: Ok(Parsed::Activity(Box::new(a))),
+        }
+    }
+
+    fn commit_all(store: &mut Store, items: Vec<Loaded>) -> Vec<Outcome> {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cfg_path = tmp.path().join("config.toml");
+        std::fs::write(&cfg_path, "[notifications]\nenabled = false\n").unwrap_or_default();
+        let cfg = crate::config::load(Some(&cfg_path), Some(&tmp.path().join("x.db")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut session = Session::new(store).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        let mut writer = Writer::new(store, &cfg, Utc::now(), &mut session, true, None);
+        for l in items {
+            writer.push(l, &mut |o| out.push(o));
+        }
+        writer.flush(&mut |o| out.push(o));
+        out
+    }
+
+    #[test]
+    fn a_constraint_that_will_not_heal_is_failed_with_its_reason_not_pending() {
+        let mut store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let out = commit_all(
+            &mut store,
+            vec![loaded("/nan.fit", "aa", activity(f64::NAN))],
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, FileStatus::Failed, "{:?}", out[0]);
+        assert!(!out[0].transient);
+        assert!(
+            out[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("cannot be stored")),
+            "{:?}",
+            out[0]
+        );
+        let row = store.file(Path::new("/nan.fit")).ok().flatten();
+        assert_eq!(row.map(|r| r.status), Some(FileStatus::Failed));
+    }
+
+    #[test]
+    fn the_same_activity_twice_in_one_batch_is_stored_once() {
+        let mut store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let out = commit_all(
+            &mut store,
+            vec![
+                loaded("/a.fit", "aa", activity(1800.0)),
+                loaded("/b.fit", "aa", activity(1800.0)),
+                loaded("/c.gpx", "cc", activity(1790.0)),
+            ],
+        );
+        let statuses: Vec<_> = out.iter().map(|o| o.status).collect();
+        assert_eq!(
+            statuses,
+            vec![
+                FileStatus::Imported,
+                FileStatus::Duplicate,
+                FileStatus::Duplicate
+            ]
+        );
+        assert_eq!(store.activity_ids(None).map(|v| v.len()).ok(), Some(1));
+    }
+}
+
+#[cfg(test)]
+mod rejudge_tests {
+    use super::*;
+
+    #[test]
+    fn judgements_left_to_make_again_are_noted_with_the_imports_and_made_at_the_next_replan() {
+        let mut store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cfg_path = tmp.path().join("config.toml");
+        std::fs::write(&cfg_path, "[notifications]\nenabled = false\n").unwrap_or_default();
+        let cfg = crate::config::load(Some(&cfg_path), Some(&tmp.path().join("x.db")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Newest first, as a burst may come; the run stops before its refresh.
+        let mut session = Session::new(&store).unwrap_or_else(|e| panic!("{e}"));
+        {
+            let mut writer = Writer::new(&mut store, &cfg, Utc::now(), &mut session, true, None);
+            let mut sink = |_o: Outcome| {};
+            for (i, sha) in ["a", "b", "c"].iter().enumerate() {
+                let mut a = writer_tests::activity(1800.0);
+                a.start -= chrono::Duration::days(i as i64 * 3);
+                a.end -= chrono::Duration::days(i as i64 * 3);
+                writer.push(
+                    writer_tests::loaded(&format!("/{sha}.fit"), sha, a),
+                    &mut sink,
+                );
+            }
+            writer.flush(&mut sink);
+        }
+        drop(session);
+        let noted = store.rejudge_ids().ok().flatten().map(|(_, ids)| ids.len());
+        assert_eq!(noted, Some(3), "the oldest import's start and all after it");
+        assert_eq!(replan(&mut store, &cfg, false).ok(), Some(3));
+        assert!(
+            store.rejudge_ids().ok().flatten().is_none(),
+            "cleared once made"
+        );
+        assert_eq!(replan(&mut store, &cfg, false).ok(), Some(0));
+    }
 }
 
 /// Judges the given activities again, in this order, against everything stored (after

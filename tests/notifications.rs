@@ -23,12 +23,14 @@ struct Call {
 #[derive(Clone, Default)]
 struct Server {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// Records each call, then never answers it.
+    stuck: bool,
 }
 
 #[zbus::interface(name = "org.freedesktop.Notifications")]
 impl Server {
     #[allow(clippy::too_many_arguments)]
-    fn notify(
+    async fn notify(
         &self,
         app_name: String,
         _replaces_id: u32,
@@ -39,22 +41,28 @@ impl Server {
         hints: HashMap<String, zbus::OwnedVariant>,
         _expire_timeout: i32,
     ) -> u32 {
-        let mut calls = self
-            .calls
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let image_path = hints
-            .get("image-path")
-            .and_then(|v| v.try_clone().ok())
-            .and_then(|v| String::try_from(v).ok());
-        calls.push(Call {
-            app: app_name,
-            summary,
-            body,
-            actions,
-            image_path,
-        });
-        u32::try_from(calls.len()).unwrap_or(u32::MAX)
+        let n = {
+            let mut calls = self
+                .calls
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let image_path = hints
+                .get("image-path")
+                .and_then(|v| v.try_clone().ok())
+                .and_then(|v| String::try_from(v).ok());
+            calls.push(Call {
+                app: app_name,
+                summary,
+                body,
+                actions,
+                image_path,
+            });
+            calls.len()
+        };
+        if self.stuck {
+            std::future::pending::<()>().await;
+        }
+        u32::try_from(n).unwrap_or(u32::MAX)
     }
 
     fn get_capabilities(&self) -> Vec<String> {
@@ -116,7 +124,10 @@ fn import(home: &Path, bus: &str, args: &[&str]) -> std::process::Output {
 
 /// Serves `org.freedesktop.Notifications` on the bus, recording every call.
 async fn serve(bus: &Bus) -> (Server, zbus::Connection) {
-    let server = Server::default();
+    serve_as(bus, Server::default()).await
+}
+
+async fn serve_as(bus: &Bus, server: Server) -> (Server, zbus::Connection) {
     let conn = zbus::connection::Builder::address(bus.address.as_str())
         .name("org.freedesktop.Notifications")
         .serve_at("/org/freedesktop/Notifications", server.clone())
@@ -154,7 +165,7 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
     let mut race = FitActivity::segments(now - 3600 - 42 * 60, &[(42, 174)]);
     race.speed = 10_000.0 / 2520.0;
     let race_path = home.path().join("race.fit");
-    std::fs::write(&race_path, race.encode()).unwrap_or_default();
+    std::fs::write(&race_path, race.encode()).unwrap();
     let out = import(
         home.path(),
         &bus.address,
@@ -195,7 +206,7 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
 
     // The same file again: a duplicate, no notification.
     let copy = home.path().join("race-copy.fit");
-    std::fs::copy(&race_path, &copy).unwrap_or_default();
+    std::fs::copy(&race_path, &copy).unwrap();
     let out = import(
         home.path(),
         &bus.address,
@@ -206,10 +217,10 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
 
     // A backfill of three old runs: one summary notification.
     let old = home.path().join("old");
-    std::fs::create_dir_all(&old).unwrap_or_default();
+    std::fs::create_dir_all(&old).unwrap();
     for i in 0..3 {
         let fa = FitActivity::segments(now - (30 + i) * 86_400, &[(40, 140)]);
-        std::fs::write(old.join(format!("old{i}.fit")), fa.encode()).unwrap_or_default();
+        std::fs::write(old.join(format!("old{i}.fit")), fa.encode()).unwrap();
     }
     let out = import(
         home.path(),
@@ -239,7 +250,7 @@ fn without_a_bus_import_succeeds_with_one_warning() {
     let now = chrono::Utc::now().timestamp();
     for i in 0..2 {
         let fa = FitActivity::segments(now - 7200 - i * 4000, &[(30, 150)]);
-        std::fs::write(home.path().join(format!("r{i}.fit")), fa.encode()).unwrap_or_default();
+        std::fs::write(home.path().join(format!("r{i}.fit")), fa.encode()).unwrap();
     }
     let out = import(
         home.path(),
@@ -279,14 +290,14 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
 
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let watch = home.path().join("watch");
-    std::fs::create_dir_all(&watch).unwrap_or_default();
+    std::fs::create_dir_all(&watch).unwrap();
     write_config(home.path(), Some(&watch));
     // History already in the folder when the service starts: one summary, not one each.
     let now = chrono::Utc::now().timestamp();
     for i in 0..4 {
         let mut fa = FitActivity::segments(now - (20 + i) * 86_400, &[(40, 140)]);
         fa.serial = 3_600_000_000 + i as u32;
-        std::fs::write(watch.join(format!("old{i}.fit")), fa.encode()).unwrap_or_default();
+        std::fs::write(watch.join(format!("old{i}.fit")), fa.encode()).unwrap();
     }
     // xdg-open as the desktop has it, here a script that writes down what it was asked to open.
     let bin = home.path().join("bin");
@@ -325,7 +336,7 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
     let mut race = FitActivity::segments(now - 1800 - 42 * 60, &[(42, 174)]);
     race.speed = 10_000.0 / 2520.0;
     let bytes = race.encode();
-    std::fs::write(watch.join("race.fit"), &bytes).unwrap_or_default();
+    std::fs::write(watch.join("race.fit"), &bytes).unwrap();
     let calls = wait_calls(&server, 2, 20).await;
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert_eq!(calls[1].app, "recoverd");
@@ -376,7 +387,7 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
     );
 
     // The same activity under another name: a duplicate, no notification.
-    std::fs::write(watch.join("race-again.fit"), &bytes).unwrap_or_default();
+    std::fs::write(watch.join("race-again.fit"), &bytes).unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
     assert_eq!(calls.len(), 2, "{calls:?}");
@@ -394,4 +405,93 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
                 .is_some_and(|p| p.ends_with("race-again.fit"))),
         "{files:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_old_files_copied_in_while_running_give_one_notification() {
+    let bus = start_bus();
+    let (server, _conn) = serve(&bus).await;
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let watch = home.path().join("watch");
+    std::fs::create_dir_all(&watch).unwrap_or_default();
+    write_config(home.path(), Some(&watch));
+    let mut svc = Command::new(support::bin())
+        .arg("run")
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A folder of 200 old activities, copied in file by file (as `cp -r` does).
+    let staging = home.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap_or_default();
+    let now = chrono::Utc::now().timestamp();
+    for i in 0..200i64 {
+        let mut fa = FitActivity::segments(now - (3 + i) * 86_400, &[(30, 140)]);
+        fa.serial = 3_700_000_000 + i as u32;
+        std::fs::write(staging.join(format!("old{i:03}.fit")), fa.encode()).unwrap_or_default();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let status = Command::new("cp")
+        .args(["-r"])
+        .arg(&staging)
+        .arg(watch.join("export"))
+        .status();
+    assert!(status.is_ok_and(|s| s.success()));
+    let calls = wait_calls(&server, 1, 60).await;
+    // Nothing more comes once the burst is announced.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let calls_after = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    let _ = Command::new("kill")
+        .args(["-TERM", &svc.id().to_string()])
+        .status();
+    let _ = svc.wait();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls_after.len(), 1, "{calls_after:?}");
+    assert_eq!(calls[0].summary, "Imported 200 past activities");
+    let files = support::files_json(home.path());
+    assert_eq!(
+        files.iter().filter(|f| f["status"] == "imported").count(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_server_that_never_answers_does_not_hold_a_stop() {
+    let bus = start_bus();
+    let stuck = Server {
+        stuck: true,
+        ..Server::default()
+    };
+    let (server, _conn) = serve_as(&bus, stuck).await;
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let watch = home.path().join("watch");
+    std::fs::create_dir_all(&watch).unwrap_or_default();
+    write_config(home.path(), Some(&watch));
+    let mut cmd = Command::new(support::bin());
+    cmd.arg("run")
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let svc = support::Service {
+        child: cmd.spawn().unwrap_or_else(|e| panic!("{e}")),
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let now = chrono::Utc::now().timestamp();
+    let fa = FitActivity::segments(now - 3 * 3600, &[(30, 150)]);
+    std::fs::write(watch.join("today.fit"), fa.encode()).unwrap_or_default();
+    // The notification is sent and left unanswered; then SIGTERM.
+    let calls = wait_calls(&server, 1, 20).await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let code = tokio::task::spawn_blocking(move || svc.stop())
+        .await
+        .ok()
+        .flatten();
+    assert_eq!(code, Some(0), "it stopped");
 }

@@ -1,0 +1,289 @@
+//! The service's writer thread: the one place files are read, judged and stored, with
+//! [`pipeline::ingest_paths`], the same steps `import` runs. Files that arrive together are one
+//! burst: judged against one in-memory history, then, once no file came for [`BURST_GAP`], the
+//! judgements later arrivals changed are made again once (linear in the burst, in any order) and
+//! the burst is announced as [`announce::notices`] decides.
+//!
+//! The systemd watchdog is fed here, by the loop that does the work, as each file is answered
+//! and while idle: a writer stuck on one file stops feeding it, and systemd restarts the service.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::announce::{self, Notice};
+use crate::config::Config;
+use crate::notifier;
+use crate::pipeline::{self, Options, Outcome, Session};
+use crate::store::{FileStatus, Store, Stored};
+
+/// A burst ends when no file came for this long.
+pub const BURST_GAP: Duration = Duration::from_millis(1500);
+
+/// What the writer thread is asked to do.
+pub enum Job {
+    /// Settled files to read and store.
+    Files(Vec<PathBuf>),
+    /// A new configuration (SIGHUP).
+    Reload(Box<Config>),
+}
+
+/// What the writer thread reports back.
+pub enum Done {
+    /// One file's outcome.
+    File(Outcome),
+    /// The notifications of a burst, each with the activity it names.
+    Announce(Vec<(Notice, Stored)>),
+}
+
+/// Feeds the systemd watchdog, at most every quarter of its period.
+pub struct Watchdog {
+    every: Option<Duration>,
+    last: Option<Instant>,
+}
+
+impl Watchdog {
+    /// From `WATCHDOG_USEC`; does nothing when the watchdog is off.
+    #[must_use]
+    pub fn from_env() -> Self {
+        Self {
+            every: sd_notify::watchdog_enabled().map(|d| d / 4),
+            last: None,
+        }
+    }
+
+    /// Tells systemd the writer is alive.
+    pub fn feed(&mut self) {
+        let Some(every) = self.every else { return };
+        if self.last.is_none_or(|t| t.elapsed() >= every) {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            self.last = Some(Instant::now());
+        }
+    }
+
+    /// Longest the idle writer may wait before feeding again.
+    fn idle_wait(&self) -> Duration {
+        self.every.unwrap_or(Duration::from_secs(3600))
+    }
+}
+
+/// The writer thread's state.
+pub struct Writer {
+    cfg: Config,
+    store: Option<Store>,
+    session: Option<Session>,
+    arrived: Vec<i64>,
+    done: UnboundedSender<Done>,
+    stop: Arc<AtomicBool>,
+    dog: Watchdog,
+}
+
+/// The main loop is gone: the writer stops.
+struct Hangup;
+
+impl Writer {
+    /// A writer; the store is opened on its thread.
+    #[must_use]
+    pub fn new(cfg: Config, done: UnboundedSender<Done>, stop: Arc<AtomicBool>) -> Self {
+        Self {
+            cfg,
+            store: None,
+            session: None,
+            arrived: Vec::new(),
+            done,
+            stop,
+            dog: Watchdog::from_env(),
+        }
+    }
+
+    /// Runs until the job channel closes or a stop is asked; the burst in hand is finished
+    /// (judged again, not announced) and the WAL checkpointed.
+    pub fn run(mut self, jobs: &Receiver<Job>) {
+        self.store = open_store(&self.cfg);
+        self.dog.feed();
+        loop {
+            let wait = if self.session.is_some() {
+                BURST_GAP
+            } else {
+                self.dog.idle_wait()
+            };
+            let step = match jobs.recv_timeout(wait) {
+                Ok(Job::Reload(c)) => {
+                    self.cfg = *c;
+                    Ok(())
+                }
+                Ok(Job::Files(paths)) => self.files(&paths),
+                Err(RecvTimeoutError::Timeout) => self.end_burst(true),
+                Err(RecvTimeoutError::Disconnected) => Err(Hangup),
+            };
+            self.dog.feed();
+            if step.is_err() || self.stop.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        let _ = self.end_burst(false);
+        if let Some(Err(e)) = self.store.as_ref().map(Store::checkpoint) {
+            tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+        }
+    }
+
+    fn files(&mut self, paths: &[PathBuf]) -> Result<(), Hangup> {
+        if self.store.is_none() {
+            self.store = open_store(&self.cfg);
+        }
+        let Some(store) = self.store.as_mut() else {
+            let why = format!(
+                "the database {} cannot be opened",
+                self.cfg.database.display()
+            );
+            for p in paths {
+                let o = Outcome::pending_because(p, &why);
+                self.done.send(Done::File(o)).map_err(|_| Hangup)?;
+            }
+            return Ok(());
+        };
+        if self.session.is_none() {
+            match Session::new(store) {
+                Ok(s) => self.session = Some(s),
+                Err(e) => {
+                    for p in paths {
+                        let o = Outcome::pending_because(p, &e.to_string());
+                        self.done.send(Done::File(o)).map_err(|_| Hangup)?;
+                    }
+                    self.store = None;
+                    return Ok(());
+                }
+            }
+        }
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        let opts = if paths.len() > 1 {
+            Options::all_cores(false)
+        } else {
+            Options::default()
+        };
+        let mut sink = Sink {
+            done: &self.done,
+            stop: &self.stop,
+            dog: &mut self.dog,
+            arrived: &mut self.arrived,
+            refused: false,
+            hung_up: false,
+        };
+        pipeline::ingest_paths(
+            store,
+            &self.cfg,
+            paths,
+            opts,
+            Utc::now(),
+            session,
+            &mut sink,
+        );
+        let (refused, hung_up) = (sink.refused, sink.hung_up);
+        if refused {
+            // A connection opened read-only stays so after the fault is fixed: open afresh.
+            self.store = None;
+        }
+        if hung_up { Err(Hangup) } else { Ok(()) }
+    }
+
+    /// The burst is over: judgements later arrivals changed are made again, once, and (unless
+    /// stopping) what arrived is announced.
+    fn end_burst(&mut self, announce: bool) -> Result<(), Hangup> {
+        let Some(mut session) = self.session.take() else {
+            return Ok(());
+        };
+        let arrived = std::mem::take(&mut self.arrived);
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        match session.refresh(store, &self.cfg) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(activities = n, "judged again with the files that arrived"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not update judgements; `recoverd replan` will")
+            }
+        }
+        if !announce || arrived.is_empty() {
+            return Ok(());
+        }
+        match notices(store, &arrived, Utc::now()) {
+            Ok(items) if items.is_empty() => Ok(()),
+            Ok(items) => self.done.send(Done::Announce(items)).map_err(|_| Hangup),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot load what to announce");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What to announce for the activities stored in a burst.
+fn notices(
+    store: &Store,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<Vec<(Notice, Stored)>, crate::store::StoreError> {
+    let mut arrived = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if let Some(end) = store.activity_end(id)? {
+            arrived.push((id, end));
+        }
+    }
+    notifier::with_activities(store, &announce::notices(&arrived, now))
+}
+
+/// Forwards each outcome to the main loop, feeding the watchdog as files are answered.
+struct Sink<'a> {
+    done: &'a UnboundedSender<Done>,
+    stop: &'a AtomicBool,
+    dog: &'a mut Watchdog,
+    arrived: &'a mut Vec<i64>,
+    refused: bool,
+    hung_up: bool,
+}
+
+impl pipeline::Sink for Sink<'_> {
+    fn outcome(&mut self, o: Outcome) {
+        self.dog.feed();
+        self.refused |= o.status == FileStatus::Pending && o.transient;
+        if o.status == FileStatus::Imported {
+            self.arrived.extend(o.activity_id);
+        }
+        self.hung_up |= self.done.send(Done::File(o)).is_err();
+    }
+
+    fn stop(&self) -> bool {
+        self.hung_up || self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Opens the store and brings judgements up to date; `None` (with a warning) when it cannot.
+fn open_store(cfg: &Config) -> Option<Store> {
+    match Store::open(&cfg.database) {
+        Ok(mut store) => {
+            match pipeline::replan(&mut store, cfg, false) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    activities = n,
+                    "settings changed: recomputed effort and plans"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not recompute judgements"),
+            }
+            Some(store)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "{e}: files wait until it can be written (check that {} is writable)",
+                cfg.database.display()
+            );
+            None
+        }
+    }
+}
