@@ -8,6 +8,7 @@
 //! nothing about notifications: it reports what happened, file by file, to a sink.
 
 mod history;
+pub mod inflight;
 mod triage;
 mod workers;
 mod writer;
@@ -27,7 +28,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::inflight;
 use crate::ingest::archive::Hint;
 use crate::ingest::{IngestError, Limits, Parsed};
 use crate::store::{FileMeta, FileStatus, Store, StoreError};

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use super::writer::record;
 use super::{Options, Outcome, Sink, Task, is_archive, pending, size_mtime, stat};
 use crate::config::Config;
-use crate::inflight;
 use crate::ingest::archive::{self};
 use crate::ingest::{self};
+use crate::pipeline::inflight;
 use crate::store::{FileMeta, FileStatus, Store};
 
 /// Triage of every path (known files answered at once, the rest become tasks); the number of

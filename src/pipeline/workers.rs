@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Loaded, Task, Work};
-use crate::inflight;
 use crate::ingest::archive::{self, Hint, Members, StravaIndex};
 use crate::ingest::{self, FailureKind, IngestError, Limits, Parsed, Sniffed};
+use crate::pipeline::inflight;
 use crate::store::FileMeta;
 
 /// The tasks, expanded into work one item at a time (archives member by member), shared by

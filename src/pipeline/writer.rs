@@ -11,10 +11,10 @@ use super::workers::crashed;
 use super::{BATCH_FILES, BATCH_TIME, Loaded, Outcome, pending, stat};
 use crate::config::Config;
 use crate::effort;
-use crate::inflight;
 use crate::ingest::archive::Hint;
 use crate::ingest::{self, FailureKind, IngestError, Parsed};
 use crate::model::Activity;
+use crate::pipeline::inflight;
 use crate::plan::{self};
 use crate::store::{FileMeta, FileStatus, Store, StoreError};
 

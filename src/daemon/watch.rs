@@ -15,6 +15,8 @@ use notify::{RecursiveMode, Watcher as _};
 use crate::config::Config;
 use crate::ingest;
 
+use super::mounts::needs_polling;
+
 /// Quiet time after the last new folder before the new folders are listed again.
 const FRESH_RESCAN: Duration = Duration::from_secs(1);
 
@@ -288,31 +290,4 @@ fn default_root() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_default()
         .join("Activities")
-}
-
-/// True for filesystems where inotify sees nothing useful (FUSE/gvfs MTP, NFS, SMB).
-fn needs_polling(path: &Path) -> bool {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let Ok(path) = path.canonicalize() else {
-        return false;
-    };
-    let mut best: Option<(usize, String)> = None;
-    for line in mounts.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else {
-            continue;
-        };
-        let (Some(mount), Some(fstype)) = (fields.get(4), fields.get(sep + 1)) else {
-            continue;
-        };
-        let mount = mount.replace("\\040", " ");
-        if path.starts_with(&mount) && best.as_ref().is_none_or(|(len, _)| mount.len() > *len) {
-            best = Some((mount.len(), (*fstype).to_string()));
-        }
-    }
-    best.is_some_and(|(_, t)| {
-        t.starts_with("fuse") || matches!(t.as_str(), "nfs" | "nfs4" | "cifs" | "smb3" | "9p")
-    })
 }

@@ -1,14 +1,12 @@
 //! `recoverd run`: the service's life on tokio. Reads top to bottom:
-//! take the database's lock → start the writer thread ([`crate::writer`]) → watch the roots and
-//! list what arrived while we were down ([`crate::watch`]) → `READY=1` → loop over file events,
+//! take the database's lock → start the writer thread ([`writer`]) → watch the roots and
+//! list what arrived while we were down ([`watch`]) → `READY=1` → loop over file events,
 //! settle timers, signals and the writer's reports → on SIGTERM, let the writer finish the file
 //! in hand for a few seconds at most → `STOPPING=1`.
 //!
 //! The notify callback only forwards events into a channel. No domain logic or SQL here.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,44 +17,29 @@ use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{Event, EventKind};
 use tokio::sync::mpsc;
 
-use crate::app::UsageError;
 use crate::config::{self, Config};
 use crate::notifier::Desktop;
-use crate::pipeline::{self, Outcome};
+use crate::pipeline::Outcome;
 use crate::store::FileStatus;
-use crate::watch::{self, Found, Tree};
-use crate::writer::{Done, Job, Writer};
+use counts::{Counts, log};
+use lock::lock_database;
+use mounts::MountWatch;
+use settle::{Candidate, Pending, QUIET, settle};
+use watch::Tree;
+use writer::{Done, Job, Writer};
 
-/// Quiet time after a file's last event before it is read.
-const QUIET: Duration = Duration::from_millis(300);
-/// Re-check interval for a file still changing.
-const RECHECK: Duration = Duration::from_secs(1);
+mod counts;
+mod lock;
+mod mounts;
+mod settle;
+mod watch;
+mod writer;
+
 /// First retry of a file the database refused (locked, read-only, full), doubling up to the max.
 const RETRY_PENDING_FIRST: Duration = Duration::from_secs(2);
 const RETRY_PENDING_MAX: Duration = Duration::from_secs(60);
 /// Longest a stop waits for the writer to finish the file in hand.
 const STOP_GRACE: Duration = Duration::from_secs(5);
-
-/// A file waiting to settle.
-struct Candidate {
-    due: Instant,
-    complete: bool,
-    last_stat: Option<(u64, i64)>,
-}
-
-/// Files waiting to settle, by path.
-#[derive(Default)]
-struct Pending(HashMap<PathBuf, Candidate>);
-
-impl Found for Pending {
-    fn found(&mut self, path: PathBuf) {
-        self.0.entry(path).or_insert(Candidate {
-            due: Instant::now(),
-            complete: false,
-            last_stat: None,
-        });
-    }
-}
 
 /// Runs the service until SIGTERM or SIGINT.
 ///
@@ -71,59 +54,6 @@ pub fn run(cfg: Config) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(serve(cfg))
-}
-
-/// Takes the lock file next to the database (`<db>.lock`, `flock`), holding this pid; held
-/// until the process ends. A database folder that cannot be written yet is not an error here:
-/// the service waits for it like for the database.
-fn lock_database(db: &Path) -> Result<Option<File>> {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".lock");
-    let path = PathBuf::from(name);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        use std::os::unix::fs::DirBuilderExt;
-        let _ = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir);
-    }
-    let mut file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::warn!(lock = %path.display(), error = %e, "cannot take the lock file; not guarding against a second `recoverd run`");
-                return Ok(None);
-            }
-        }
-    };
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
-            let pid = pid.trim();
-            let pid = if pid.is_empty() { "unknown" } else { pid };
-            return Err(
-                UsageError(format!("already running (pid {pid}) on {}", db.display())).into(),
-            );
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            tracing::warn!(lock = %path.display(), error = %e, "cannot lock; not guarding against a second `recoverd run`");
-            return Ok(None);
-        }
-    }
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = writeln!(file, "{}", std::process::id());
-    Ok(Some(file))
 }
 
 /// The main loop's state.
@@ -369,112 +299,5 @@ impl Service {
         });
         c.due = Instant::now() + QUIET;
         c.complete = complete;
-    }
-}
-
-/// True when a candidate has settled and is to be read; false while it still changes
-/// (re-armed) or when it is gone.
-fn settle(path: &Path, pending: &mut Pending) -> bool {
-    let Some(mut c) = pending.0.remove(path) else {
-        return false;
-    };
-    let Ok(stat) = pipeline::stat(path) else {
-        return false; // gone (renamed away, deleted)
-    };
-    if !c.complete && c.last_stat != Some(stat) {
-        c.last_stat = Some(stat);
-        c.due = Instant::now() + RECHECK;
-        pending.0.insert(path.to_path_buf(), c);
-        return false;
-    }
-    true
-}
-
-/// Wakes when the mount table changes (a filesystem mounted over a watched folder, a watch
-/// plugged in): `/proc/self/mountinfo` polls with `POLLPRI` then.
-struct MountWatch(Option<tokio::io::unix::AsyncFd<File>>);
-
-impl MountWatch {
-    // `with_interest` is deprecated for types whose descriptor may be swapped or closed behind
-    // the registration; a `File` owned by the `AsyncFd` is neither, and the safe API is this one.
-    #[allow(deprecated)]
-    fn open() -> Self {
-        let fd = File::open("/proc/self/mountinfo").ok().and_then(|f| {
-            tokio::io::unix::AsyncFd::with_interest(f, tokio::io::Interest::PRIORITY).ok()
-        });
-        Self(fd)
-    }
-
-    /// Resolves at the next change of the mount table; never when it cannot be watched.
-    async fn changed(&mut self) {
-        let Some(fd) = &mut self.0 else {
-            return std::future::pending().await;
-        };
-        match fd.ready_mut(tokio::io::Interest::PRIORITY).await {
-            Ok(mut guard) => {
-                // Reading the table to its end re-arms the notification.
-                let mut sink = Vec::new();
-                let _ = guard.get_inner_mut().rewind();
-                let _ = guard.get_inner_mut().read_to_end(&mut sink);
-                guard.clear_ready();
-            }
-            Err(_) => self.0 = None,
-        }
-    }
-}
-
-#[derive(Default)]
-struct Counts {
-    imported: u64,
-    duplicate: u64,
-    skipped: u64,
-    failed: u64,
-    pending: u64,
-}
-
-impl Counts {
-    fn add(&mut self, o: &Outcome) {
-        if o.known {
-            return;
-        }
-        match o.status {
-            FileStatus::Imported => self.imported += 1,
-            FileStatus::Duplicate => self.duplicate += 1,
-            FileStatus::Skipped => self.skipped += 1,
-            FileStatus::Failed => self.failed += 1,
-            FileStatus::Pending => self.pending += 1,
-        }
-    }
-
-    fn status(&self, last: &Outcome) -> String {
-        let mut s = format!(
-            "{} imported, {} duplicate, {} skipped, {} failed",
-            self.imported, self.duplicate, self.skipped, self.failed
-        );
-        if last.status == FileStatus::Pending {
-            s.push_str(&format!(
-                "; waiting: {}",
-                last.reason.as_deref().unwrap_or("")
-            ));
-        }
-        s
-    }
-}
-
-fn log(o: &Outcome) {
-    let path = crate::logging::printable(&o.path);
-    if o.known {
-        tracing::debug!(path = %path, "unchanged, already known");
-        return;
-    }
-    match o.status {
-        FileStatus::Imported => tracing::info!(path = %path, id = o.activity_id, "imported"),
-        FileStatus::Duplicate => tracing::info!(path = %path, of = o.duplicate_of, "duplicate"),
-        FileStatus::Skipped => {
-            tracing::info!(path = %path, "skipped: {}", o.reason.as_deref().unwrap_or(""))
-        }
-        FileStatus::Failed | FileStatus::Pending => {
-            tracing::warn!(path = %path, "{}: {}", o.status.as_str(), o.reason.as_deref().unwrap_or(""));
-        }
     }
 }
