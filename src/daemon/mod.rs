@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
-use notify::{Event, EventKind};
+use notify::Event;
 use tokio::sync::mpsc;
 
 use crate::config::{self, Config};
@@ -22,6 +21,7 @@ use crate::notifier::Desktop;
 use crate::pipeline::Outcome;
 use crate::store::FileStatus;
 use counts::{Counts, log};
+use events::Action;
 use lock::lock_database;
 use mounts::MountWatch;
 use settle::{Candidate, Pending, QUIET, settle};
@@ -29,6 +29,7 @@ use watch::Tree;
 use writer::{Done, Job, Writer};
 
 mod counts;
+mod events;
 mod lock;
 mod mounts;
 mod settle;
@@ -232,72 +233,54 @@ impl Service {
 
     fn on_event(&mut self, ev: &Event) {
         tracing::trace!(?ev, "event");
-        if ev.need_rescan() {
-            tracing::warn!("the kernel dropped file events; rescanning every folder");
-            self.tree.rescan_all(&self.cfg, &mut self.pending);
-            return;
+        let view = OnDisk { cfg: &self.cfg };
+        for action in events::classify(ev, &view) {
+            self.apply(action);
         }
-        match ev.kind {
-            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
-                for p in &ev.paths {
-                    self.tree.folder_gone(p);
-                }
-                // Deleting files is common; only a root that vanished (an unmounted watch) matters.
-                if ev.paths.iter().any(|p| Tree::is_root(&self.cfg, p)) {
-                    self.tree.sync(&self.cfg, &mut self.pending);
-                }
-                return;
-            }
-            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
-                if let Some(from) = ev.paths.first() {
-                    self.tree.folder_gone(from);
-                }
-            }
-            _ => {}
-        }
-        self.on_path_event(ev);
     }
 
-    /// A file or folder created, written, closed or moved in.
-    fn on_path_event(&mut self, ev: &Event) {
-        let complete = matches!(
-            ev.kind,
-            EventKind::Access(AccessKind::Close(AccessMode::Write))
-                | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
-        );
-        // A change of permissions counts too: a file that could not be read is tried again.
-        let changing = matches!(
-            ev.kind,
-            EventKind::Create(CreateKind::File | CreateKind::Any)
-                | EventKind::Modify(
-                    ModifyKind::Data(_) | ModifyKind::Any | ModifyKind::Metadata(_)
-                )
-        );
-        let path = match ev.kind {
-            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => ev.paths.last(),
-            _ => ev.paths.first(),
-        };
-        let Some(path) = path else { return };
-        // `symlink_metadata`: a link to a folder is not walked (it may lead anywhere, or loop).
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
-            if matches!(
-                ev.kind,
-                EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))
-            ) {
-                self.tree
-                    .folder_appeared(path, &self.cfg, &mut self.pending);
+    /// Takes one action an event called for.
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::RescanAll => {
+                tracing::warn!("the kernel dropped file events; rescanning every folder");
+                self.tree.rescan_all(&self.cfg, &mut self.pending);
             }
-            return;
+            Action::Forget(path) => self.tree.folder_gone(&path),
+            Action::SyncRoots => self.tree.sync(&self.cfg, &mut self.pending),
+            Action::ScanFolder(dir) => {
+                self.tree
+                    .folder_appeared(&dir, &self.cfg, &mut self.pending)
+            }
+            Action::Settle { path, complete } => {
+                let c = self.pending.0.entry(path).or_insert(Candidate {
+                    due: Instant::now() + QUIET,
+                    complete,
+                    last_stat: None,
+                });
+                c.due = Instant::now() + QUIET;
+                c.complete = complete;
+            }
         }
-        if !(complete || changing) || !watch::wanted(path, &self.cfg) {
-            return;
-        }
-        let c = self.pending.0.entry(path.clone()).or_insert(Candidate {
-            due: Instant::now() + QUIET,
-            complete,
-            last_stat: None,
-        });
-        c.due = Instant::now() + QUIET;
-        c.complete = complete;
+    }
+}
+
+/// The paths of an event as they are on disk and in the configuration.
+struct OnDisk<'a> {
+    cfg: &'a Config,
+}
+
+impl events::View for OnDisk<'_> {
+    fn is_dir(&self, path: &Path) -> bool {
+        // `symlink_metadata`: a link to a folder is not walked.
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+    }
+
+    fn is_root(&self, path: &Path) -> bool {
+        Tree::is_root(self.cfg, path)
+    }
+
+    fn wanted(&self, path: &Path) -> bool {
+        watch::wanted(path, self.cfg)
     }
 }
