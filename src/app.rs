@@ -37,10 +37,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let cfg = config::load(cli.config.as_deref(), cli.db.as_deref())
         .map_err(|e| UsageError(e.to_string()))?;
     match cli.command {
-        Command::Run => match crate::install::before_run(&cfg) {
-            Some(code) => Ok(code),
-            None => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
-        },
+        Command::Run => crate::daemon::run(cfg),
         Command::Import {
             json,
             no_notify,

@@ -1,5 +1,6 @@
 //! `recoverd run`: the service's life on tokio. Reads top to bottom:
-//! take the database's lock → start the writer thread ([`writer`]) → watch the roots and
+//! take over SIGTERM, SIGINT and SIGHUP (before anything is logged) → say which watched folders
+//! do not exist yet → take the database's lock → start the writer thread ([`writer`]) → watch the roots and
 //! list what arrived while we were down ([`watch`]) → `READY=1` → loop over file events,
 //! settle timers, signals and the writer's reports → on SIGTERM, let the writer finish the file
 //! in hand for a few seconds at most → `STOPPING=1`.
@@ -8,12 +9,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use notify::Event;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::config::{self, Config};
@@ -42,19 +45,46 @@ const RETRY_PENDING_MAX: Duration = Duration::from_secs(60);
 /// Longest a stop waits for the writer to finish the file in hand.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs the service until SIGTERM or SIGINT.
+/// Runs the service until SIGTERM or SIGINT; the exit code is
+/// [`crate::install::EXIT_NO_DATA_DIR`] when the data folder cannot be created (see
+/// [`crate::install::before_run`]).
 ///
 /// # Errors
-/// When another `recoverd run` holds the database ([`UsageError`]: exit 2), the runtime cannot
+/// When another `recoverd run` holds the database ([`crate::app::UsageError`]: exit 2), the runtime cannot
 /// start, or the writer thread died (so that systemd restarts the service).
-pub fn run(cfg: Config) -> Result<()> {
-    let _lock = lock_database(&cfg.database)?;
+pub fn run(cfg: Config) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(cfg))
+    rt.block_on(async {
+        // The handlers first: a stop asked for while the service starts (as soon as it has
+        // said anything) is a clean stop, not a death by the signal's default action.
+        let signals = Signals::install()?;
+        if let Some(code) = crate::install::before_run(&cfg) {
+            return Ok(code);
+        }
+        let _lock = lock_database(&cfg.database)?;
+        serve(cfg, signals).await.map(|()| ExitCode::SUCCESS)
+    })
+}
+
+/// The signals the service answers, taken over from their default actions.
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
 }
 
 /// The main loop's state.
@@ -68,7 +98,7 @@ struct Service {
     jobs: std::sync::mpsc::Sender<Job>,
 }
 
-async fn serve(cfg: Config) -> Result<()> {
+async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
     // 1. The writer thread; it opens the store (a database that cannot be opened does not stop
     //    the service: files wait, and it is tried again).
     let (job_tx, job_rx) = std::sync::mpsc::channel::<Job>();
@@ -103,17 +133,15 @@ async fn serve(cfg: Config) -> Result<()> {
         sd_notify::NotifyState::Status(&format!("watching {} folder(s)", svc.tree.roots())),
     ]);
     tracing::info!(roots = ?svc.cfg.watch, "recoverd is watching");
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let writer_died = loop {
         let next_due = svc.pending.0.values().map(|c| c.due).min();
         let sleep_until = next_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         let fresh_due = svc.tree.fresh_due();
         let poll_due = svc.tree.poll_due(&svc.cfg);
         tokio::select! {
-            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break false; }
-            _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break false; }
-            _ = sighup.recv() => svc.reload(),
+            _ = signals.term.recv() => { tracing::info!("SIGTERM: stopping"); break false; }
+            _ = signals.int.recv() => { tracing::info!("SIGINT: stopping"); break false; }
+            _ = signals.hup.recv() => svc.reload(),
             _ = tokio::time::sleep(poll_due), if svc.tree.needs_polling() => {
                 svc.tree.sync(&svc.cfg, &mut svc.pending);
                 svc.tree.poll(&svc.cfg, &mut svc.pending);
