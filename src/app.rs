@@ -2,7 +2,7 @@
 //! `daemon`. No domain math and no SQL here.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
@@ -13,11 +13,10 @@ use crate::announce;
 use crate::cli::{Cli, Command, Format, MarkAs, StatusFilter};
 use crate::config::{self, Config};
 use crate::effort;
-use crate::ingest;
 use crate::localtime;
 use crate::logging::printable;
 use crate::notifier::{self, Desktop};
-use crate::pipeline::{self, Options, Outcome};
+use crate::pipeline::{self, Options, Outcome, walk};
 use crate::render;
 use crate::store::{FileStatus, Store, Stored};
 
@@ -81,41 +80,21 @@ fn open(cfg: &Config) -> Result<Store> {
     Ok(store)
 }
 
-/// Every activity file under the given paths (recursive), in a stable order.
+/// Every activity file under the given paths, in a stable order: a folder (or a link to one
+/// given by name) is walked with [`walk::walk`]'s link policy; a file given by name is taken
+/// as it is.
 fn collect(paths: &[PathBuf], cfg: &Config) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, cfg, &mut out);
+            walk::walk(p, cfg, &mut |f| out.push(f), &mut |dir, e| {
+                tracing::warn!(path = %dir.display(), error = %e, "cannot read folder");
+            });
         } else {
             out.push(p.clone());
         }
     }
     out
-}
-
-fn walk(dir: &Path, cfg: &Config, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        tracing::warn!(path = %dir.display(), "cannot read folder");
-        return;
-    };
-    let mut entries: Vec<_> = rd.flatten().collect();
-    entries.sort_by_key(std::fs::DirEntry::file_name);
-    for e in entries {
-        let path = e.path();
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            walk(&path, cfg, out);
-        } else if !(ft.is_symlink() && path.is_dir())
-            && ingest::has_activity_extension(&path)
-            && !cfg.ignored(&path)
-        {
-            // A link to a file is read (the folder was chosen by hand); links to folders are not
-            // walked, they may loop. FIFOs, sockets and devices are listed too, so that each gets
-            // an answer (skipped, never opened).
-            out.push(path);
-        }
-    }
 }
 
 fn import(

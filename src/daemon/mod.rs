@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{self, Config};
 use crate::notifier::Desktop;
-use crate::pipeline::Outcome;
+use crate::pipeline::{self, Outcome};
 use crate::store::FileStatus;
 use counts::{Counts, log};
 use events::Action;
@@ -309,6 +309,6 @@ impl events::View for OnDisk<'_> {
     }
 
     fn wanted(&self, path: &Path) -> bool {
-        watch::wanted(path, self.cfg)
+        pipeline::walk::wanted(path, self.cfg)
     }
 }

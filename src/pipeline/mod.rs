@@ -10,6 +10,7 @@
 mod history;
 pub mod inflight;
 mod triage;
+pub mod walk;
 mod workers;
 mod writer;
 
