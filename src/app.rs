@@ -66,18 +66,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Opens the store and brings judgements up to date with the current `[athlete]` settings.
+/// Opens the store with its judgements up to date ([`pipeline::open_replanned`]).
 fn open(cfg: &Config) -> Result<Store> {
-    let mut store = Store::open(&cfg.database)
-        .with_context(|| format!("check that {} is writable", cfg.database.display()))?;
-    let n = pipeline::replan(&mut store, cfg, false)?;
-    if n > 0 {
-        tracing::info!(
-            activities = n,
-            "settings changed: recomputed effort and plans"
-        );
-    }
-    Ok(store)
+    pipeline::open_replanned(cfg)
+        .with_context(|| format!("check that {} is writable", cfg.database.display()))
 }
 
 /// Every activity file under the given paths, in a stable order: a folder (or a link to one

@@ -264,20 +264,11 @@ impl pipeline::Sink for Sink<'_> {
     }
 }
 
-/// Opens the store and brings judgements up to date; `None` (with a warning) when it cannot.
+/// Opens the store with its judgements up to date ([`pipeline::open_replanned`]); `None` (with
+/// a warning) when it cannot be opened.
 fn open_store(cfg: &Config) -> Option<Store> {
-    match Store::open(&cfg.database) {
-        Ok(mut store) => {
-            match pipeline::replan(&mut store, cfg, false) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    activities = n,
-                    "settings changed: recomputed effort and plans"
-                ),
-                Err(e) => tracing::warn!(error = %e, "could not recompute judgements"),
-            }
-            Some(store)
-        }
+    match pipeline::open_replanned(cfg) {
+        Ok(store) => Some(store),
         Err(e) => {
             tracing::warn!(
                 "{e}: files wait until it can be written (check that {} is writable)",

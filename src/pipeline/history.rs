@@ -223,6 +223,28 @@ pub(super) fn reassess(
     Ok(n)
 }
 
+/// Opens the store and brings its judgements up to date (settings changed, an older model,
+/// judgements a stopped import left to make again): what every command and the service do
+/// first. A replan that fails is a warning, not an error: the judgements stay as they were
+/// until the next open or `recoverd replan`, and the store is still usable.
+///
+/// # Errors
+/// When the database cannot be opened.
+pub fn open_replanned(cfg: &Config) -> Result<Store, StoreError> {
+    let mut store = Store::open(&cfg.database)?;
+    match replan(&mut store, cfg, false) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            activities = n,
+            "settings changed: recomputed effort and plans"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not recompute judgements; `recoverd replan` will")
+        }
+    }
+    Ok(store)
+}
+
 /// Recomputes every judgement made with other settings or an older model (or all), from the
 /// stored streams, not the files, oldest first. Returns how many were recomputed.
 ///

@@ -14,7 +14,7 @@ pub mod walk;
 mod workers;
 mod writer;
 
-pub use history::{Session, replan, replan_ids};
+pub use history::{Session, open_replanned, replan, replan_ids};
 pub use workers::{gunzip, parse_content};
 
 use triage::{interrupted, settled_before, strike_interrupted, triage_all};
