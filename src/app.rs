@@ -9,7 +9,6 @@ use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
 use jiff::tz::TimeZone;
 
-use crate::announce;
 use crate::cli::{Cli, Command, Format, MarkAs, StatusFilter};
 use crate::config::{self, Config};
 use crate::effort;
@@ -252,15 +251,9 @@ impl Progress {
     }
 }
 
-/// What [`announce::notices`] decides for the activities an import stored.
+/// What [`crate::announce::notices`] decides for the activities an import stored.
 fn announce(store: &Store, new_ids: &[i64], tz: &TimeZone) -> Result<()> {
-    let mut arrived = Vec::with_capacity(new_ids.len());
-    for &id in new_ids {
-        if let Some(end) = store.activity_end(id)? {
-            arrived.push((id, end));
-        }
-    }
-    let items = notifier::with_activities(store, &announce::notices(&arrived, Utc::now()))?;
+    let items = notifier::notices_for(store, new_ids, Utc::now())?;
     if items.is_empty() {
         return Ok(());
     }

@@ -1,7 +1,7 @@
 //! `recoverd run`: the service's life on tokio. Reads top to bottom:
 //! take over SIGTERM, SIGINT and SIGHUP (before anything is logged) → say which watched folders
-//! do not exist yet → take the database's lock → start the writer thread ([`writer`]) → watch the roots and
-//! list what arrived while we were down ([`watch`]) → `READY=1` → loop over file events,
+//! do not exist yet → take the database's lock → start the writer thread (`writer.rs`) → watch the roots and
+//! list what arrived while we were down (`watch.rs`) → `READY=1` → loop over file events,
 //! settle timers, signals and the writer's reports → on SIGTERM, let the writer finish the file
 //! in hand for a few seconds at most → `STOPPING=1`.
 //!
