@@ -14,8 +14,8 @@ pub mod walk;
 mod workers;
 mod writer;
 
+pub use crate::ingest::content::{gunzip, parse_content};
 pub use history::{Session, open_replanned, replan, replan_ids};
-pub use workers::{gunzip, parse_content};
 
 use triage::{interrupted, settled_before, strike_interrupted, triage_all};
 use workers::{Queue, Reading, load_guarded, next_work};

@@ -2,12 +2,11 @@
 //! each item: read, hash, parse (gzip opened transparently), under the per-file guard.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{Loaded, Task, Work};
+use super::{Loaded, Task, Work, parse_content};
 use crate::ingest::archive::{self, Hint, Members, StravaIndex};
 use crate::ingest::{self, FailureKind, IngestError, Limits, Parsed, Sniffed};
 use crate::pipeline::inflight;
@@ -212,57 +211,4 @@ pub(super) fn parse_or_salvage(
         }
         other => other,
     }
-}
-
-/// Parses content, opening gzip transparently (bounded by the size limit).
-///
-/// # Errors
-/// [`IngestError`].
-pub fn parse_content(bytes: &[u8], limits: Limits) -> Result<Parsed, IngestError> {
-    match ingest::sniff(bytes) {
-        Sniffed::Gzip => {
-            let inner = gunzip(bytes, limits)?;
-            if matches!(ingest::sniff(&inner), Sniffed::Gzip | Sniffed::Zip) {
-                return Err(IngestError {
-                    kind: FailureKind::Damaged,
-                    message: "a compressed file inside a compressed file is not an activity".into(),
-                });
-            }
-            ingest::read_bytes(&inner)
-        }
-        Sniffed::Zip => Err(IngestError {
-            kind: FailureKind::Damaged,
-            message: "zip archives are read by `recoverd import`, member by member".into(),
-        }),
-        _ => ingest::read_bytes(bytes),
-    }
-}
-
-/// Decompresses gzip, refusing output past the size limit (a gzip bomb).
-///
-/// # Errors
-/// [`IngestError`] when damaged or too large.
-pub fn gunzip(bytes: &[u8], limits: Limits) -> Result<Vec<u8>, IngestError> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes)
-        .take(limits.max_file_bytes + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| IngestError {
-            kind: if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                FailureKind::Truncated
-            } else {
-                FailureKind::Damaged
-            },
-            message: format!("the gzip data is damaged or cut short: {e}"),
-        })?;
-    if out.len() as u64 > limits.max_file_bytes {
-        return Err(IngestError {
-            kind: FailureKind::TooLarge,
-            message: format!(
-                "the gzip data expands past the {} MB limit (max_file_mb); refused",
-                limits.max_file_bytes / (1024 * 1024)
-            ),
-        });
-    }
-    Ok(out)
 }
