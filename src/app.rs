@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 use jiff::tz::TimeZone;
 
@@ -17,7 +17,7 @@ use crate::logging::printable;
 use crate::notifier::{self, Desktop};
 use crate::pipeline::{self, Options, Outcome, walk};
 use crate::render;
-use crate::store::{FileStatus, Store, Stored};
+use crate::store::{FileStatus, Store, StoreError, Stored};
 
 /// A failure the user caused (usage or config): exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +67,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// Opens the store with its judgements up to date ([`pipeline::open_replanned`]).
 fn open(cfg: &Config) -> Result<Store> {
-    pipeline::open_replanned(cfg)
-        .with_context(|| format!("check that {} is writable", cfg.database.display()))
+    pipeline::open_replanned(cfg).map_err(|e| match e {
+        // Not a fault that passes: the user must pick another file or another binary (exit 2).
+        newer @ StoreError::Newer { .. } => anyhow::Error::new(UsageError(format!(
+            "the database {}: {newer}",
+            cfg.database.display()
+        ))),
+        other => anyhow::Error::new(other)
+            .context(format!("check that {} is writable", cfg.database.display())),
+    })
 }
 
 /// Every activity file under the given paths, in a stable order: a folder (or a link to one

@@ -39,6 +39,22 @@ pub fn start_zone(a: &Activity, tz: &TimeZone) -> TimeZone {
         .map_or_else(|| tz.clone(), TimeZone::fixed)
 }
 
+/// The activity's start in [`start_zone`] with `pattern`, followed by the file's UTC offset when
+/// that differs from the runner's zone at that instant (a run abroad), so that the start and the
+/// plan's times, which are in the runner's zone, are not read as one clock.
+#[must_use]
+pub fn format_start(a: &Activity, tz: &TimeZone, pattern: &str) -> String {
+    let own = start_zone(a, tz);
+    let text = format(a.start, &own, pattern);
+    let at = timestamp(a.start);
+    let offset = own.to_offset(at);
+    if offset == tz.to_offset(at) {
+        text
+    } else {
+        format!("{text} (UTC{offset})")
+    }
+}
+
 /// The local calendar day an activity counts for (§5): its start in [`start_zone`].
 #[must_use]
 pub fn activity_day(a: &Activity, tz: &TimeZone) -> NaiveDate {
@@ -113,6 +129,37 @@ mod tests {
 
     fn ny() -> TimeZone {
         TimeZone::get("America/New_York").unwrap_or(TimeZone::UTC)
+    }
+
+    #[test]
+    fn a_start_abroad_names_its_offset() {
+        let a = Activity {
+            format: crate::model::Format::Fit,
+            sport: "running".into(),
+            sub_sport: None,
+            name: None,
+            start: at("2026-07-04T13:00:00Z"),
+            end: at("2026-07-04T14:00:00Z"),
+            utc_offset_s: Some(7200),
+            elapsed_s: 3600.0,
+            moving_s: None,
+            distance_m: None,
+            avg_hr: None,
+            max_hr: None,
+            avg_temperature_c: None,
+            hr: Vec::new(),
+            legs: Vec::new(),
+            device: crate::model::Device::default(),
+            time_created: None,
+            watch: crate::model::WatchFigures::default(),
+            marked_race: false,
+            warnings: Vec::new(),
+        };
+        // Recorded in Berlin (UTC+2 in July), read by a runner in New York: the offset is named.
+        assert_eq!(format_start(&a, &ny(), "%H:%M"), "15:00 (UTC+02)");
+        // Read in Berlin, the same clock: nothing added.
+        let berlin = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC);
+        assert_eq!(format_start(&a, &berlin, "%H:%M"), "15:00");
     }
 
     #[test]

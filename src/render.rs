@@ -145,11 +145,7 @@ fn facts(s: &Stored, a: &Assessment, tz: &TimeZone) -> Vec<String> {
     let act = &s.activity;
     let mut lines = vec![format!(
         "{} · {} · {}",
-        localtime::format(
-            act.start,
-            &localtime::start_zone(act, tz),
-            "%a %-d %b %Y, %H:%M"
-        ),
+        localtime::format_start(act, tz, "%a %-d %b %Y, %H:%M"),
         duration(act.elapsed_s),
         act.distance_m
             .map_or_else(|| "no distance".into(), |d| format!("{:.2} km", d / 1000.0))

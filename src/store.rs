@@ -326,7 +326,6 @@ impl Store {
         let conn = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
         Self::init(conn).map_err(|e| match e {
             StoreError::Sqlite(s) => open_err(Box::new(s)),
-            newer @ StoreError::Newer { .. } => open_err(newer.to_string().into()),
             other => other,
         })
     }

@@ -696,8 +696,10 @@ fn a_database_from_a_newer_recoverd_is_refused_and_doctor_fails() {
         &["import", "--no-notify", f.to_str().unwrap_or_default()],
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    // Not a fault that passes: the user must choose (exit 2, one sentence naming the file).
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("schema version is 999"), "{err}");
+    assert!(err.contains(db.to_str().unwrap_or_default()), "{err}");
     // Untouched: still the newer version.
     let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
     let v: i64 = conn
