@@ -12,7 +12,7 @@ use std::time::Instant;
 use chrono::{Duration, TimeZone as _, Utc};
 use recoverd::model::{Activity, Device, Format, HrSample, WatchFigures};
 use recoverd::plan::{self, History};
-use recoverd::store::{FileMeta, Store};
+use recoverd::store::{FileMeta, NewActivity, Store};
 
 fn activity(i: usize) -> Activity {
     let secs = 1800 + ((i as u32).wrapping_mul(2_654_435_761) % 12_601);
@@ -65,7 +65,17 @@ fn fill(config: &Path, db: &Path, n: usize) {
             mtime_ns: 1,
         };
         store
-            .insert_activity(None, &meta, &a, &s, &key, Utc::now())
+            .insert_activity(
+                None,
+                &meta,
+                NewActivity {
+                    activity: &a,
+                    peak_10s_hr: recoverd::effort::peak_10s(&a.hr),
+                },
+                &s,
+                &key,
+                Utc::now(),
+            )
             .unwrap_or_else(|e| panic!("{e}"));
     }
     store.end_batch().unwrap_or_else(|e| panic!("{e}"));

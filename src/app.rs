@@ -29,6 +29,18 @@ pub struct UsageError(pub String);
 /// # Errors
 /// Anything that stops the command; `main` prints it once.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // Generated from the command-line definition alone: no config needed (nor read).
+    match cli.command {
+        Command::Completions { shell } => {
+            crate::cli::completions(shell, &mut std::io::stdout().lock())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man => {
+            crate::cli::man(&mut std::io::stdout().lock())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     if let Some(file) = &cli.config {
         config::require_file(file).map_err(|e| UsageError(e.to_string()))?;
     }
@@ -62,6 +74,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Forget { id } => forget(&cfg, id),
         Command::InstallService { enable } => crate::install::install_service(&cfg, enable),
         Command::Doctor => Ok(doctor(&cfg)),
+        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }
 

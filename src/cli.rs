@@ -1,8 +1,9 @@
 //! The command-line surface (clap types only).
 
+use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 /// Turns a finished run's FIT/GPX/TCX file into a tailored recovery plan.
 #[derive(Debug, Parser)]
@@ -101,6 +102,34 @@ pub enum Command {
     },
     /// Check config, folders, database and the notification service.
     Doctor,
+    /// Print a shell completion script (see the README for where to put it).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `recoverd man > recoverd.1`.
+    Man,
+}
+
+/// Writes the completion script for `shell` to `out`.
+///
+/// # Errors
+/// Writing to `out` failed (a closed pipe: an error, not a panic as `clap_complete::generate`).
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) -> std::io::Result<()> {
+    use clap_complete::Generator as _;
+    let mut cmd = Cli::command();
+    cmd.set_bin_name("recoverd");
+    cmd.build();
+    shell.try_generate(&cmd, out).map_err(std::io::Error::other)
+}
+
+/// Writes the man page (recoverd(1), its commands listed) to `out`.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn man(out: &mut dyn Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(Cli::command()).render(out)
 }
 
 /// `show` formats.
@@ -134,4 +163,48 @@ pub enum StatusFilter {
     Skipped,
     /// Waiting.
     Pending,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum as _;
+
+    use super::*;
+
+    fn subcommands() -> Vec<String> {
+        Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn completions_name_every_subcommand_in_every_shell() {
+        let names = subcommands();
+        assert!(names.contains(&"install-service".to_string()), "{names:?}");
+        for shell in clap_complete::Shell::value_variants() {
+            let mut out = Vec::new();
+            completions(*shell, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            for name in &names {
+                assert!(text.contains(name.as_str()), "{shell}: no {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn man_page_names_every_subcommand() {
+        let mut out = Vec::new();
+        man(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH recoverd 1"),
+            "{text}"
+        );
+        assert!(text.contains(".SH SUBCOMMANDS"));
+        // roff escapes '-' as "\-".
+        for name in subcommands() {
+            assert!(text.contains(&name.replace('-', "\\-")), "no {name}");
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::effort::{AthleteSettings, Sex};
+use crate::model::{AthleteSettings, Sex};
 
 /// Default ignore patterns: partial downloads and sync tools' temporary names.
 pub const DEFAULT_IGNORE: &[&str] = &["*.tmp", "*.part", ".syncthing.*", "~syncthing~*"];
@@ -401,7 +401,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("config.toml");
         let db = dir.path().join("r.db");
-        std::fs::write(&path, "timezone = \"Mars/Olympus\"\n").unwrap_or_default();
+        std::fs::write(&path, "timezone = \"Mars/Olympus\"\n").unwrap();
         let err = load(Some(&path), Some(&db))
             .err()
             .map(|e| e.to_string())
@@ -410,7 +410,7 @@ mod tests {
             err.contains("timezone") && err.contains("Mars/Olympus"),
             "{err}"
         );
-        std::fs::write(&path, "timezone = \"America/New_York\"\n").unwrap_or_default();
+        std::fs::write(&path, "timezone = \"America/New_York\"\n").unwrap();
         let cfg = load(Some(&path), Some(&db)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cfg.timezone.iana_name(), Some("America/New_York"));
     }
@@ -523,7 +523,7 @@ mod tests {
             err.contains("nope.toml") && err.contains("does not exist"),
             "{err}"
         );
-        std::fs::write(&missing, "").unwrap_or_default();
+        std::fs::write(&missing, "").unwrap();
         assert!(require_file(&missing).is_ok());
     }
 
@@ -531,7 +531,7 @@ mod tests {
     fn relative_watch_in_a_file_names_the_key_and_the_file() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let file = dir.path().join("config.toml");
-        std::fs::write(&file, "watch = [\"Activities\"]\n").unwrap_or_default();
+        std::fs::write(&file, "watch = [\"Activities\"]\n").unwrap();
         let err = load(Some(&file), Some(&dir.path().join("db")))
             .err()
             .map(|e| e.to_string())

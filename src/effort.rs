@@ -28,61 +28,23 @@ const IMPLAUSIBLE_TRIMP_PER_H: f64 = 400.0;
 /// The longest recovery window we give (Garmin/Firstbeat's cap).
 pub const MAX_RECOVERY_H: u32 = 96;
 
-/// Sex as the model uses it: it sets the Banister exponent b.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Sex {
-    /// b = 1.92
-    Male,
-    /// b = 1.67
-    Female,
-    /// b = 1.795, the mean of the two
-    #[default]
-    Unspecified,
-}
-
-impl Sex {
-    /// Banister's exponent b.
-    #[must_use]
-    pub const fn b(self) -> f64 {
-        match self {
-            Self::Male => 1.92,
-            Self::Female => 1.67,
-            Self::Unspecified => 1.795,
-        }
-    }
-
-    /// The config / JSON name.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Male => "male",
-            Self::Female => "female",
-            Self::Unspecified => "unspecified",
-        }
-    }
-}
-
-/// What the user configured under `[athlete]`; every value optional.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct AthleteSettings {
-    /// Maximum heart rate, bpm.
-    pub max_hr: Option<u16>,
-    /// Resting heart rate, bpm.
-    pub resting_hr: Option<u16>,
-    /// Lactate-threshold heart rate, bpm.
-    pub threshold_hr: Option<u16>,
-    /// Sex, for Banister's b.
-    pub sex: Sex,
-    /// Year of birth, for Tanaka's max-HR formula.
-    pub birth_year: Option<i32>,
-    /// Body mass, kg, for food doses.
-    pub weight_kg: Option<f64>,
-}
+pub use crate::model::{AthleteSettings, Sex};
 
 /// Where a physiology value came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Source {
     /// `[athlete]` in the config.
     Config,
@@ -99,14 +61,8 @@ pub enum Source {
 impl Source {
     /// The lowercase name used in JSON and the database.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Config => "config",
-            Self::Device => "device",
-            Self::Observed => "observed",
-            Self::Formula => "formula",
-            Self::Default => "default",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -343,8 +299,20 @@ pub fn resolve_athlete(
 }
 
 /// Which heart-rate data the load came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum HrSource {
     /// A stream covering ≥ 60 % of moving time.
     Stream,
@@ -357,18 +325,28 @@ pub enum HrSource {
 impl HrSource {
     /// The lowercase name used in JSON and the database.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Stream => "stream",
-            Self::Average => "average",
-            Self::None => "none",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
 /// The effort classes, in rising order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EffortClass {
     /// HRSS < 25
     Easy,
@@ -385,14 +363,8 @@ pub enum EffortClass {
 impl EffortClass {
     /// The snake_case name used in JSON.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Easy => "easy",
-            Self::Moderate => "moderate",
-            Self::Hard => "hard",
-            Self::VeryHard => "very_hard",
-            Self::Max => "max",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// Words for people ("very hard").
@@ -410,14 +382,7 @@ impl EffortClass {
     /// Parses [`EffortClass::as_str`].
     #[must_use]
     pub fn from_name(s: &str) -> Option<Self> {
-        Some(match s {
-            "easy" => Self::Easy,
-            "moderate" => Self::Moderate,
-            "hard" => Self::Hard,
-            "very_hard" => Self::VeryHard,
-            "max" => Self::Max,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 
     /// Load class from HRSS (lower edges inclusive).
@@ -484,6 +449,15 @@ pub struct Effort {
     pub class: EffortClass,
     /// The heart-rate data failed the plausibility guard (TRIMP/h > 400); class from moving time.
     pub implausible: bool,
+}
+
+impl Effort {
+    /// The training load this activity adds to the history (MODEL.md §5): HRSS, unless the
+    /// heart-rate data failed the plausibility guard; `None` without heart rate.
+    #[must_use]
+    pub fn load(&self) -> Option<f64> {
+        self.hrss.filter(|_| !self.implausible)
+    }
 }
 
 /// A cleaned stream: (t, bpm) of plausible samples in time order.
@@ -667,11 +641,7 @@ pub fn implausible(trimp: f64, moving_s: f64) -> bool {
 /// Judges one activity's effort.
 #[must_use]
 pub fn assess(activity: &Activity, athlete: &Athlete) -> Effort {
-    let moving_s = activity
-        .moving_s
-        .filter(|m| *m > 0.0)
-        .unwrap_or(activity.elapsed_s)
-        .max(0.0);
+    let moving_s = activity.duration_s().max(0.0);
     let stream = clean(&activity.hr);
     let (trimp_s, edwards_s, covered) = integrate(&stream, athlete);
     let (hr_source, trimp, edwards) = if moving_s > 0.0 && covered >= STREAM_COVERAGE * moving_s {
@@ -776,10 +746,8 @@ pub struct Extension {
 #[must_use]
 pub fn recovery_hours(effort: &Effort) -> u32 {
     let floor = f64::from(effort.class.floor_hours());
-    let h = match effort.hrss {
-        Some(h) if effort.hr_source != HrSource::None && !effort.implausible => {
-            (0.24 * h).max(floor).min(f64::from(MAX_RECOVERY_H))
-        }
+    let h = match effort.load() {
+        Some(h) => (0.24 * h).max(floor).min(f64::from(MAX_RECOVERY_H)),
         _ => floor,
     };
     // Round half up; tiny float noise below .5 must not flip it.
@@ -792,11 +760,7 @@ pub fn long_race(activity: &Activity, effort: &Effort, is_race: bool) -> Option<
     if !is_race || activity.sport != "running" {
         return None;
     }
-    let minutes = activity
-        .moving_s
-        .filter(|m| *m > 0.0)
-        .unwrap_or(activity.elapsed_s)
-        / 60.0;
+    let minutes = activity.duration_s() / 60.0;
     let km = activity.distance_m.unwrap_or(0.0) / 1000.0;
     if minutes >= 150.0 || km >= 30.0 {
         Some(LongRace::Marathon)
@@ -1261,6 +1225,23 @@ mod tests {
         // With x clamped to [0, 1], a real stream stays below the bound (60 · 0.64 · e^1.92 ≈ 262/h).
         let e = assess(&session(&[(60, 240)]), &reference());
         assert!(!e.implausible);
+    }
+
+    #[test]
+    fn load_is_hrss_unless_implausible_and_duration_is_moving_else_elapsed() {
+        let mut e = assess(&session(&[(60, 150)]), &reference());
+        assert!(e.hrss.is_some());
+        assert_eq!(e.load(), e.hrss);
+        e.implausible = true;
+        assert_eq!(e.load(), None);
+        let mut a = session(&[(60, 150)]);
+        a.elapsed_s = 4000.0;
+        a.moving_s = Some(3000.0);
+        assert!((a.duration_s() - 3000.0).abs() < f64::EPSILON);
+        a.moving_s = Some(0.0);
+        assert!((a.duration_s() - 4000.0).abs() < f64::EPSILON);
+        a.moving_s = None;
+        assert!((a.duration_s() - 4000.0).abs() < f64::EPSILON);
     }
 
     fn observed(v: f64) -> PeakCheck {

@@ -1,12 +1,28 @@
 //! Plain domain data shared by every module: an activity as read from a file, its heart-rate
-//! stream and the figures the watch wrote about it. No parser, database or runtime types here.
+//! stream and the figures the watch wrote about it, the athlete's settings, and a stored
+//! activity with its judgement ([`Stored`], what `render` and `notifier` show). No parser,
+//! database or runtime types here.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::plan::Assessment;
+
 /// The container format a file was read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Format {
     /// Garmin/ANT Flexible and Interoperable Data Transfer.
     Fit,
@@ -19,23 +35,14 @@ pub enum Format {
 impl Format {
     /// The lowercase name used in the database and in JSON.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Fit => "fit",
-            Self::Gpx => "gpx",
-            Self::Tcx => "tcx",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// Parses the name written by [`Format::as_str`].
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "fit" => Some(Self::Fit),
-            "gpx" => Some(Self::Gpx),
-            "tcx" => Some(Self::Tcx),
-            _ => None,
-        }
+        name.parse().ok()
     }
 }
 
@@ -138,6 +145,107 @@ pub struct Activity {
     pub warnings: Vec<String>,
 }
 
+/// Sex as the model uses it: it sets the Banister exponent b.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Sex {
+    /// b = 1.92
+    Male,
+    /// b = 1.67
+    Female,
+    /// b = 1.795, the mean of the two
+    #[default]
+    Unspecified,
+}
+
+impl Sex {
+    /// Banister's exponent b.
+    #[must_use]
+    pub const fn b(self) -> f64 {
+        match self {
+            Self::Male => 1.92,
+            Self::Female => 1.67,
+            Self::Unspecified => 1.795,
+        }
+    }
+
+    /// The config / JSON name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// What the user configured under `[athlete]`; every value optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AthleteSettings {
+    /// Maximum heart rate, bpm.
+    pub max_hr: Option<u16>,
+    /// Resting heart rate, bpm.
+    pub resting_hr: Option<u16>,
+    /// Lactate-threshold heart rate, bpm.
+    pub threshold_hr: Option<u16>,
+    /// Sex, for Banister's b.
+    pub sex: Sex,
+    /// Year of birth, for Tanaka's max-HR formula.
+    pub birth_year: Option<i32>,
+    /// Body mass, kg, for food doses.
+    pub weight_kg: Option<f64>,
+}
+
+/// A stored activity with its id and judgement.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// Row id.
+    pub id: i64,
+    /// Source path.
+    pub source_path: String,
+    /// Content hash.
+    pub sha256: String,
+    /// The activity (with its stream).
+    pub activity: Activity,
+    /// The judgement, if computed.
+    pub assessment: Option<Assessment>,
+    /// The runner said it was a race (`true`) or training (`false`) with `recoverd mark`.
+    pub race_mark: Option<bool>,
+}
+
+impl Activity {
+    /// How long the activity lasted for the model: the timer (moving) time when the file gives
+    /// a positive one, else the elapsed time.
+    #[must_use]
+    pub fn duration_s(&self) -> f64 {
+        self.moving_s.filter(|m| *m > 0.0).unwrap_or(self.elapsed_s)
+    }
+}
+
+/// Two reads start at most this far apart to be the same activity (with [`same_activity`]).
+pub const SAME_START_WINDOW_S: i64 = 60;
+
+/// The duplicate rule for an activity read from another file (a re-export, another device's copy)
+/// against a stored one that starts within [`SAME_START_WINDOW_S`]: the same sport (or either
+/// unknown, `generic`) and an elapsed time within 5 % of the longer. (The same FIT device serial
+/// and creation time also make it the same: that is an identity the store looks up.)
+#[must_use]
+pub fn same_activity(a: &Activity, stored_sport: &str, stored_elapsed_s: f64) -> bool {
+    let same_sport = stored_sport == a.sport || stored_sport == "generic" || a.sport == "generic";
+    let longer = stored_elapsed_s.max(a.elapsed_s);
+    same_sport && (stored_elapsed_s - a.elapsed_s).abs() <= 0.05 * longer
+}
+
 /// Sample-based heart-rate summary as recorded: the plain mean and the maximum of the non-zero
 /// samples (0 is how devices write "no reading"). Cleaning for the effort model is stricter.
 #[must_use]
@@ -162,4 +270,45 @@ pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let dl = (lon2 - lon1).to_radians();
     let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
     2.0 * R * a.sqrt().min(1.0).asin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(sport: &str, elapsed_s: f64) -> Activity {
+        let start = DateTime::from_timestamp(1_717_228_800, 0).unwrap();
+        Activity {
+            format: Format::Fit,
+            sport: sport.into(),
+            sub_sport: None,
+            name: None,
+            start,
+            end: start,
+            utc_offset_s: None,
+            elapsed_s,
+            moving_s: None,
+            distance_m: None,
+            avg_hr: None,
+            max_hr: None,
+            avg_temperature_c: None,
+            hr: vec![],
+            legs: vec![],
+            device: Device::default(),
+            time_created: None,
+            watch: WatchFigures::default(),
+            marked_race: false,
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn same_activity_is_same_sport_and_elapsed_within_five_percent() {
+        let a = run("running", 3600.0);
+        assert!(same_activity(&a, "running", 3780.0));
+        assert!(same_activity(&a, "generic", 3500.0));
+        assert!(!same_activity(&a, "running", 3800.0));
+        assert!(!same_activity(&a, "cycling", 3600.0));
+        assert!(same_activity(&run("generic", 3600.0), "cycling", 3600.0));
+    }
 }

@@ -7,8 +7,9 @@ use jiff::tz::TimeZone;
 use notify_rust::{Notification, Timeout, Urgency};
 
 use crate::announce::Notice;
+use crate::model::Stored;
 use crate::render;
-use crate::store::{Store, StoreError, Stored};
+use crate::store::{Store, StoreError};
 
 /// Longest wait for the notification server's answer to one notification.
 const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

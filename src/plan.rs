@@ -16,8 +16,20 @@ use crate::localtime;
 use crate::model::Activity;
 
 /// The article's tactics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Tactic {
     /// Walk it off; easy non-impact movement later.
     KeepMoving,
@@ -44,37 +56,14 @@ pub enum Tactic {
 impl Tactic {
     /// The id used in JSON and the database.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::KeepMoving => "keep_moving",
-            Self::IceBath => "ice_bath",
-            Self::Hydrate => "hydrate",
-            Self::HealthyEating => "healthy_eating",
-            Self::Compression => "compression",
-            Self::Elevation => "elevation",
-            Self::LightMassage => "light_massage",
-            Self::FoamRoller => "foam_roller",
-            Self::Rest => "rest",
-            Self::ReturnToTraining => "return_to_training",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// Parses [`Tactic::as_str`].
     #[must_use]
     pub fn from_name(s: &str) -> Option<Self> {
-        Some(match s {
-            "keep_moving" => Self::KeepMoving,
-            "ice_bath" => Self::IceBath,
-            "hydrate" => Self::Hydrate,
-            "healthy_eating" => Self::HealthyEating,
-            "compression" => Self::Compression,
-            "elevation" => Self::Elevation,
-            "light_massage" => Self::LightMassage,
-            "foam_roller" => Self::FoamRoller,
-            "rest" => Self::Rest,
-            "return_to_training" => Self::ReturnToTraining,
-            _ => return None,
-        })
+        s.parse().ok()
     }
 }
 
@@ -147,8 +136,20 @@ impl RaceKind {
 }
 
 /// Who said an activity was a race (MODEL.md §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RaceSource {
     /// A race word in its name.
     Name,
@@ -163,13 +164,8 @@ pub enum RaceSource {
 impl RaceSource {
     /// The JSON name.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::Export => "export",
-            Self::Distance => "distance",
-            Self::Marked => "marked",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -323,7 +319,7 @@ pub fn evaluate(
     let eff = effort::assess(activity, &athlete);
     let day = localtime::activity_day(activity, tz);
     let mut loads = history.daily_loads.clone();
-    if let Some(h) = eff.hrss.filter(|_| !eff.implausible) {
+    if let Some(h) = eff.load() {
         loads.push((day, h));
     }
     let pmc = effort::pmc_on(&loads, day);
@@ -487,10 +483,7 @@ pub fn build(
     race: Option<RaceKind>,
     athlete: &Athlete,
 ) -> Vec<PlanItem> {
-    let moving_s = activity
-        .moving_s
-        .filter(|m| *m > 0.0)
-        .unwrap_or(activity.elapsed_s);
+    let moving_s = activity.duration_s();
     let c = Ctx {
         activity,
         eff,

@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 
 use crate::effort::{Athlete, HrSource};
 use crate::localtime;
-use crate::model::Activity;
+use crate::model::{Activity, Stored};
 use crate::plan::{Assessment, PlanItem, RaceKind, Tactic};
-use crate::store::Stored;
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -49,7 +48,7 @@ pub fn title(a: &Activity, race: Option<RaceKind>) -> String {
 pub fn size(a: &Activity) -> String {
     match a.distance_m.filter(|d| *d >= 100.0) {
         Some(d) => format!("{:.1} km", d / 1000.0),
-        None => duration(a.moving_s.unwrap_or(a.elapsed_s)),
+        None => duration(a.duration_s()),
     }
 }
 

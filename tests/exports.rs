@@ -119,7 +119,7 @@ fn a_strava_export_zip_is_imported_with_names_and_types_and_routes_skipped() {
         .map(|(n, b)| (n.as_str(), b.clone()))
         .collect();
     let zip = home.path().join("export_12345.zip");
-    std::fs::write(&zip, support::zip(&borrowed)).unwrap_or_default();
+    std::fs::write(&zip, support::zip(&borrowed)).unwrap();
 
     let (c, rows, err) = import(home.path(), &zip);
     assert_eq!(count(&c, "imported"), 4, "{rows:?}\n{err}");
@@ -160,8 +160,8 @@ fn an_unpacked_strava_export_folder_gets_the_same_names() {
     let root = home.path().join("strava");
     for (name, bytes) in strava_members() {
         let p = root.join(name);
-        std::fs::create_dir_all(p.parent().unwrap_or(&root)).unwrap_or_default();
-        std::fs::write(p, bytes).unwrap_or_default();
+        std::fs::create_dir_all(p.parent().unwrap_or(&root)).unwrap();
+        std::fs::write(p, bytes).unwrap();
     }
     let (c, rows, _) = import(home.path(), &root);
     assert_eq!(count(&c, "imported"), 4, "{rows:?}");
@@ -213,7 +213,7 @@ fn a_garmin_export_skips_non_activity_fit_files_inside_nested_zips() {
         ),
     ]);
     let zip = home.path().join("garmin-export.zip");
-    std::fs::write(&zip, outer).unwrap_or_default();
+    std::fs::write(&zip, outer).unwrap();
 
     let (c, rows, err) = import(home.path(), &zip);
     assert_eq!(count(&c, "imported"), 3, "{rows:?}\n{err}");
@@ -257,7 +257,7 @@ fn a_zip_bomb_is_refused_within_a_100_mb_memory_limit_and_the_rest_is_imported()
     ]);
     drop(zeros);
     let zip = home.path().join("bomb.zip");
-    std::fs::write(&zip, outer).unwrap_or_default();
+    std::fs::write(&zip, outer).unwrap();
 
     // Address space is not capped (threads reserve it freely); the data segment is: every heap
     // allocation counts. Reading any member whole would pass the cap: the read would fail for
@@ -310,9 +310,9 @@ fn a_parallel_backfill_judges_history_as_one_file_at_a_time_in_order_does() {
     }
     let all = home_with("");
     let dir = all.path().join("history");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::create_dir_all(&dir).unwrap();
     for (name, bytes) in &files {
-        std::fs::write(dir.join(name), bytes).unwrap_or_default();
+        std::fs::write(dir.join(name), bytes).unwrap();
     }
     let (c, rows, err) = import(all.path(), &dir);
     assert_eq!(count(&c, "imported"), 16, "{rows:?}\n{err}");
@@ -320,7 +320,7 @@ fn a_parallel_backfill_judges_history_as_one_file_at_a_time_in_order_does() {
     let one_by_one = home_with("");
     for (name, bytes) in &files {
         let p = one_by_one.path().join(name);
-        std::fs::write(&p, bytes).unwrap_or_default();
+        std::fs::write(&p, bytes).unwrap();
         let (c, _, err) = import(one_by_one.path(), &p);
         assert_eq!(count(&c, "imported"), 1, "{err}");
     }

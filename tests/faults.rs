@@ -253,9 +253,9 @@ fn xml_bombs_are_refused_within_a_100_mb_memory_limit() {
     // stack per nesting level would not fit.
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = home.path().join("bombs");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::create_dir_all(&dir).unwrap();
     for (name, bytes) in xml_bombs() {
-        std::fs::write(dir.join(name), bytes).unwrap_or_default();
+        std::fs::write(dir.join(name), bytes).unwrap();
     }
     let out = Command::new("prlimit")
         .arg("--data=100000000")
@@ -295,7 +295,7 @@ fn sigkill_at_random_moments_during_a_burst_loses_nothing_and_repeats_nothing() 
     for i in 0..100 {
         let mut fa = FitActivity::segments(support::SERVICE_START + i * 3_600, &[(15, 140)]);
         fa.serial = 3_700_000_000 + i as u32;
-        std::fs::write(watch.join(format!("k{i:03}.fit")), fa.encode()).unwrap_or_default();
+        std::fs::write(watch.join(format!("k{i:03}.fit")), fa.encode()).unwrap();
     }
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
     for _ in 0..20 {
@@ -353,13 +353,13 @@ fn a_read_only_database_folder_leaves_files_pending_until_it_is_writable() {
         String::from_utf8_lossy(&out.stderr)
     );
     let db_dir = home.path().join(".local/share/recoverd");
-    std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o500)).unwrap_or_default();
+    std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o500)).unwrap();
 
     let log = home.path().join("service.log");
     let svc = Service::start_with(home.path(), None, Some(&log), true);
     std::thread::sleep(Duration::from_millis(500));
     let path = watch.join("while-read-only.fit");
-    std::fs::write(&path, fit(0)).unwrap_or_default();
+    std::fs::write(&path, fit(0)).unwrap();
     support::give_to_unprivileged(&path);
     assert!(
         wait_for_log(&log, "pending", 15),
@@ -369,7 +369,7 @@ fn a_read_only_database_folder_leaves_files_pending_until_it_is_writable() {
     let mut svc = svc;
     assert!(svc.child_running(), "the service keeps running");
 
-    std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o700)).unwrap_or_default();
+    std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     assert!(
         wait_for_log(&log, "imported", 30),
         "not imported once writable:\n{}",
@@ -397,7 +397,7 @@ fn a_database_locked_by_another_connection_leaves_files_pending_then_imports_the
     let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
     conn.execute_batch("BEGIN EXCLUSIVE")
         .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(watch.join("while-locked.fit"), fit(1)).unwrap_or_default();
+    std::fs::write(watch.join("while-locked.fit"), fit(1)).unwrap();
     // The service waits out its 5 s busy timeout, then leaves the file pending.
     assert!(
         wait_for_log(&log, "pending", 20),
@@ -418,10 +418,10 @@ fn a_database_locked_by_another_connection_leaves_files_pending_then_imports_the
 fn links_out_of_the_watched_folders_are_not_followed_and_links_within_are() {
     let (home, watch) = setup();
     let outside = home.path().join("elsewhere");
-    std::fs::create_dir_all(&outside).unwrap_or_default();
-    std::fs::write(outside.join("secret.fit"), fit(2)).unwrap_or_default();
-    std::fs::create_dir_all(watch.join("real")).unwrap_or_default();
-    std::fs::write(watch.join("real/inside.fit"), fit(3)).unwrap_or_default();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.fit"), fit(2)).unwrap();
+    std::fs::create_dir_all(watch.join("real")).unwrap();
+    std::fs::write(watch.join("real/inside.fit"), fit(3)).unwrap();
     let svc = Service::start(home.path(), None);
     std::thread::sleep(Duration::from_millis(500));
     std::os::unix::fs::symlink(outside.join("secret.fit"), watch.join("planted.fit"))
@@ -472,9 +472,9 @@ fn an_unreadable_file_is_reported_and_imported_once_it_can_be_read() {
     let svc = Service::start_with(home.path(), None, Some(&log), true);
     std::thread::sleep(Duration::from_millis(500));
     let path = watch.join("locked-away.fit");
-    std::fs::write(&path, fit(4)).unwrap_or_default();
+    std::fs::write(&path, fit(4)).unwrap();
     support::give_to_unprivileged(&path);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap_or_default();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
     assert!(
         wait_for_log(&log, "ermission denied", 15),
         "no permission failure logged:\n{}",
@@ -487,7 +487,7 @@ fn an_unreadable_file_is_reported_and_imported_once_it_can_be_read() {
         "{listed}"
     );
     // A chmod is a change: it is read again.
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap_or_default();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert!(
         wait_for_log(&log, "imported", 15),
         "not imported after chmod:\n{}",
@@ -503,7 +503,7 @@ fn names_that_are_not_utf8_work_in_import_and_in_the_service() {
     let name = OsStr::from_bytes(b"Lauf-\xe4\xf6\xfc-latin1.fit");
     let svc = Service::start(home.path(), None);
     std::thread::sleep(Duration::from_millis(500));
-    std::fs::write(watch.join(name), fit(6)).unwrap_or_default();
+    std::fs::write(watch.join(name), fit(6)).unwrap();
     let files = wait_imported(home.path(), 1, 15);
     assert_eq!(svc.stop(), Some(0));
     assert_eq!(files.len(), 1, "{files:?}");
@@ -516,8 +516,8 @@ fn names_that_are_not_utf8_work_in_import_and_in_the_service() {
     );
     // import: a folder holding another such name.
     let dir = home.path().join(OsStr::from_bytes(b"Ordner-\xff"));
-    std::fs::create_dir_all(&dir).unwrap_or_default();
-    std::fs::write(dir.join(OsStr::from_bytes(b"\xfe.fit")), fit(7)).unwrap_or_default();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(OsStr::from_bytes(b"\xfe.fit")), fit(7)).unwrap();
     let out = Command::new(support::bin())
         .arg("import")
         .arg(&dir)

@@ -476,7 +476,7 @@ fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
 fn a_hostile_file_in_a_batch_fails_alone_and_the_rest_is_stored() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = home.path().join("in");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::create_dir_all(&dir).unwrap();
     for (i, v) in ["1e15", "1e300", "inf", "-1e300", "NaN"].iter().enumerate() {
         std::fs::write(
             dir.join(format!("a{i}.tcx")),
@@ -484,10 +484,10 @@ fn a_hostile_file_in_a_batch_fails_alone_and_the_rest_is_stored() {
         )
         .unwrap_or_default();
     }
-    std::fs::write(dir.join("b.fit"), fit_session_elapsed(u64::MAX - 1)).unwrap_or_default();
-    std::fs::write(dir.join("c.tcx"), tcx_with("119", "1e309", "3", "1e10")).unwrap_or_default();
-    std::fs::write(dir.join("d.fit"), support::fit(0)).unwrap_or_default();
-    std::fs::write(dir.join("e.fit"), fit_session_elapsed(8 * 86_400_000)).unwrap_or_default();
+    std::fs::write(dir.join("b.fit"), fit_session_elapsed(u64::MAX - 1)).unwrap();
+    std::fs::write(dir.join("c.tcx"), tcx_with("119", "1e309", "3", "1e10")).unwrap();
+    std::fs::write(dir.join("d.fit"), support::fit(0)).unwrap();
+    std::fs::write(dir.join("e.fit"), fit_session_elapsed(8 * 86_400_000)).unwrap();
     let out = run_with_deadline(
         home.path(),
         &[
@@ -541,10 +541,10 @@ fn mkfifo(path: &Path) {
 fn import_of_a_fifo_a_link_to_one_and_a_folder_holding_one_answers_each_without_hanging() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = home.path().join("in");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::create_dir_all(&dir).unwrap();
     mkfifo(&dir.join("pipe.fit"));
     let _ = std::os::unix::fs::symlink(dir.join("pipe.fit"), dir.join("link.gpx"));
-    std::fs::write(dir.join("run.fit"), support::fit(1)).unwrap_or_default();
+    std::fs::write(dir.join("run.fit"), support::fit(1)).unwrap();
     // Given by name: the FIFO alone.
     let out = run_with_deadline(
         home.path(),
@@ -598,7 +598,7 @@ fn a_fifo_in_a_watched_folder_is_skipped_and_later_files_are_still_imported() {
     mkfifo(&watch.join("late.fit"));
     let _ = std::os::unix::fs::symlink(watch.join("late.fit"), watch.join("link.fit"));
     std::thread::sleep(Duration::from_millis(300));
-    std::fs::write(watch.join("run.fit"), support::fit(2)).unwrap_or_default();
+    std::fs::write(watch.join("run.fit"), support::fit(2)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut files = Vec::new();
     while Instant::now() < deadline && files.len() < 4 {
@@ -606,7 +606,7 @@ fn a_fifo_in_a_watched_folder_is_skipped_and_later_files_are_still_imported() {
         files = support::files_json(home.path());
     }
     // A later file still gets in: the writer is not stuck on the FIFO.
-    std::fs::write(watch.join("run2.fit"), support::fit(3)).unwrap_or_default();
+    std::fs::write(watch.join("run2.fit"), support::fit(3)).unwrap();
     let files2 = support::wait_imported(home.path(), 2, 60);
     assert_eq!(svc.stop(), Some(0), "SIGTERM stops it");
     assert_eq!(
@@ -638,7 +638,7 @@ fn zip_members_with_escaping_names_are_answered_not_dropped() {
         ("ok/run.fit", support::fit(5)),
     ]);
     let path = home.path().join("export.zip");
-    std::fs::write(&path, zip).unwrap_or_default();
+    std::fs::write(&path, zip).unwrap();
     let out = run_with_deadline(
         home.path(),
         &[
@@ -690,7 +690,7 @@ fn a_database_from_a_newer_recoverd_is_refused_and_doctor_fails() {
         "{text}"
     );
     let f = home.path().join("a.fit");
-    std::fs::write(&f, support::fit(0)).unwrap_or_default();
+    std::fs::write(&f, support::fit(0)).unwrap();
     let out = support::run(
         home.path(),
         &["import", "--no-notify", f.to_str().unwrap_or_default()],
@@ -713,7 +713,7 @@ fn names_with_control_characters_are_printed_escaped() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let name = "evil\n\u{1b}[2Jline\rtwo\u{7}.fit";
     let f = home.path().join(name);
-    std::fs::write(&f, b"not a fit file at all").unwrap_or_default();
+    std::fs::write(&f, b"not a fit file at all").unwrap();
     let out = run_with_deadline(
         home.path(),
         &["import", "--no-notify", f.to_str().unwrap_or_default()],
@@ -741,8 +741,8 @@ fn names_with_control_characters_are_printed_escaped() {
 fn a_huge_sparse_activities_csv_is_read_bounded_under_a_memory_limit() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let export = home.path().join("export");
-    std::fs::create_dir_all(export.join("activities")).unwrap_or_default();
-    std::fs::write(export.join("activities/1.fit"), support::fit(6)).unwrap_or_default();
+    std::fs::create_dir_all(export.join("activities")).unwrap();
+    std::fs::write(export.join("activities/1.fit"), support::fit(6)).unwrap();
     // 8 GB of nothing after a real header and row: read whole it could not fit.
     let csv =
         std::fs::File::create(export.join("activities.csv")).unwrap_or_else(|e| panic!("{e}"));
@@ -809,9 +809,9 @@ fn a_file_two_processes_died_on_is_failed_before_it_is_read_again() {
     cfg.notifications = false;
     let mut store = Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
     let killer = tmp.path().join("killer.fit");
-    std::fs::write(&killer, support::fit(1)).unwrap_or_default();
+    std::fs::write(&killer, support::fit(1)).unwrap();
     let other = tmp.path().join("other.fit");
-    std::fs::write(&other, support::fit(2)).unwrap_or_default();
+    std::fs::write(&other, support::fit(2)).unwrap();
     let now = chrono::Utc::now();
     let opts = pipeline::Options::default();
     let status = |store: &Store| {
@@ -873,7 +873,7 @@ fn a_file_two_processes_died_on_is_failed_before_it_is_read_again() {
 
     // A single death, then a clean read: imported as usual.
     let third = tmp.path().join("third.fit");
-    std::fs::write(&third, support::fit(3)).unwrap_or_default();
+    std::fs::write(&third, support::fit(3)).unwrap();
     dead_slot(&db, 3, &third);
     let mut outcomes = Vec::new();
     pipeline::process_paths(
@@ -919,7 +919,7 @@ fn import_stores_a_fit_cut_short_with_a_warning_and_a_longer_copy_replaces_it() 
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (whole, cut) = whole_and_cut(0);
     let cut_path = home.path().join("cut.fit");
-    std::fs::write(&cut_path, &cut).unwrap_or_default();
+    std::fs::write(&cut_path, &cut).unwrap();
     let out = run_with_deadline(
         home.path(),
         &[
@@ -943,7 +943,7 @@ fn import_stores_a_fit_cut_short_with_a_warning_and_a_longer_copy_replaces_it() 
     );
 
     let whole_path = home.path().join("whole.fit");
-    std::fs::write(&whole_path, &whole).unwrap_or_default();
+    std::fs::write(&whole_path, &whole).unwrap();
     let out = run_with_deadline(
         home.path(),
         &[
@@ -992,7 +992,7 @@ fn the_service_stores_a_fit_cut_short_once_it_has_not_changed_for_ten_minutes() 
     let (_, old_cut) = whole_and_cut(0);
     let (_, fresh_cut) = whole_and_cut(1);
     let old = watch.join("old.fit");
-    std::fs::write(&old, old_cut).unwrap_or_default();
+    std::fs::write(&old, old_cut).unwrap();
     set_mtime_ago(&old, 11 * 60);
     let svc = support::Service::start(home.path(), None);
     let files = support::wait_imported(home.path(), 1, 60);
@@ -1005,7 +1005,7 @@ fn the_service_stores_a_fit_cut_short_once_it_has_not_changed_for_ten_minutes() 
     );
     // A fresh one waits: pending, not failed, not stored.
     let fresh = watch.join("fresh.fit");
-    std::fs::write(&fresh, fresh_cut).unwrap_or_default();
+    std::fs::write(&fresh, fresh_cut).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     let files = support::files_json(home.path());
     assert_eq!(

@@ -371,7 +371,7 @@ fn import_every_file(dir: &Path, duplicates: &[&str]) {
 fn one_bad_file_gives_exit_1_and_the_rest_are_imported() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let inbox = home.path().join("in");
-    std::fs::create_dir_all(&inbox).unwrap_or_default();
+    std::fs::create_dir_all(&inbox).unwrap();
     std::fs::write(
         inbox.join("a.fit"),
         FitActivity::segments(START, &[(30, 140)]).encode(),
@@ -511,9 +511,9 @@ fn a_copy_with_heart_rate_replaces_a_stored_copy_without() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     support::reference_config(home.path());
     let gpx = home.path().join("export-without-hr.gpx");
-    std::fs::write(&gpx, support::gpx_two_dialects(START, &[0; 1200])).unwrap_or_default();
+    std::fs::write(&gpx, support::gpx_two_dialects(START, &[0; 1200])).unwrap();
     let fit = home.path().join("watch.fit");
-    std::fs::write(&fit, FitActivity::segments(START, &[(20, 150)]).encode()).unwrap_or_default();
+    std::fs::write(&fit, FitActivity::segments(START, &[(20, 150)]).encode()).unwrap();
     for p in [&gpx, &fit] {
         let out = support::run(
             home.path(),

@@ -84,11 +84,11 @@ fn install_service_creates_the_data_folder_0700_and_warns_about_a_build_folder()
 fn install_service_prefers_an_installed_binary_and_keeps_an_explicit_config() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let bin_dir = home.path().join(".cargo/bin");
-    std::fs::create_dir_all(&bin_dir).unwrap_or_default();
+    std::fs::create_dir_all(&bin_dir).unwrap();
     let installed = bin_dir.join("recoverd");
     std::fs::copy(support::bin(), &installed).unwrap_or_else(|e| panic!("{e}"));
     let config = home.path().join("elsewhere.toml");
-    std::fs::write(&config, "database = \"$HOME/data/runs.db\"\n").unwrap_or_default();
+    std::fs::write(&config, "database = \"$HOME/data/runs.db\"\n").unwrap();
     let out = recoverd(
         home.path(),
         Some(&bin_dir),
@@ -134,7 +134,7 @@ fn an_explicit_config_that_does_not_exist_is_an_error() {
 fn a_relative_watch_path_or_an_unset_variable_is_an_error_naming_the_key() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = home.path().join(".config/recoverd");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::create_dir_all(&dir).unwrap();
     for (watch, says) in [
         ("Activities", "relative path"),
         (
@@ -160,8 +160,8 @@ fn a_relative_watch_path_or_an_unset_variable_is_an_error_naming_the_key() {
 fn run_and_doctor_name_watch_folders_that_do_not_exist_yet() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = home.path().join(".config/recoverd");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
-    std::fs::create_dir_all(home.path().join("there")).unwrap_or_default();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(home.path().join("there")).unwrap();
     std::fs::write(
         dir.join("config.toml"),
         "watch = [\"~/there\", \"$HOME/GARMIN/Activity\"]\n[notifications]\nenabled = false\n",
@@ -200,8 +200,8 @@ fn run_and_doctor_name_watch_folders_that_do_not_exist_yet() {
 fn install_service_warns_when_the_database_sits_directly_in_home() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = home.path().join(".config/recoverd");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
-    std::fs::write(dir.join("config.toml"), "database = \"~/recoverd.db\"\n").unwrap_or_default();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "database = \"~/recoverd.db\"\n").unwrap();
     let out = recoverd(home.path(), None, &["install-service"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);

@@ -157,7 +157,7 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
     let mut race = FitActivity::segments(now - 3600 - 42 * 60, &[(42, 174)]);
     race.speed = 10_000.0 / 2520.0;
     let race_path = home.path().join("race.fit");
-    std::fs::write(&race_path, race.encode()).unwrap_or_default();
+    std::fs::write(&race_path, race.encode()).unwrap();
     let out = import(
         home.path(),
         &bus.address,
@@ -186,7 +186,7 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
 
     // The same file again: a duplicate, no notification.
     let copy = home.path().join("race-copy.fit");
-    std::fs::copy(&race_path, &copy).unwrap_or_default();
+    std::fs::copy(&race_path, &copy).unwrap();
     let out = import(
         home.path(),
         &bus.address,
@@ -197,10 +197,10 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
 
     // A backfill of three old runs: one summary notification.
     let old = home.path().join("old");
-    std::fs::create_dir_all(&old).unwrap_or_default();
+    std::fs::create_dir_all(&old).unwrap();
     for i in 0..3 {
         let fa = FitActivity::segments(now - (30 + i) * 86_400, &[(40, 140)]);
-        std::fs::write(old.join(format!("old{i}.fit")), fa.encode()).unwrap_or_default();
+        std::fs::write(old.join(format!("old{i}.fit")), fa.encode()).unwrap();
     }
     let out = import(
         home.path(),
@@ -230,7 +230,7 @@ fn without_a_bus_import_succeeds_with_one_warning() {
     let now = chrono::Utc::now().timestamp();
     for i in 0..2 {
         let fa = FitActivity::segments(now - 7200 - i * 4000, &[(30, 150)]);
-        std::fs::write(home.path().join(format!("r{i}.fit")), fa.encode()).unwrap_or_default();
+        std::fs::write(home.path().join(format!("r{i}.fit")), fa.encode()).unwrap();
     }
     let out = import(
         home.path(),
@@ -270,14 +270,14 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
 
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let watch = home.path().join("watch");
-    std::fs::create_dir_all(&watch).unwrap_or_default();
+    std::fs::create_dir_all(&watch).unwrap();
     write_config(home.path(), Some(&watch));
     // History already in the folder when the service starts: one summary, not one each.
     let now = chrono::Utc::now().timestamp();
     for i in 0..4 {
         let mut fa = FitActivity::segments(now - (20 + i) * 86_400, &[(40, 140)]);
         fa.serial = 3_600_000_000 + i as u32;
-        std::fs::write(watch.join(format!("old{i}.fit")), fa.encode()).unwrap_or_default();
+        std::fs::write(watch.join(format!("old{i}.fit")), fa.encode()).unwrap();
     }
     let mut svc = Command::new(support::bin())
         .arg("run")
@@ -297,7 +297,7 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
     let mut race = FitActivity::segments(now - 1800 - 42 * 60, &[(42, 174)]);
     race.speed = 10_000.0 / 2520.0;
     let bytes = race.encode();
-    std::fs::write(watch.join("race.fit"), &bytes).unwrap_or_default();
+    std::fs::write(watch.join("race.fit"), &bytes).unwrap();
     let calls = wait_calls(&server, 2, 20).await;
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert_eq!(calls[1].app, "recoverd");
@@ -312,7 +312,7 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
     );
 
     // The same activity under another name: a duplicate, no notification.
-    std::fs::write(watch.join("race-again.fit"), &bytes).unwrap_or_default();
+    std::fs::write(watch.join("race-again.fit"), &bytes).unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
     assert_eq!(calls.len(), 2, "{calls:?}");

@@ -271,7 +271,7 @@ fn a_training_run_of_half_marathon_length_is_not_a_race() {
 fn a_single_spike_re_rates_nothing() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = home.path().join(".config/recoverd");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
+    std::fs::create_dir_all(&dir).unwrap();
     // No max HR, no birth year: max HR is the default 190 or a confirmed peak above it.
     std::fs::write(
         dir.join("config.toml"),

@@ -49,7 +49,7 @@ fn ready_chunked_write_syncthing_rename_and_restart() {
 
     // Syncthing: write a temp name, then rename into place. The temp name is never read.
     let tmp = watch.join(".syncthing.synced.fit.tmp");
-    std::fs::write(&tmp, fit(1)).unwrap_or_default();
+    std::fs::write(&tmp, fit(1)).unwrap();
     std::fs::rename(&tmp, watch.join("synced.fit")).unwrap_or_default();
     let files = wait_imported(home.path(), 2, 15);
     assert!(
@@ -70,7 +70,7 @@ fn ready_chunked_write_syncthing_rename_and_restart() {
     assert_eq!(svc.stop(), Some(0));
 
     // Files added while the service was stopped are imported at the next start.
-    std::fs::write(watch.join("offline.fit"), fit(2)).unwrap_or_default();
+    std::fs::write(watch.join("offline.fit"), fit(2)).unwrap();
     let svc = Service::start(home.path(), None);
     let files = wait_imported(home.path(), 3, 20);
     assert_eq!(
@@ -88,9 +88,9 @@ fn many_files_at_once_each_imported_once() {
     let svc = Service::start(home.path(), None);
     std::thread::sleep(Duration::from_millis(500));
     let staging = home.path().join("staging");
-    std::fs::create_dir_all(&staging).unwrap_or_default();
+    std::fs::create_dir_all(&staging).unwrap();
     for i in 0..200 {
-        std::fs::write(staging.join(format!("a{i:03}.fit")), fit(i)).unwrap_or_default();
+        std::fs::write(staging.join(format!("a{i:03}.fit")), fit(i)).unwrap();
     }
     // Moving a whole folder in gives one event for the folder and none for its files.
     std::fs::rename(&staging, watch.join("batch")).unwrap_or_default();
@@ -113,7 +113,7 @@ fn sigterm_in_the_middle_of_a_burst_then_a_restart_imports_every_file_once() {
     let svc = Service::start(home.path(), None);
     std::thread::sleep(Duration::from_millis(500));
     for i in 0..BURST {
-        std::fs::write(watch.join(format!("b{i:03}.fit")), fit(i as i64)).unwrap_or_default();
+        std::fs::write(watch.join(format!("b{i:03}.fit")), fit(i as i64)).unwrap();
     }
     // Stop while the burst is being read and stored.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -152,7 +152,7 @@ fn sighup_reloads_the_watched_folders() {
     let svc = Service::start(home.path(), None);
     std::thread::sleep(Duration::from_millis(500));
     let second = home.path().join("phone-export");
-    std::fs::create_dir_all(&second).unwrap_or_default();
+    std::fs::create_dir_all(&second).unwrap();
     std::fs::write(
         home.path().join(".config/recoverd/config.toml"),
         format!(
@@ -164,7 +164,7 @@ fn sighup_reloads_the_watched_folders() {
     .unwrap_or_default();
     svc.signal("HUP");
     std::thread::sleep(Duration::from_millis(500));
-    std::fs::write(second.join("from-phone.fit"), fit(5)).unwrap_or_default();
+    std::fs::write(second.join("from-phone.fit"), fit(5)).unwrap();
     let files = wait_imported(home.path(), 1, 15);
     assert!(
         files.iter().any(|f| f["path"]
@@ -215,7 +215,7 @@ fn inodes_in(table: &str) -> Vec<String> {
 fn the_service_opens_no_network_socket() {
     let (home, watch) = setup();
     let svc = Service::start(home.path(), None);
-    std::fs::write(watch.join("one.fit"), fit(9)).unwrap_or_default();
+    std::fs::write(watch.join("one.fit"), fit(9)).unwrap();
     let _ = wait_imported(home.path(), 1, 15);
     let pid = svc.child.id();
     let sockets = socket_inodes(pid);

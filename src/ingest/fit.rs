@@ -1022,6 +1022,13 @@ mod tests {
     }
 
     #[test]
+    fn crc_is_crc16_arc_by_its_check_value() {
+        // FIT's CRC is CRC-16/ARC (poly 0x8005 reflected, init 0): its catalogued check value.
+        assert_eq!(crc16(0, b"123456789"), 0xBB3D);
+        assert_eq!(crc16(0, b""), 0);
+    }
+
+    #[test]
     fn crc_of_known_bytes() {
         // The FIT SDK's CRC of the 12 header bytes of a file with data_size 0.
         let hdr = [12u8, 16, 0x64, 0, 0, 0, 0, 0, b'.', b'F', b'I', b'T'];

@@ -4,8 +4,7 @@
 //! That pass also serves as the fallback for files the gpx crate rejects (a stray unbound prefix).
 
 use chrono::{DateTime, Utc};
-use quick_xml::NsReader;
-use quick_xml::events::Event;
+use quick_xml::events::BytesStart;
 use quick_xml::name::ResolveResult;
 
 use super::{IngestError, Parsed, name_marks_race, sanity, sport_from_text, xml};
@@ -91,53 +90,8 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
 }
 
 fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
-    let mut reader = NsReader::from_reader(bytes);
-    reader.config_mut().trim_text(true);
-    let mut buf = Vec::new();
     let mut w = Walk::default();
-    loop {
-        let ev = match reader.read_resolved_event_into(&mut buf) {
-            Ok(ev) => ev,
-            Err(e) => {
-                let at = reader.buffer_position();
-                if w.out.points.is_empty() {
-                    return Err(IngestError::damaged(format!(
-                        "the GPX is not readable XML (at byte {at}: {e})"
-                    )));
-                }
-                warnings.push(format!(
-                    "the GPX stops being readable at byte {at} ({e}); kept the points before it"
-                ));
-                break;
-            }
-        };
-        match ev {
-            (ns, Event::Start(e)) => w.start(&ns, &e)?,
-            (_, Event::Empty(e)) if e.local_name().as_ref() == "trkpt" => {
-                w.push(point_from_attrs(&e))?;
-            }
-            (_, Event::Text(t)) => w.text(&t.xml10_content()),
-            (_, Event::End(e)) => {
-                w.text_target = None;
-                w.stack.pop();
-                if e.local_name().as_ref() == "trkpt"
-                    && let Some(p) = w.current.take()
-                {
-                    w.push(p)?;
-                }
-            }
-            (_, Event::Eof) => {
-                if let Some(open) = w.stack.last() {
-                    return Err(IngestError::truncated(format!(
-                        "the GPX ends inside <{open}>: the copy may still be running, or the file is cut short"
-                    )));
-                }
-                break;
-            }
-            _ => {}
-        }
-        buf.clear();
-    }
+    xml::scan(bytes, "GPX", true, &mut w, warnings)?;
     Ok(w.out)
 }
 
@@ -145,32 +99,26 @@ fn scan(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Scan, IngestError> {
 #[derive(Default)]
 struct Walk {
     out: Scan,
-    stack: Vec<String>,
     current: Option<Point>,
     text_target: Option<&'static str>,
 }
 
-impl Walk {
+impl xml::Handler for Walk {
     fn start(
         &mut self,
         ns: &ResolveResult<'_>,
-        e: &quick_xml::events::BytesStart<'_>,
+        e: &BytesStart<'_>,
+        stack: &[String],
     ) -> Result<(), IngestError> {
         let local = e.local_name().as_ref().to_string();
-        if self.stack.len() >= xml::MAX_DEPTH {
-            return Err(IngestError::damaged(format!(
-                "the GPX nests elements more than {} deep; refused",
-                xml::MAX_DEPTH
-            )));
-        }
-        if self.stack.is_empty() {
+        if stack.is_empty() {
             self.out.creator = e
                 .attributes()
                 .flatten()
                 .find(|a| a.key.local_name().as_ref() == "creator")
                 .map(|a| a.value.to_string());
         }
-        let parent = self.stack.last().map_or("", String::as_str);
+        let parent = stack.last().map_or("", String::as_str);
         self.text_target = match local.as_str() {
             "trkpt" => {
                 self.current = Some(point_from_attrs(e));
@@ -182,11 +130,17 @@ impl Walk {
             "name" if parent == "trk" => Some("name"),
             _ => None,
         };
-        self.stack.push(local);
         Ok(())
     }
 
-    fn text(&mut self, text: &str) {
+    fn empty(&mut self, e: &BytesStart<'_>) -> Result<(), IngestError> {
+        if e.local_name().as_ref() == "trkpt" {
+            self.push(point_from_attrs(e))?;
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, text: &str, _stack: &[String]) {
         match (self.text_target, self.current.as_mut()) {
             (Some("time"), Some(p)) => p.time = xml::parse_time(text),
             (Some("hr"), Some(p)) if p.hr.is_none() => {
@@ -208,6 +162,22 @@ impl Walk {
         }
     }
 
+    fn end(&mut self, local: &str) -> Result<(), IngestError> {
+        self.text_target = None;
+        if local == "trkpt"
+            && let Some(p) = self.current.take()
+        {
+            self.push(p)?;
+        }
+        Ok(())
+    }
+
+    fn has_data(&self) -> bool {
+        !self.out.points.is_empty()
+    }
+}
+
+impl Walk {
     fn push(&mut self, p: Point) -> Result<(), IngestError> {
         if self.out.points.len() >= sanity::MAX_POINTS {
             return Err(sanity::too_many_points("GPX"));
@@ -225,7 +195,7 @@ fn is_hr_ns(ns: &ResolveResult<'_>) -> bool {
     }
 }
 
-fn point_from_attrs(e: &quick_xml::events::BytesStart<'_>) -> Point {
+fn point_from_attrs(e: &BytesStart<'_>) -> Point {
     let mut p = Point::default();
     for a in e.attributes().flatten() {
         let v = a.value.trim().parse::<f64>().ok().filter(|v| v.is_finite());

@@ -2,8 +2,8 @@
 //! `HeartRateBpm`; no GPS needed. Streaming quick-xml, with the same guards as the GPX reader.
 
 use chrono::{DateTime, Utc};
-use quick_xml::Reader;
-use quick_xml::events::Event;
+use quick_xml::events::BytesStart;
+use quick_xml::name::ResolveResult;
 
 use super::{IngestError, Parsed, sanity, sport_from_text, xml};
 use crate::model::{Activity, Device, Format, HrSample, WatchFigures, hr_summary};
@@ -32,43 +32,9 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
         .position(|c| !c.is_ascii_whitespace())
         .unwrap_or(0);
     let bytes = &bytes[start..];
-    let mut reader = Reader::from_reader(bytes);
-    reader.config_mut().trim_text(true);
-    let mut buf = Vec::new();
     let mut w = Walk::default();
     let mut warnings = Vec::new();
-    loop {
-        let ev = match reader.read_event_into(&mut buf) {
-            Ok(ev) => ev,
-            Err(e) => {
-                let at = reader.buffer_position();
-                if w.scan.points.is_empty() {
-                    return Err(IngestError::damaged(format!(
-                        "the TCX is not readable XML (at byte {at}: {e})"
-                    )));
-                }
-                warnings.push(format!(
-                    "the TCX stops being readable at byte {at} ({e}); kept the points before it"
-                ));
-                break;
-            }
-        };
-        match ev {
-            Event::Start(e) => w.start(&e)?,
-            Event::Text(t) if w.activities == 1 => w.text(&t.xml10_content()),
-            Event::End(e) => w.end(e.local_name().as_ref())?,
-            Event::Eof => {
-                if let Some(open) = w.stack.last() {
-                    return Err(IngestError::truncated(format!(
-                        "the TCX ends inside <{open}>: the copy may still be running, or the file is cut short"
-                    )));
-                }
-                break;
-            }
-            _ => {}
-        }
-        buf.clear();
-    }
+    xml::scan(bytes, "TCX", false, &mut w, &mut warnings)?;
     if w.activities == 0 {
         return Ok(Parsed::Skipped(
             "TCX holds no activity (a course or workout file)".into(),
@@ -86,29 +52,26 @@ pub fn read(bytes: &[u8]) -> Result<Parsed, IngestError> {
 /// Where the reader is in the document, and what it has found.
 #[derive(Default)]
 struct Walk {
-    stack: Vec<String>,
     scan: Scan,
     activities: usize,
     /// The track point being read: its time and heart rate.
     point: Option<(Option<DateTime<Utc>>, Option<f64>)>,
 }
 
-impl Walk {
-    fn start(&mut self, e: &quick_xml::events::BytesStart<'_>) -> Result<(), IngestError> {
-        if self.stack.len() >= xml::MAX_DEPTH {
-            return Err(IngestError::damaged(format!(
-                "the TCX nests elements more than {} deep; refused",
-                xml::MAX_DEPTH
-            )));
-        }
+impl xml::Handler for Walk {
+    fn start(
+        &mut self,
+        _ns: &ResolveResult<'_>,
+        e: &BytesStart<'_>,
+        _stack: &[String],
+    ) -> Result<(), IngestError> {
         let attr = |name: &str| {
             e.attributes()
                 .flatten()
                 .find(|a| a.key.local_name().as_ref() == name)
                 .map(|a| a.value.to_string())
         };
-        let local = e.local_name().as_ref().to_string();
-        match local.as_str() {
+        match e.local_name().as_ref() {
             "Activity" => {
                 self.activities += 1;
                 if self.activities == 1 {
@@ -123,17 +86,18 @@ impl Walk {
             "Trackpoint" if self.activities == 1 => self.point = Some((None, None)),
             _ => {}
         }
-        self.stack.push(local);
         Ok(())
     }
 
-    fn text(&mut self, text: &str) {
-        let parent = self.stack.last().map_or("", String::as_str);
-        let grand = self
-            .stack
+    fn text(&mut self, text: &str, stack: &[String]) {
+        if self.activities != 1 {
+            return;
+        }
+        let parent = stack.last().map_or("", String::as_str);
+        let grand = stack
             .len()
             .checked_sub(2)
-            .and_then(|i| self.stack.get(i))
+            .and_then(|i| stack.get(i))
             .map_or("", String::as_str);
         let number = || text.trim().parse::<f64>().ok();
         let scan = &mut self.scan;
@@ -163,7 +127,6 @@ impl Walk {
     }
 
     fn end(&mut self, local: &str) -> Result<(), IngestError> {
-        self.stack.pop();
         if local == "Trackpoint"
             && let Some((Some(t), hr)) = self.point.take()
         {
@@ -173,6 +136,10 @@ impl Walk {
             self.scan.points.push((t, hr));
         }
         Ok(())
+    }
+
+    fn has_data(&self) -> bool {
+        !self.scan.points.is_empty()
     }
 }
 

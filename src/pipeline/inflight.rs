@@ -152,13 +152,13 @@ mod tests {
         assert!(recover(Some(&db)).is_empty());
         // A slot left by a process that is gone (pid beyond pid_max).
         let slot = dir.path().join(format!("{PREFIX}4294967.0"));
-        std::fs::write(&slot, b"/w/big.fit").unwrap_or_default();
-        std::fs::write(dir.path().join(format!("{PREFIX}4294968.1")), b"").unwrap_or_default();
+        std::fs::write(&slot, b"/w/big.fit").unwrap();
+        std::fs::write(dir.path().join(format!("{PREFIX}4294968.1")), b"").unwrap();
         assert_eq!(recover(Some(&db)), vec![PathBuf::from("/w/big.fit")]);
         assert!(recover(Some(&db)).is_empty(), "counted once");
         // A claim whose claimer died before it finished is taken again.
         let claim = dir.path().join(format!("{PREFIX}claimed.4294967.4294969"));
-        std::fs::write(&claim, b"/w/big.fit").unwrap_or_default();
+        std::fs::write(&claim, b"/w/big.fit").unwrap();
         assert_eq!(recover(Some(&db)), vec![PathBuf::from("/w/big.fit")]);
         assert_eq!(
             std::fs::read_dir(dir.path())

@@ -200,7 +200,10 @@ impl<'a> Writer<'a> {
     }
 
     pub(super) fn import_activity(&mut self, meta: &FileMeta, activity: &Activity) -> Outcome {
-        let same = match self.store.find_same_activity(activity) {
+        let same = match self
+            .store
+            .find_same_activity(activity, crate::model::same_activity)
+        {
             Ok(same) => same,
             Err(e) => return self.store_fault(meta, &e),
         };
@@ -223,7 +226,10 @@ impl<'a> Writer<'a> {
         match self.store.insert_activity(
             replacing,
             meta,
-            activity,
+            crate::store::NewActivity {
+                activity,
+                peak_10s_hr: peak,
+            },
             &assessment,
             &self.cfg.settings_key(),
             self.now,
