@@ -2,22 +2,20 @@
 //! `daemon`. No domain math and no SQL here.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 use jiff::tz::TimeZone;
 
-use crate::announce;
 use crate::cli::{Chart, Cli, Command, Format, MarkAs, StatusFilter, StatusFormat};
 use crate::config::{self, Config};
 use crate::effort;
-use crate::ingest;
 use crate::localtime;
 use crate::logging::printable;
 use crate::notifier::{self, Desktop};
-use crate::pipeline::{self, Options, Outcome};
+use crate::pipeline::{self, Options, Outcome, walk};
 use crate::render;
 use crate::store::{FileStatus, Store, StoreError, Stored};
 
@@ -49,10 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let cfg = config::load(cli.config.as_deref(), cli.db.as_deref())
         .map_err(|e| UsageError(e.to_string()))?;
     match cli.command {
-        Command::Run => match crate::install::before_run(&cfg) {
-            Some(code) => Ok(code),
-            None => crate::daemon::run(cfg).map(|()| ExitCode::SUCCESS),
-        },
+        Command::Run => crate::daemon::run(cfg),
         Command::Import {
             json,
             no_notify,
@@ -87,9 +82,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Opens the store and brings judgements up to date with the current `[athlete]` settings.
+/// Opens the store with its judgements up to date ([`pipeline::open_replanned`]).
 fn open(cfg: &Config) -> Result<Store> {
-    let mut store = Store::open(&cfg.database).map_err(|e| match e {
+    pipeline::open_replanned(cfg).map_err(|e| match e {
         // Not a fault that passes: the user must pick another file or another binary (exit 2).
         newer @ StoreError::Newer { .. } => anyhow::Error::new(UsageError(format!(
             "the database {}: {newer}",
@@ -97,52 +92,24 @@ fn open(cfg: &Config) -> Result<Store> {
         ))),
         other => anyhow::Error::new(other)
             .context(format!("check that {} is writable", cfg.database.display())),
-    })?;
-    let n = pipeline::replan(&mut store, cfg, false)?;
-    if n > 0 {
-        tracing::info!(
-            activities = n,
-            "settings changed: recomputed effort and plans"
-        );
-    }
-    Ok(store)
+    })
 }
 
-/// Every activity file under the given paths (recursive), in a stable order.
+/// Every activity file under the given paths, in a stable order: a folder (or a link to one
+/// given by name) is walked with [`walk::walk`]'s link policy; a file given by name is taken
+/// as it is.
 fn collect(paths: &[PathBuf], cfg: &Config) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, cfg, &mut out);
+            walk::walk(p, cfg, &mut |f| out.push(f), &mut |dir, e| {
+                tracing::warn!(path = %dir.display(), error = %e, "cannot read folder");
+            });
         } else {
             out.push(p.clone());
         }
     }
     out
-}
-
-fn walk(dir: &Path, cfg: &Config, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        tracing::warn!(path = %dir.display(), "cannot read folder");
-        return;
-    };
-    let mut entries: Vec<_> = rd.flatten().collect();
-    entries.sort_by_key(std::fs::DirEntry::file_name);
-    for e in entries {
-        let path = e.path();
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            walk(&path, cfg, out);
-        } else if !(ft.is_symlink() && path.is_dir())
-            && ingest::has_activity_extension(&path)
-            && !cfg.ignored(&path)
-        {
-            // A link to a file is read (the folder was chosen by hand); links to folders are not
-            // walked, they may loop. FIFOs, sockets and devices are listed too, so that each gets
-            // an answer (skipped, never opened).
-            out.push(path);
-        }
-    }
 }
 
 fn import(
@@ -308,15 +275,9 @@ impl Progress {
     }
 }
 
-/// What [`announce::notices`] decides for the activities an import stored.
+/// What [`crate::announce::notices`] decides for the activities an import stored.
 fn announce(store: &Store, new_ids: &[i64], tz: &TimeZone, pages: PathBuf) -> Result<()> {
-    let mut arrived = Vec::with_capacity(new_ids.len());
-    for &id in new_ids {
-        if let Some(end) = store.activity_end(id)? {
-            arrived.push((id, end));
-        }
-    }
-    let items = notifier::with_activities(store, &announce::notices(&arrived, Utc::now()))?;
+    let items = notifier::notices_for(store, new_ids, Utc::now())?;
     if items.is_empty() {
         return Ok(());
     }

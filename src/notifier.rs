@@ -71,7 +71,7 @@ impl Desktop {
         }
     }
 
-    /// Sends what [`announce::notices`] decided for one burst, each notice with the stored
+    /// Sends what [`crate::announce::notices`] decided for one burst, each notice with the stored
     /// activity it names.
     pub async fn announce_notices(&mut self, items: &[(Notice, Stored)], tz: &TimeZone) {
         for (notice, stored) in items {
@@ -186,14 +186,31 @@ impl Desktop {
     }
 }
 
+/// What to announce for the activities stored together (an `import`, a burst in the service),
+/// as [`crate::announce::notices`] decides from their end times, each notice with the stored
+/// activity it names: the one path from stored ids to notifications, for `import` and `run`.
+///
+/// # Errors
+/// On database failure.
+pub fn notices_for(
+    store: &Store,
+    ids: &[i64],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(Notice, Stored)>, StoreError> {
+    let mut arrived = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if let Some(end) = store.activity_end(id)? {
+            arrived.push((id, end));
+        }
+    }
+    with_activities(store, &crate::announce::notices(&arrived, now))
+}
+
 /// Each notice with the stored activity it names (a notice whose activity is gone is dropped).
 ///
 /// # Errors
 /// On database failure.
-pub fn with_activities(
-    store: &Store,
-    notices: &[Notice],
-) -> Result<Vec<(Notice, Stored)>, StoreError> {
+fn with_activities(store: &Store, notices: &[Notice]) -> Result<Vec<(Notice, Stored)>, StoreError> {
     let mut out = Vec::with_capacity(notices.len());
     for &n in notices {
         if let Some(s) = store.load(n.id())? {

@@ -5,6 +5,7 @@
 //! leave this module. Nothing here touches the database, the effort model or the clock.
 
 pub mod archive;
+pub mod content;
 pub mod fit;
 pub mod gpx;
 pub mod sanity;

@@ -2,7 +2,7 @@
 //! [`pipeline::ingest_paths`], the same steps `import` runs. Files that arrive together are one
 //! burst: judged against one in-memory history, then, once no file came for [`BURST_GAP`], the
 //! judgements later arrivals changed are made again once (linear in the burst, in any order) and
-//! the burst is announced as [`announce::notices`] decides.
+//! the burst is announced as [`crate::announce::notices`] decides ([`notifier::notices_for`]).
 //!
 //! The systemd watchdog is fed here, by the loop that does the work, as each file is answered
 //! and while idle: a writer stuck on one file stops feeding it, and systemd restarts the service.
@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::announce::{self, Notice};
+use crate::announce::Notice;
 use crate::config::Config;
 use crate::notifier;
 use crate::pipeline::{self, Options, Outcome, Session};
@@ -213,7 +213,7 @@ impl Writer {
         if !announce || arrived.is_empty() {
             return Ok(());
         }
-        match notices(store, &arrived, Utc::now()) {
+        match notifier::notices_for(store, &arrived, Utc::now()) {
             Ok(items) if items.is_empty() => Ok(()),
             Ok(items) => self.done.send(Done::Announce(items)).map_err(|_| Hangup),
             Err(e) => {
@@ -222,21 +222,6 @@ impl Writer {
             }
         }
     }
-}
-
-/// What to announce for the activities stored in a burst.
-fn notices(
-    store: &Store,
-    ids: &[i64],
-    now: DateTime<Utc>,
-) -> Result<Vec<(Notice, Stored)>, crate::store::StoreError> {
-    let mut arrived = Vec::with_capacity(ids.len());
-    for &id in ids {
-        if let Some(end) = store.activity_end(id)? {
-            arrived.push((id, end));
-        }
-    }
-    notifier::with_activities(store, &announce::notices(&arrived, now))
 }
 
 /// Forwards each outcome to the main loop, feeding the watchdog as files are answered.
@@ -264,20 +249,11 @@ impl pipeline::Sink for Sink<'_> {
     }
 }
 
-/// Opens the store and brings judgements up to date; `None` (with a warning) when it cannot.
+/// Opens the store with its judgements up to date ([`pipeline::open_replanned`]); `None` (with
+/// a warning) when it cannot be opened.
 fn open_store(cfg: &Config) -> Option<Store> {
-    match Store::open(&cfg.database) {
-        Ok(mut store) => {
-            match pipeline::replan(&mut store, cfg, false) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    activities = n,
-                    "settings changed: recomputed effort and plans"
-                ),
-                Err(e) => tracing::warn!(error = %e, "could not recompute judgements"),
-            }
-            Some(store)
-        }
+    match pipeline::open_replanned(cfg) {
+        Ok(store) => Some(store),
         Err(e) => {
             tracing::warn!(
                 "{e}: files wait until it can be written (check that {} is writable)",

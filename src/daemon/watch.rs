@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use notify::{RecursiveMode, Watcher as _};
 
 use crate::config::Config;
-use crate::ingest;
+use crate::pipeline::walk::{self, Entry};
+
+use super::mounts::needs_polling;
 
 /// Quiet time after the last new folder before the new folders are listed again.
 const FRESH_RESCAN: Duration = Duration::from_secs(1);
@@ -251,34 +253,21 @@ fn identity(root: &Path) -> Option<(u64, u64)> {
         .map(|m| (m.dev(), m.ino()))
 }
 
-/// True for a path that may hold an activity and is not ignored.
-#[must_use]
-pub fn wanted(path: &Path, cfg: &Config) -> bool {
-    ingest::has_activity_extension(path) && !cfg.ignored(path)
-}
-
-/// Queues every activity file under `dir` (real folders only, no watches).
+/// Queues every activity file under `dir` (no watches). A folder that cannot be listed is
+/// passed over quietly: polled roots are listed again and again.
 fn scan(dir: &Path, cfg: &Config, out: &mut dyn Found) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        list(&d, cfg, out, &mut stack);
-    }
+    walk::walk(dir, cfg, &mut |p| out.found(p), &mut |_, _| {});
 }
 
-/// Queues one folder's activity files and pushes its real subfolders. Links are not followed: a
-/// link to a file is judged by the pipeline (which refuses one leading out of the watched
-/// folders), a link to a folder is never walked. Special files are queued too, to be answered.
+/// Queues one folder's activity files and pushes its real subfolders, with the link policy of
+/// [`walk`]: a link to a folder is never walked, a link to a file is judged by the pipeline
+/// (which refuses one leading out of the watched folders), special files are queued too, to be
+/// answered.
 fn list(dir: &Path, cfg: &Config, out: &mut dyn Found, subdirs: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let Ok(ft) = e.file_type() else { continue };
-        let p = e.path();
-        if ft.is_dir() {
-            subdirs.push(p);
-        } else if wanted(&p, cfg) {
-            out.found(p);
+    for entry in walk::entries(dir, cfg).unwrap_or_default() {
+        match entry {
+            Entry::Folder(d) => subdirs.push(d),
+            Entry::File(f) => out.found(f),
         }
     }
 }
@@ -288,31 +277,4 @@ fn default_root() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_default()
         .join("Activities")
-}
-
-/// True for filesystems where inotify sees nothing useful (FUSE/gvfs MTP, NFS, SMB).
-fn needs_polling(path: &Path) -> bool {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let Ok(path) = path.canonicalize() else {
-        return false;
-    };
-    let mut best: Option<(usize, String)> = None;
-    for line in mounts.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else {
-            continue;
-        };
-        let (Some(mount), Some(fstype)) = (fields.get(4), fields.get(sep + 1)) else {
-            continue;
-        };
-        let mount = mount.replace("\\040", " ");
-        if path.starts_with(&mount) && best.as_ref().is_none_or(|(len, _)| mount.len() > *len) {
-            best = Some((mount.len(), (*fstype).to_string()));
-        }
-    }
-    best.is_some_and(|(_, t)| {
-        t.starts_with("fuse") || matches!(t.as_str(), "nfs" | "nfs4" | "cifs" | "smb3" | "9p")
-    })
 }
