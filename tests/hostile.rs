@@ -700,6 +700,11 @@ fn a_database_from_a_newer_recoverd_is_refused_and_doctor_fails() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("schema version is 999"), "{err}");
     assert!(err.contains(db.to_str().unwrap_or_default()), "{err}");
+    // The service too: it does not wait for a file that will never heal.
+    let out = support::run(home.path(), &["run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("schema version is 999"), "{err}");
     // Untouched: still the newer version.
     let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
     let v: i64 = conn

@@ -66,6 +66,14 @@ pub fn run(cfg: Config) -> Result<ExitCode> {
             return Ok(code);
         }
         let _lock = lock_database(&cfg.database)?;
+        // A database from a newer recoverd never heals by waiting: say so once and exit 2 (the
+        // unit does not restart on 2). Every other failure to open is retried by the writer.
+        if let Err(newer @ crate::store::StoreError::Newer { .. }) =
+            crate::store::Store::open(&cfg.database)
+        {
+            tracing::error!("the database {}: {newer}", cfg.database.display());
+            return Ok(ExitCode::from(2));
+        }
         serve(cfg, signals).await.map(|()| ExitCode::SUCCESS)
     })
 }
