@@ -129,16 +129,7 @@ fn the_service_and_an_import_at_once_store_each_run_once() {
     write_runs(home.path());
     let watch = home.path().join("watch");
     std::fs::create_dir_all(&watch).unwrap_or_default();
-    let dir = home.path().join(".config/recoverd");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            "watch = [\"{}\"]\n[notifications]\nenabled = false\n",
-            watch.display()
-        ),
-    )
-    .unwrap_or_default();
+    support::watch_config(home.path(), &watch);
     let svc = support::Service::start(home.path(), None);
     std::thread::sleep(std::time::Duration::from_secs(1));
     // The FIT copies arrive in the watched folder while `import` reads the GPX copies.

@@ -66,16 +66,7 @@ fn a_linked_outside_folder_is_never_walked_even_for_files_created_later() {
 fn a_watched_folder_moved_into_place_holding_files_is_listed_at_once() {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let watch = home.path().join("watch");
-    let dir = home.path().join(".config/recoverd");
-    std::fs::create_dir_all(&dir).unwrap_or_default();
-    std::fs::write(
-        dir.join("config.toml"),
-        format!(
-            "watch = [\"{}\"]\n[notifications]\nenabled = false\n",
-            watch.display()
-        ),
-    )
-    .unwrap_or_default();
+    support::watch_config(home.path(), &watch);
     let svc = Service::start(home.path(), None);
     wait_started(home.path());
     let staging = home.path().join("staging");

@@ -479,7 +479,13 @@ pub fn setup() -> (tempfile::TempDir, PathBuf) {
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let watch = home.path().join("watch");
     std::fs::create_dir_all(&watch).unwrap_or_default();
-    let dir = home.path().join(".config/recoverd");
+    watch_config(home.path(), &watch);
+    (home, watch)
+}
+
+/// Writes a config into `home` that watches `watch` (which need not exist) with notifications off.
+pub fn watch_config(home: &Path, watch: &Path) {
+    let dir = home.join(".config/recoverd");
     std::fs::create_dir_all(&dir).unwrap_or_default();
     std::fs::write(
         dir.join("config.toml"),
@@ -489,7 +495,6 @@ pub fn setup() -> (tempfile::TempDir, PathBuf) {
         ),
     )
     .unwrap_or_default();
-    (home, watch)
 }
 
 pub fn files_json(home: &Path) -> Vec<serde_json::Value> {
