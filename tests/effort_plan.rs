@@ -8,7 +8,6 @@ use proptest::prelude::*;
 use recoverd::effort::{self, AthleteSettings, EffortClass, HrSource, Sex};
 use recoverd::model::{Activity, Device, Format, HrSample, WatchFigures};
 use recoverd::plan::{self, History, Tactic};
-use support::FitActivity;
 
 const START: i64 = 1_776_675_731; // Mon 2026-04-20 09:02:11Z
 
@@ -56,21 +55,7 @@ fn import_reference(
     segs: &[(u32, u8)],
     speed: f64,
 ) -> (tempfile::TempDir, serde_json::Value) {
-    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    support::reference_config(home.path());
-    let mut fa = FitActivity::segments(START, segs);
-    fa.speed = speed;
-    let file = home.path().join(format!("{name}.fit"));
-    std::fs::write(&file, fa.encode()).unwrap_or_else(|e| panic!("{e}"));
-    let out = support::run(
-        home.path(),
-        &["import", "--no-notify", file.to_str().unwrap_or_default()],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let home = support::import_reference_run(START, name, segs, speed);
     let out = support::run(home.path(), &["show", "--format", "json"]);
     assert!(
         out.status.success(),

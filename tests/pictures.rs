@@ -8,8 +8,6 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use support::FitActivity;
-
 const START: i64 = 1_776_675_731; // Mon 2026-04-20 09:02:11Z
 
 /// A reference session: name, (minutes, bpm) segments, speed in m/s.
@@ -29,22 +27,7 @@ const REFERENCE: &[Reference] = &[
 const MARATHON_DRIFT: &[(u32, u8)] = &[(15, 140), (60, 152), (60, 157), (55, 162), (20, 171)];
 
 fn import(name: &str, segs: &[(u32, u8)], speed: f64) -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    support::reference_config(home.path());
-    let mut fa = FitActivity::segments(START, segs);
-    fa.speed = speed;
-    let file = home.path().join(format!("{name}.fit"));
-    std::fs::write(&file, fa.encode()).unwrap_or_else(|e| panic!("{e}"));
-    let out = support::run(
-        home.path(),
-        &["import", "--no-notify", file.to_str().unwrap_or_default()],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    home
+    support::import_reference_run(START, name, segs, speed)
 }
 
 fn stdout(home: &Path, args: &[&str]) -> String {

@@ -269,6 +269,32 @@ pub fn shared_corpus(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// A new home with the reference runner's config, into which a generated 1 Hz FIT run
+/// (`segs`: minutes at a heart rate, from `start`, at `speed` m/s) has been imported.
+pub fn import_reference_run(
+    start: i64,
+    name: &str,
+    segs: &[(u32, u8)],
+    speed: f64,
+) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    reference_config(home.path());
+    let mut fa = FitActivity::segments(start, segs);
+    fa.speed = speed;
+    let file = home.path().join(format!("{name}.fit"));
+    std::fs::write(&file, fa.encode()).unwrap_or_else(|e| panic!("{e}"));
+    let out = run(
+        home.path(),
+        &["import", "--no-notify", file.to_str().unwrap_or_default()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    home
+}
+
 /// Writes the reference runner's config (MODEL.md) into `home`.
 pub fn reference_config(home: &Path) -> PathBuf {
     let dir = home.join(".config/recoverd");
