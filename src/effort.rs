@@ -992,7 +992,7 @@ pub fn extension(pmc: &Pmc, base_hours: u32) -> Option<Extension> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Device, Format};
+
     use chrono::TimeZone;
 
     fn stream(segs: &[(u32, u16)]) -> Vec<HrSample> {
@@ -1175,28 +1175,7 @@ mod tests {
             .with_ymd_and_hms(2026, 4, 20, 9, 0, 0)
             .single()
             .unwrap_or_default();
-        Activity {
-            format: Format::Fit,
-            sport: "running".into(),
-            sub_sport: None,
-            name: None,
-            start,
-            end: start + Duration::seconds(t as i64),
-            utc_offset_s: None,
-            elapsed_s: t,
-            moving_s: Some(t),
-            distance_m: None,
-            avg_hr: None,
-            max_hr: None,
-            avg_temperature_c: None,
-            hr,
-            legs: vec![],
-            device: Device::default(),
-            time_created: None,
-            watch: WatchFigures::default(),
-            marked_race: false,
-            warnings: vec![],
-        }
+        Activity::test_run(start, t, hr)
     }
 
     #[test]

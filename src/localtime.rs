@@ -154,26 +154,8 @@ mod tests {
     #[test]
     fn a_start_abroad_names_its_offset() {
         let a = Activity {
-            format: crate::model::Format::Fit,
-            sport: "running".into(),
-            sub_sport: None,
-            name: None,
-            start: at("2026-07-04T13:00:00Z"),
-            end: at("2026-07-04T14:00:00Z"),
             utc_offset_s: Some(7200),
-            elapsed_s: 3600.0,
-            moving_s: None,
-            distance_m: None,
-            avg_hr: None,
-            max_hr: None,
-            avg_temperature_c: None,
-            hr: Vec::new(),
-            legs: Vec::new(),
-            device: crate::model::Device::default(),
-            time_created: None,
-            watch: crate::model::WatchFigures::default(),
-            marked_race: false,
-            warnings: Vec::new(),
+            ..Activity::test_run(at("2026-07-04T13:00:00Z"), 3600.0, Vec::new())
         };
         // Recorded in Berlin (UTC+2 in July), read by a runner in New York: the offset is named.
         assert_eq!(format_start(&a, &ny(), "%H:%M"), "15:00 (UTC+02)");

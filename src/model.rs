@@ -223,6 +223,40 @@ pub struct Stored {
     pub race_mark: Option<bool>,
 }
 
+/// Builds activities for unit tests.
+#[cfg(test)]
+impl Activity {
+    /// A running activity read from a FIT file: it starts at `start` and lasts `elapsed_s`
+    /// (moving the whole time), with the stream `hr` and nothing else known. Tests change the
+    /// fields they are about with struct-update syntax.
+    pub(crate) fn test_run(start: DateTime<Utc>, elapsed_s: f64, hr: Vec<HrSample>) -> Self {
+        #[allow(clippy::cast_possible_truncation)]
+        let end = start + chrono::Duration::milliseconds((elapsed_s * 1000.0) as i64);
+        Self {
+            format: Format::Fit,
+            sport: "running".into(),
+            sub_sport: None,
+            name: None,
+            start,
+            end,
+            utc_offset_s: None,
+            elapsed_s,
+            moving_s: Some(elapsed_s),
+            distance_m: None,
+            avg_hr: None,
+            max_hr: None,
+            avg_temperature_c: None,
+            hr,
+            legs: vec![],
+            device: Device::default(),
+            time_created: None,
+            watch: WatchFigures::default(),
+            marked_race: false,
+            warnings: vec![],
+        }
+    }
+}
+
 impl Activity {
     /// How long the activity lasted for the model: the timer (moving) time when the file gives
     /// a positive one, else the elapsed time.
@@ -279,26 +313,10 @@ mod tests {
     fn run(sport: &str, elapsed_s: f64) -> Activity {
         let start = DateTime::from_timestamp(1_717_228_800, 0).unwrap();
         Activity {
-            format: Format::Fit,
             sport: sport.into(),
-            sub_sport: None,
-            name: None,
-            start,
             end: start,
-            utc_offset_s: None,
-            elapsed_s,
             moving_s: None,
-            distance_m: None,
-            avg_hr: None,
-            max_hr: None,
-            avg_temperature_c: None,
-            hr: vec![],
-            legs: vec![],
-            device: Device::default(),
-            time_created: None,
-            watch: WatchFigures::default(),
-            marked_race: false,
-            warnings: vec![],
+            ..Activity::test_run(start, elapsed_s, vec![])
         }
     }
 

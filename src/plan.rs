@@ -837,25 +837,10 @@ mod tests {
         let start = DateTime::<Utc>::default();
         Activity {
             format: crate::model::Format::Gpx,
-            sport: "running".into(),
-            sub_sport: None,
             name: name.map(Into::into),
-            start,
-            end: start + Duration::minutes(100),
-            utc_offset_s: None,
-            elapsed_s: 6000.0,
-            moving_s: Some(6000.0),
             distance_m: Some(km * 1000.0),
-            avg_hr: None,
-            max_hr: None,
-            avg_temperature_c: None,
-            hr: vec![],
-            legs: vec![],
-            device: crate::model::Device::default(),
-            time_created: None,
-            watch: crate::model::WatchFigures::default(),
             marked_race: flagged,
-            warnings: vec![],
+            ..Activity::test_run(start, 6000.0, vec![])
         }
     }
 

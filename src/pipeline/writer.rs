@@ -357,7 +357,7 @@ pub(super) fn failed(
 #[cfg(test)]
 pub(super) mod writer_tests {
     use super::*;
-    use crate::model::{Device, Format, HrSample, WatchFigures};
+    use crate::model::HrSample;
     use chrono::TimeZone as _;
     use std::path::PathBuf;
 
@@ -373,26 +373,8 @@ pub(super) mod writer_tests {
             })
             .collect();
         Activity {
-            format: Format::Fit,
-            sport: "running".into(),
-            sub_sport: None,
-            name: None,
-            start,
-            end: start + chrono::Duration::seconds(1800),
-            utc_offset_s: None,
             elapsed_s,
-            moving_s: Some(1800.0),
-            distance_m: None,
-            avg_hr: None,
-            max_hr: None,
-            avg_temperature_c: None,
-            hr,
-            legs: vec![],
-            device: Device::default(),
-            time_created: None,
-            watch: WatchFigures::default(),
-            marked_race: false,
-            warnings: vec![],
+            ..Activity::test_run(start, 1800.0, hr)
         }
     }
 

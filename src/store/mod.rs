@@ -349,7 +349,7 @@ mod tests {
 
     #[test]
     fn a_row_stored_before_the_codec_version_byte_still_loads() {
-        use crate::model::{Activity, Device, Format, HrSample, WatchFigures};
+        use crate::model::{Activity, HrSample};
         let start = Utc.timestamp_opt(1_717_228_800, 0).unwrap();
         let hr: Vec<HrSample> = (0..600)
             .map(|t| HrSample {
@@ -358,26 +358,10 @@ mod tests {
             })
             .collect();
         let a = Activity {
-            format: Format::Fit,
-            sport: "running".into(),
-            sub_sport: None,
-            name: None,
-            start,
-            end: start + chrono::Duration::seconds(600),
-            utc_offset_s: None,
-            elapsed_s: 600.0,
-            moving_s: Some(600.0),
             distance_m: Some(2000.0),
             avg_hr: Some(140.0),
             max_hr: Some(149.0),
-            avg_temperature_c: None,
-            hr: hr.clone(),
-            legs: vec![],
-            device: Device::default(),
-            time_created: None,
-            watch: WatchFigures::default(),
-            marked_race: false,
-            warnings: vec![],
+            ..Activity::test_run(start, 600.0, hr.clone())
         };
         let tz = jiff::tz::TimeZone::UTC;
         let s = crate::plan::evaluate(&a, &Default::default(), &Default::default(), &tz);
