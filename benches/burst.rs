@@ -61,22 +61,6 @@ fn main() {
     );
 }
 
-/// A home with a config watching `home/watch`, notifications off.
-fn home_with_config(home: &Path) -> PathBuf {
-    let watch = home.join("watch");
-    let cfg = home.join(".config/recoverd");
-    let _ = std::fs::create_dir_all(&watch);
-    let _ = std::fs::create_dir_all(&cfg);
-    let _ = std::fs::write(
-        cfg.join("config.toml"),
-        format!(
-            "watch = [\"{}\"]\n[notifications]\nenabled = false\n",
-            watch.display()
-        ),
-    );
-    watch
-}
-
 fn recoverd(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_recoverd"));
     cmd.env("HOME", home)
@@ -101,7 +85,7 @@ struct Burst {
 
 /// Copies the files into a running service's folder in the given order and measures it.
 fn service_burst(home: &Path, files: &[PathBuf], n: usize) -> Burst {
-    let watch = home_with_config(home);
+    let watch = common::home_with_config(home);
     let mut child = recoverd(home)
         .arg("run")
         .spawn()
@@ -167,7 +151,7 @@ fn service_burst(home: &Path, files: &[PathBuf], n: usize) -> Burst {
 
 /// `recoverd import` of the folder into a fresh database: wall seconds.
 fn import(home: &Path, src: &Path) -> f64 {
-    home_with_config(home);
+    common::home_with_config(home);
     let t = Instant::now();
     let status = recoverd(home).arg("import").arg(src).status();
     if !status.is_ok_and(|s| s.success()) {

@@ -137,3 +137,19 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// A home with a config watching `home/watch`, notifications off.
+pub fn home_with_config(home: &Path) -> std::path::PathBuf {
+    let watch = home.join("watch");
+    let cfg = home.join(".config/recoverd");
+    let _ = std::fs::create_dir_all(&watch);
+    let _ = std::fs::create_dir_all(&cfg);
+    let _ = std::fs::write(
+        cfg.join("config.toml"),
+        format!(
+            "watch = [\"{}\"]\n[notifications]\nenabled = false\n",
+            watch.display()
+        ),
+    );
+    watch
+}

@@ -16,17 +16,7 @@ fn main() {
         .unwrap_or(60);
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let home = tmp.path();
-    let watch = home.join("watch");
-    let cfg_dir = home.join(".config/recoverd");
-    let _ = std::fs::create_dir_all(&watch);
-    let _ = std::fs::create_dir_all(&cfg_dir);
-    let _ = std::fs::write(
-        cfg_dir.join("config.toml"),
-        format!(
-            "watch = [\"{}\"]\n[notifications]\nenabled = false\n",
-            watch.display()
-        ),
-    );
+    let watch = common::home_with_config(home);
     let mut child = Command::new(env!("CARGO_BIN_EXE_recoverd"))
         .arg("run")
         .env("HOME", home)
