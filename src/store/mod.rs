@@ -30,6 +30,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_archives.sql"),
     // 3: the runner's word on races (`mark`); contents forgotten with `forget`.
     include_str!("migrations/0003_race_mark_forgotten.sql"),
+    // 4: wellness (monitoring HR, the watch's resting HR), per-day signals and feel, mornings.
+    include_str!("migrations/0004_wellness_days_mornings.sql"),
 ];
 
 /// Errors from the store.
