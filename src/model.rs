@@ -3,7 +3,7 @@
 //! activity with its judgement ([`Stored`], what `render` and `notifier` show). No parser,
 //! database or runtime types here.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Assessment;
@@ -329,4 +329,67 @@ mod tests {
         assert!(!same_activity(&a, "cycling", 3600.0));
         assert!(same_activity(&run("generic", 3600.0), "cycling", 3600.0));
     }
+}
+
+/// Where a day's resting heart rate came from (MODEL.md §7).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum RhrSource {
+    /// The lowest 30-min mean of the night's monitoring heart rate (message 55).
+    Monitoring,
+    /// The watch's own `current_day_resting_heart_rate` (message 211 field 1).
+    Watch,
+}
+
+/// Where a night's HRV came from (MODEL.md §7).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum HrvSource {
+    /// Message 370 `last_night_average`.
+    HrvStatus,
+    /// The mean of the night's message-371 5-min values.
+    HrvValues,
+}
+
+/// One local day's signals: the night before its morning, and the runner's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaySignals {
+    /// The local calendar day (its morning).
+    pub day: NaiveDate,
+    /// Resting heart rate of the night, bpm.
+    pub rhr: Option<u16>,
+    /// Where `rhr` came from.
+    pub rhr_source: Option<RhrSource>,
+    /// The monitoring value (lowest 30-min mean), when the night had enough samples.
+    pub rhr_monitoring: Option<f64>,
+    /// The watch's own value for the day (message 211 field 1), shown beside ours.
+    pub rhr_watch: Option<u16>,
+    /// The night's RMSSD in ms.
+    pub hrv_rmssd_ms: Option<f64>,
+    /// Where `hrv_rmssd_ms` came from.
+    pub hrv_source: Option<HrvSource>,
+    /// The runner's answer, 1 very sore … 5 great.
+    pub feel: Option<u8>,
 }

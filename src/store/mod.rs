@@ -13,6 +13,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 mod activities;
 mod assessments;
+mod days;
 mod files;
 mod hr;
 
