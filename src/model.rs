@@ -393,3 +393,80 @@ pub struct DaySignals {
     /// The runner's answer, 1 very sore … 5 great.
     pub feel: Option<u8>,
 }
+
+/// A morning's verdict (MODEL.md §7).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Verdict {
+    /// At least one signal, none raised.
+    Recovered,
+    /// At least one signal raised.
+    NotRecovered,
+    /// No usable signal.
+    Unknown,
+}
+
+/// A raised signal (MODEL.md §7).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Flag {
+    /// Resting HR at or above normal + max(σ, 3 bpm).
+    RhrHigh,
+    /// ln RMSSD below normal − σ.
+    HrvLow,
+    /// Feel 1 or 2.
+    FeelLow,
+}
+
+/// The runner's pre-activity normal: mean and SD of each signal over the 60 days before the
+/// activity that opened the window (`None` with fewer than 14 values).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct Normal {
+    /// Mean resting HR, bpm.
+    pub rhr_mean: Option<f64>,
+    /// SD of resting HR, bpm (floored at 1).
+    pub rhr_sd: Option<f64>,
+    /// Mean ln RMSSD (ms).
+    pub ln_rmssd_mean: Option<f64>,
+    /// SD of ln RMSSD (floored at 0.05).
+    pub ln_rmssd_sd: Option<f64>,
+}
+
+/// One day's morning check inside an activity's recovery window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Morning {
+    /// The local day judged.
+    pub day: NaiveDate,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The signals raised.
+    pub flags: Vec<Flag>,
+    /// The normal it was judged against.
+    pub normal: Normal,
+    /// `ready` before this morning's verdict.
+    pub ready_before: DateTime<Utc>,
+    /// `ready` after it (later only when not recovered and the day is at/after ready).
+    pub ready_after: DateTime<Utc>,
+}

@@ -9,6 +9,7 @@
 
 mod history;
 pub mod inflight;
+pub mod mornings;
 mod triage;
 pub mod walk;
 mod workers;

@@ -16,6 +16,7 @@ mod assessments;
 mod days;
 mod files;
 mod hr;
+mod mornings;
 
 pub use crate::model::Stored;
 pub use activities::NewActivity;
