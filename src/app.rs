@@ -78,6 +78,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Forget { id } => forget(&cfg, id),
         Command::InstallService { enable } => crate::install::install_service(&cfg, enable),
         Command::Doctor => Ok(doctor(&cfg)),
+        Command::RenderPage { id } => crate::page::render_command(&cfg, id),
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }

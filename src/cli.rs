@@ -116,6 +116,13 @@ pub enum Command {
     },
     /// Print the man page (roff): `recoverd man > recoverd.1`.
     Man,
+    /// The service's picture maker: writes one activity's page and picture into the data
+    /// folder and exits, so that the memory a render takes goes back to the system.
+    #[command(hide = true)]
+    RenderPage {
+        /// Activity id.
+        id: i64,
+    },
 }
 
 /// Writes the completion script for `shell` to `out`.

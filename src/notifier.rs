@@ -36,6 +36,8 @@ pub struct Desktop {
     listen: bool,
     /// The service's listening connection, once a plan notification has been sent.
     clicks: Option<Clicks>,
+    /// The service renders in a child process; `None`: in this process (`import`).
+    renderer: Option<Renderer>,
 }
 
 impl Desktop {
@@ -48,6 +50,7 @@ impl Desktop {
             pages: None,
             listen: false,
             clicks: None,
+            renderer: None,
         }
     }
 
@@ -58,6 +61,7 @@ impl Desktop {
         Self {
             pages: Some(page::folder(cfg)),
             listen: true,
+            renderer: Some(Renderer::new(cfg)),
             ..Self::new(cfg.notifications)
         }
     }
@@ -90,26 +94,29 @@ impl Desktop {
     /// Announces one new activity.
     pub async fn announce(&mut self, stored: &Stored, tz: &TimeZone) {
         if let Some((summary, body)) = render::notification(stored, tz) {
-            let files = self.pages(stored, tz);
+            let files = self.pages(stored, tz).await;
             self.send(&summary, &body, files.as_ref()).await;
         }
     }
 
-    /// Writes the activity's page and picture, rendered now and freed after; a failure costs
-    /// the picture, not the notification.
-    fn pages(&self, stored: &Stored, tz: &TimeZone) -> Option<PageFiles> {
+    /// Writes the activity's page and picture, rendered now and freed after (the service's in
+    /// a child process, see [`Renderer`]); a failure costs the picture, not the notification.
+    async fn pages(&self, stored: &Stored, tz: &TimeZone) -> Option<PageFiles> {
         if !self.enabled || self.failed {
             return None;
         }
         let dir = self.pages.as_ref()?;
-        page::write_files(dir, stored, tz, Utc::now())
-            .map_err(|e| {
-                tracing::warn!(
-                    folder = %dir.display(),
-                    "cannot write the activity's page and picture ({e}); the notification is text only"
-                );
-            })
-            .ok()
+        let made = match &self.renderer {
+            Some(r) => r.render(stored.id, dir).await,
+            None => page::write_files(dir, stored, tz, Utc::now()),
+        };
+        made.map_err(|e| {
+            tracing::warn!(
+                folder = %dir.display(),
+                "cannot write the activity's page and picture ({e}); the notification is text only"
+            );
+        })
+        .ok()
     }
 
     /// Announces `count` activities (`kind`: "recent" or "past") with one notification that
@@ -183,6 +190,60 @@ impl Desktop {
                 .map_err(|e| e.to_string()),
             None => Ok(()),
         }
+    }
+}
+
+/// Longest wait for the child that renders one activity's page and picture.
+const RENDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Renders pages and pictures in a short-lived child process, `recoverd render-page ID` (this
+/// very binary, through `/proc/self/exe`, so an upgrade on disk cannot mix versions). The
+/// bundled font, the SVG tree, the pixels and the allocator's arenas they grew all go back to
+/// the system when the child exits: the service's idle memory stays what it was before the
+/// first picture.
+#[derive(Debug, Clone)]
+struct Renderer {
+    /// The config file, passed on only where it exists (else the child finds the same default).
+    config: Option<PathBuf>,
+    database: PathBuf,
+}
+
+impl Renderer {
+    fn new(cfg: &Config) -> Self {
+        Self {
+            config: cfg.config_path.is_file().then(|| cfg.config_path.clone()),
+            database: cfg.database.clone(),
+        }
+    }
+
+    /// Runs the child for activity `id`; the files it wrote in `dir`.
+    async fn render(&self, id: i64, dir: &std::path::Path) -> anyhow::Result<PageFiles> {
+        let mut cmd = tokio::process::Command::new("/proc/self/exe");
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.arg("--db")
+            .arg(&self.database)
+            .args(["--quiet", "render-page", &id.to_string()])
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(RENDER_TIMEOUT, cmd.output())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the renderer took longer than {} s",
+                    RENDER_TIMEOUT.as_secs()
+                )
+            })??;
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            let why = why.lines().last().unwrap_or_default();
+            anyhow::bail!("the renderer failed ({}): {why}", out.status);
+        }
+        Ok(PageFiles::of(dir, id))
     }
 }
 

@@ -352,6 +352,47 @@ pub struct PageFiles {
     pub png: PathBuf,
 }
 
+impl PageFiles {
+    /// The page and picture of activity `id` in `dir`.
+    #[must_use]
+    pub fn of(dir: &Path, id: i64) -> Self {
+        Self {
+            html: dir.join(format!("activity-{id}.html")),
+            png: dir.join(format!("activity-{id}.png")),
+        }
+    }
+
+    /// Deletes both files where they exist (`forget`); a missing one is no error.
+    ///
+    /// # Errors
+    /// When an existing file cannot be deleted.
+    pub fn remove(&self) -> std::io::Result<()> {
+        for f in [&self.html, &self.png] {
+            match std::fs::remove_file(f) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `recoverd render-page ID`, run by the service in a child process for each plan
+/// notification: writes the activity's page and picture into the data folder's `pages/` and
+/// exits, so that the fonts, trees and pixels of a render never stay in the service's memory.
+/// It only reads the database (the service stays its one writer).
+///
+/// # Errors
+/// An unknown activity, a database failure, or files that cannot be written.
+pub fn render_command(cfg: &crate::config::Config, id: i64) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&cfg.database)?;
+    let Some(s) = store.load(id)? else {
+        anyhow::bail!("no activity {id} in {}", cfg.database.display());
+    };
+    write_files(&folder(cfg), &s, &cfg.timezone, Utc::now())?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Writes an activity's page and its picture into `dir` (created, mode 0700) as
 /// `activity-ID.html` and `activity-ID.png`, replacing older ones. Rendered now, freed after.
 ///
@@ -368,10 +409,7 @@ pub fn write_files(
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    let files = PageFiles {
-        html: dir.join(format!("activity-{}.html", s.id)),
-        png: dir.join(format!("activity-{}.png", s.id)),
-    };
+    let files = PageFiles::of(dir, s.id);
     let which = match &s.assessment {
         Some(a) if a.effort.hr_source == HrSource::Stream && !s.activity.hr.is_empty() => Chart::Hr,
         _ => Chart::Plan,
