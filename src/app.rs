@@ -418,6 +418,11 @@ fn forget(cfg: &Config, id: i64) -> Result<ExitCode> {
         bail!(UsageError(format!("no activity {id}: see `recoverd list`")));
     };
     store.forget(id, Utc::now())?;
+    // Its page and picture (written for the notification) go with it.
+    let pages = crate::page::PageFiles::of(&crate::page::folder(cfg), id);
+    if let Err(e) = pages.remove() {
+        tracing::warn!("cannot delete the page of activity {id} ({e}); delete it by hand");
+    }
     // Later activities were judged with this one's load and peak in their history.
     let later = store.activity_ids(Some(s.activity.start))?;
     pipeline::replan_ids(&mut store, cfg, &later)?;

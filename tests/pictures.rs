@@ -271,3 +271,36 @@ fn without_heart_rate_the_page_and_picture_show_the_plan() {
     assert!(page.contains("id=\"chart-plan\"") && !page.contains("id=\"chart-hr\""));
     assert!(page.contains("No heart-rate stream"));
 }
+
+#[test]
+fn the_service_s_renderer_writes_the_page_and_forget_deletes_it() {
+    let home = import("marathon", MARATHON_DRIFT, 42_195.0 / 12_600.0);
+    let pages = home.path().join(".local/share/recoverd/pages");
+    // What the service runs, in a child process, for each plan notification.
+    stdout(home.path(), &["render-page", "1"]);
+    let (html, png) = (pages.join("activity-1.html"), pages.join("activity-1.png"));
+    let page = std::fs::read_to_string(&html).unwrap_or_else(|e| panic!("{e}"));
+    assert!(page.contains("id=\"chart-hr\""), "{page:.200}");
+    let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{e}"));
+    let pixmap = resvg::tiny_skia::Pixmap::decode_png(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((pixmap.width(), pixmap.height()), (900, 340));
+    let other = pages.join("activity-12.html");
+    std::fs::write(&other, "another activity's page").unwrap_or_else(|e| panic!("{e}"));
+    // No activity 7: a failure that names it, and nothing written.
+    let out = support::run(home.path(), &["render-page", "7"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no activity 7"));
+    assert!(!pages.join("activity-7.png").exists());
+
+    stdout(home.path(), &["forget", "1"]);
+    assert!(
+        !html.exists() && !png.exists(),
+        "forget left the page files"
+    );
+    assert!(other.is_file(), "forget deleted another activity's page");
+    // Forgetting again: the activity is gone, so a usage error; no file to trip over.
+    assert_eq!(
+        support::run(home.path(), &["forget", "1"]).status.code(),
+        Some(2)
+    );
+}
