@@ -93,18 +93,18 @@ fn main() {
     );
     println!("a 4-hour 1 Hz run: {} samples, {runs} runs each", hr.len());
     time("hr + zones + plan charts (SVG)", runs, || {
-        let a = recoverd::chart::hr(hr, lthr).map_or(0, |s| s.len());
+        let a = recoverd::chart::hr(hr, lthr, Some(11.0 * 60.0 + 2.0)).map_or(0, |s| s.len());
         let b = recoverd::chart::zones(hr, lthr).map_or(0, |s| s.len());
         let c = recoverd::chart::plan(ass, s.activity.end, now, &tz).map_or(0, |s| s.len());
         a + b + c
     });
     time("hr chart (SVG)", runs, || {
-        recoverd::chart::hr(hr, lthr).map_or(0, |s| s.len())
+        recoverd::chart::hr(hr, lthr, Some(11.0 * 60.0 + 2.0)).map_or(0, |s| s.len())
     });
     time("show --format html (whole page)", runs, || {
-        recoverd::page::show_html(&s, &tz, now).len()
+        recoverd::page::show_html(&s, &recoverd::page::Mornings::default(), &tz, now).len()
     });
-    let svg = recoverd::chart::hr(hr, lthr).unwrap_or_default();
+    let svg = recoverd::chart::hr(hr, lthr, Some(11.0 * 60.0 + 2.0)).unwrap_or_default();
     time("notification picture (PNG)", runs, || {
         recoverd::raster::png(&svg, 1.0).map_or(0, |p| p.len())
     });

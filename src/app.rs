@@ -378,8 +378,21 @@ fn show(cfg: &Config, id: &str, format: Format, chart: Chart) -> Result<ExitCode
             serde_json::to_string_pretty(&render::show_json(&s))?
         )?,
         Format::Ics => write!(out, "{}", render::show_ics(&s))?,
-        Format::Html => write!(out, "{}", crate::page::show_html(&s, tz, Utc::now()))?,
-        Format::Svg => match crate::page::chart_svg(&s, chart, tz, Utc::now()) {
+        Format::Html => {
+            let mornings = crate::page::Mornings::of(&store, id)?;
+            write!(
+                out,
+                "{}",
+                crate::page::show_html(&s, &mornings, tz, Utc::now())
+            )?;
+        }
+        Format::Svg => match crate::page::chart_svg(
+            &s,
+            &crate::page::Mornings::of(&store, id)?,
+            chart,
+            tz,
+            Utc::now(),
+        ) {
             Ok(svg) => writeln!(out, "{svg}")?,
             Err(why) => bail!(UsageError(why)),
         },

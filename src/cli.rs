@@ -171,6 +171,9 @@ pub enum Chart {
     Zones,
     /// The plan as a timeline, with now and ready.
     Plan,
+    /// The mornings of the recovery window: resting HR and HRV against your normal, the
+    /// verdicts and the moved ready.
+    Morning,
 }
 
 /// `status --format` values.

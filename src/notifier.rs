@@ -108,7 +108,8 @@ impl Desktop {
         let dir = self.pages.as_ref()?;
         let made = match &self.renderer {
             Some(r) => r.render(stored.id, dir).await,
-            None => page::write_files(dir, stored, tz, Utc::now()),
+            // A new activity: its window's first morning is still to come.
+            None => page::write_files(dir, stored, &page::Mornings::default(), tz, Utc::now()),
         };
         made.map_err(|e| {
             tracing::warn!(

@@ -73,6 +73,101 @@ fn structure(svg: &str) -> String {
     out
 }
 
+/// The runner's 20 nights before activity `id`: resting HR 46 and 50, ln RMSSD 3.9 and 4.1 in
+/// turn, so that the normal is MODEL.md §7's vector (48 ± 2 bpm, 4.00 ± 0.10). Then its window
+/// judged as §7 says, from the day after it up to today: the first morning still tired before
+/// ready (no move), the predicted ready day's morning the vector's (resting HR 53, RMSSD 44 ms,
+/// feel 3: not recovered, ready moves to 06:00 the next day), then a recovered morning, then a
+/// night without data. Returns the model's ready and the moved one.
+fn judge_window(
+    home: &Path,
+    id: i64,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    use recoverd::model::{Flag, Morning, Normal, Verdict};
+    let db = home.join(".local/share/recoverd/recoverd.db");
+    let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or_else(|e| panic!("{e}"));
+    let mut store = recoverd::store::Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    let s = store
+        .load(id)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no activity {id}"));
+    let planned = s
+        .assessment
+        .as_ref()
+        .map(|a| a.recovery.ready)
+        .unwrap_or_else(|| panic!("not assessed"));
+    let day = |t| recoverd::localtime::day(t, &tz);
+    let (first, ready_day) = (
+        day(s.activity.end).succ_opt().unwrap_or_default(),
+        day(planned),
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    let insert = |d: chrono::NaiveDate, rhr: i64, ms: f64, feel: Option<i64>| {
+        conn.execute(
+            "INSERT OR REPLACE INTO days (day, rhr, rhr_source, rhr_monitoring, hrv_rmssd_ms, \
+             hrv_source, feel, updated_at) VALUES (?1, ?2, 'monitoring', ?2, ?3, 'hrv_status', ?4, '2026-01-01')",
+            rusqlite::params![d.format("%Y-%m-%d").to_string(), rhr, ms, feel],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    };
+    let race_day = day(s.activity.start);
+    for i in 1..=20 {
+        let odd = i % 2 == 1;
+        let ln: f64 = if odd { 3.9 } else { 4.1 };
+        insert(
+            race_day - chrono::Duration::days(i),
+            if odd { 46 } else { 50 },
+            ln.exp(),
+            None,
+        );
+    }
+    let normal = Normal {
+        rhr_mean: Some(48.0),
+        rhr_sd: Some(2.0 * (20.0_f64 / 19.0).sqrt()),
+        ln_rmssd_mean: Some(4.0),
+        ln_rmssd_sd: Some(0.1 * (20.0_f64 / 19.0).sqrt()),
+    };
+    let today = day(chrono::Utc::now());
+    let (mut ready, mut mornings) = (planned, Vec::new());
+    let mut d = first;
+    while d <= ready_day + chrono::Duration::days(2) && d <= today {
+        let (verdict, flags) = if d == ready_day + chrono::Duration::days(2) {
+            (Verdict::Unknown, vec![])
+        } else if d == ready_day + chrono::Duration::days(1) {
+            insert(d, 49, 56.0, Some(4));
+            (Verdict::Recovered, vec![])
+        } else if d == ready_day {
+            insert(d, 53, 44.0, Some(3));
+            (Verdict::NotRecovered, vec![Flag::RhrHigh, Flag::HrvLow])
+        } else {
+            insert(d, 52, 47.0, Some(2));
+            (
+                Verdict::NotRecovered,
+                vec![Flag::RhrHigh, Flag::HrvLow, Flag::FeelLow],
+            )
+        };
+        let before = ready;
+        if verdict == Verdict::NotRecovered && d >= day(ready) {
+            let next = d.succ_opt().unwrap_or_default();
+            ready = recoverd::localtime::day_start(next, &tz) + chrono::Duration::hours(6);
+        }
+        mornings.push(Morning {
+            day: d,
+            verdict,
+            flags,
+            normal,
+            ready_before: before,
+            ready_after: ready,
+        });
+        d = d.succ_opt().unwrap_or_default();
+    }
+    store
+        .replace_mornings(id, &mornings)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (planned, ready)
+}
+
 #[test]
 fn svg_charts_of_the_reference_sessions() {
     for &(name, segs, speed) in REFERENCE {
@@ -109,10 +204,10 @@ fn the_picture_is_a_png_of_the_chart_s_size() {
     let svg = stdout(home.path(), &["show", "--format", "svg", "--chart", "hr"]);
     let png = recoverd::raster::png(&svg, 1.0).unwrap_or_else(|e| panic!("{e}"));
     let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((pixmap.width(), pixmap.height()), (900, 340));
+    assert_eq!((pixmap.width(), pixmap.height()), (900, 380));
     let png2 = recoverd::raster::png(&svg, 2.0).unwrap_or_else(|e| panic!("{e}"));
     let big = resvg::tiny_skia::Pixmap::decode_png(&png2).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((big.width(), big.height()), (1800, 680));
+    assert_eq!((big.width(), big.height()), (1800, 760));
     assert!(distinct_colours(&pixmap) > 20, "the picture is blank");
 }
 
@@ -190,6 +285,7 @@ fn a_real_browser_renders_the_page_of_a_marathon() {
         return;
     };
     let home = import("marathon", MARATHON_DRIFT, 42_195.0 / 12_600.0);
+    judge_window(home.path(), 1);
     let page = stdout(home.path(), &["show", "--format", "html"]);
     assert!(!page.to_lowercase().contains("http"));
     let file = home.path().join("marathon.html");
@@ -199,7 +295,7 @@ fn a_real_browser_renders_the_page_of_a_marathon() {
     let shot = home.path().join("page.png");
     let out = headless(browser, &home.path().join("profile-shot"))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1000,2600")
+        .arg("--window-size=1000,3400")
         .arg(&url)
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -219,11 +315,12 @@ fn a_real_browser_renders_the_page_of_a_marathon() {
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let dom = String::from_utf8_lossy(&out.stdout);
-    for id in ["chart-plan", "chart-hr", "chart-zones"] {
+    for id in ["chart-plan", "chart-hr", "chart-zones", "chart-morning"] {
         assert!(dom.contains(&format!("id=\"{id}\"")), "{id} not in the DOM");
     }
+    assert!(dom.contains("<h2>Mornings</h2>") && dom.contains("class=\"morning\""));
     assert!(
-        dom.matches("<svg").count() >= 3,
+        dom.matches("<svg").count() >= 4,
         "charts missing from the DOM"
     );
     assert!(
@@ -283,7 +380,7 @@ fn the_service_s_renderer_writes_the_page_and_forget_deletes_it() {
     assert!(page.contains("id=\"chart-hr\""), "{page:.200}");
     let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{e}"));
     let pixmap = resvg::tiny_skia::Pixmap::decode_png(&bytes).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((pixmap.width(), pixmap.height()), (900, 340));
+    assert_eq!((pixmap.width(), pixmap.height()), (900, 380));
     let other = pages.join("activity-12.html");
     std::fs::write(&other, "another activity's page").unwrap_or_else(|e| panic!("{e}"));
     // No activity 7: a failure that names it, and nothing written.
@@ -303,4 +400,93 @@ fn the_service_s_renderer_writes_the_page_and_forget_deletes_it() {
         support::run(home.path(), &["forget", "1"]).status.code(),
         Some(2)
     );
+}
+
+#[test]
+fn the_morning_chart_shows_the_signals_against_the_normal_and_the_moved_ready() {
+    let home = import("marathon", MARATHON_DRIFT, 42_195.0 / 12_600.0);
+    // Before any morning is judged: no chart, a usage error that names the one there is.
+    let out = support::run(
+        home.path(),
+        &["show", "--format", "svg", "--chart", "morning"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no morning check yet"));
+    let page = stdout(home.path(), &["show", "--format", "html"]);
+    assert!(!page.contains("chart-morning") && !page.contains("<h2>Mornings</h2>"));
+
+    let (planned, moved) = judge_window(home.path(), 1);
+    assert!(
+        moved - planned > chrono::Duration::hours(12),
+        "{planned} {moved}"
+    );
+    let svg = stdout(
+        home.path(),
+        &["show", "--format", "svg", "--chart", "morning"],
+    );
+    assert!(svg.starts_with("<svg") && svg.contains("prefers-color-scheme: dark"));
+    let s = structure(&svg);
+    if let Some(dir) = std::env::var_os("PIC_DUMP") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::write(dir.join("morning.svg"), &svg).unwrap_or_default();
+        let page = stdout(home.path(), &["show", "--format", "html"]);
+        std::fs::write(dir.join("marathon.html"), page).unwrap_or_default();
+        for c in ["hr", "zones", "plan"] {
+            let svg = stdout(home.path(), &["show", "--format", "svg", "--chart", c]);
+            std::fs::write(dir.join(format!("{c}.svg")), svg).unwrap_or_default();
+        }
+        std::fs::write(dir.join("show.txt"), stdout(home.path(), &["show"])).unwrap_or_default();
+    }
+    insta::assert_snapshot!("marathon-morning", s);
+    let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or_else(|e| panic!("{e}"));
+    let short = |t| recoverd::render::local_short(t, &tz);
+    let moved_h = (moved - planned).num_minutes() as f64 / 60.0;
+    for want in [
+        "normal 48 ± 2".to_string(),
+        "high from 51".to_string(),
+        "normal 49–60, low under 49".to_string(),
+        "HR high".to_string(),
+        "HRV low".to_string(),
+        "sore".to_string(),
+        "recovered".to_string(),
+        "no signal".to_string(),
+        "53".to_string(),
+        "44".to_string(),
+        format!("planned {}", short(planned)),
+        format!("ready {} (moved +{moved_h:.0} h)", short(moved)),
+    ] {
+        assert!(s.contains(&want), "{want:?} not in the morning chart:\n{s}");
+    }
+
+    // The page: a Mornings section with the chart and a row per morning, signals against normal.
+    let page = stdout(home.path(), &["show", "--format", "html"]);
+    assert!(page.contains("<h2>Mornings</h2>") && page.contains("id=\"chart-morning\""));
+    assert!(page.contains("53 bpm (+5 over 48)"), "{page}");
+    assert!(page.contains("44 ms (11 under 55)"), "{page}");
+    assert!(page.contains("not recovered: resting HR high, HRV low"));
+    assert!(page.contains(&format!("moved to {}", short(moved))));
+    assert!(!page.to_lowercase().contains("http"));
+    // That window closed long ago: the status page does not show it.
+    let status = stdout(home.path(), &["status", "--format", "html"]);
+    assert!(!status.contains("chart-morning"));
+}
+
+#[test]
+fn the_status_page_shows_the_mornings_of_an_open_window() {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    support::reference_config(home.path());
+    // A hard 10K that ended two days ago: its window is open today.
+    let end = chrono::Utc::now().timestamp() - 2 * 86_400;
+    let mut fa = support::FitActivity::segments(end - 42 * 60, &[(42, 174)]);
+    fa.speed = 10_000.0 / 2520.0;
+    let file = home.path().join("10k.fit");
+    std::fs::write(&file, fa.encode()).unwrap_or_else(|e| panic!("{e}"));
+    stdout(
+        home.path(),
+        &["import", "--no-notify", file.to_str().unwrap_or_default()],
+    );
+    judge_window(home.path(), 1);
+    let status = stdout(home.path(), &["status", "--format", "html"]);
+    assert!(status.contains("id=\"chart-morning\"") && status.contains("<h2>Mornings</h2>"));
+    assert!(status.contains("id=\"chart-fitness\"") && status.contains("id=\"chart-plan\""));
 }
