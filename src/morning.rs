@@ -463,6 +463,23 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_morning_past_the_last_possible_ready_moves_nothing_and_is_persisting() {
+        // Ready at 01:02 on 1 Jan (a time the model never gives, but the replay must hold):
+        // the cap is 06:00 on 4 Jan; a bad morning on 4 Jan would "move" ready to that very
+        // morning, so it moves nothing and says persisting fatigue.
+        let tz = berlin();
+        let w = Window {
+            first_day: day("2025-12-30"),
+            model_ready: at("2026-01-01T00:02:00Z"),
+            normal: Normal::default(),
+        };
+        let bad = |d: &str| signals(day(d), None, None, Some(1));
+        let r = replay(&w, &[bad("2026-01-03"), bad("2026-01-04")], &[], &tz);
+        assert_eq!(r.ready, at("2026-01-04T05:00:00Z"));
+        assert_eq!((r.moves, r.persisting), (1, true));
+    }
+
+    #[test]
     fn no_data_in_the_window_judges_nothing() {
         let w = Window {
             first_day: day("2026-04-21"),
@@ -523,6 +540,9 @@ mod tests {
     }
 
     proptest! {
+        // No regression files beside the sources: a failure prints its case.
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
         #[test]
         fn a_verdict_never_moves_ready_earlier_nor_into_the_past((w, days) in window_and_days()) {
             let tz = berlin();
