@@ -88,28 +88,57 @@ impl Options {
     }
 }
 
-/// What happened to one file.
-#[derive(Clone, Debug, serde::Serialize)]
+/// What happened to one file (its `import --json` line: see the `Serialize` impl).
+#[derive(Clone, Debug)]
 pub struct Outcome {
     /// The path as given (`archive.zip/member` for an archive's member).
     pub path: String,
     /// What became of it.
     pub status: FileStatus,
     /// The new activity, when imported.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub activity_id: Option<i64>,
     /// The stored activity it repeats, when a duplicate.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<i64>,
+    /// For a wellness file: the local days it added data to (empty for an activity, and for
+    /// a wellness file that added nothing new). Serialized as `days` only for wellness files.
+    pub days: Vec<chrono::NaiveDate>,
+    /// The file is a wellness file (monitoring, HRV status): its JSON line carries `days`.
+    pub wellness: bool,
     /// Why it was skipped, failed or left pending.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The failure may pass by itself (a copy still running, a locked database).
-    #[serde(skip)]
     pub transient: bool,
     /// The file was already known, unchanged: nothing was read.
-    #[serde(skip)]
     pub known: bool,
+}
+
+/// The JSON line of an [`Outcome`]: `days` in place of `activity_id` for a wellness file.
+#[derive(serde::Serialize)]
+struct OutcomeLine<'a> {
+    path: &'a str,
+    status: FileStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    days: Option<&'a [chrono::NaiveDate]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate_of: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        OutcomeLine {
+            path: &self.path,
+            status: self.status,
+            activity_id: self.activity_id,
+            days: self.wellness.then_some(self.days.as_slice()),
+            duplicate_of: self.duplicate_of,
+            reason: self.reason.as_deref(),
+        }
+        .serialize(s)
+    }
 }
 
 impl Outcome {
@@ -128,6 +157,8 @@ impl Outcome {
             status,
             activity_id: None,
             duplicate_of: None,
+            days: Vec::new(),
+            wellness: false,
             reason: None,
             transient: false,
             known: false,
