@@ -26,3 +26,4 @@ pub mod plan;
 pub mod raster;
 pub mod render;
 pub mod store;
+pub mod wellness;
