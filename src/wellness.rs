@@ -113,6 +113,31 @@ pub struct Wellness {
     pub warnings: Vec<String>,
 }
 
+impl Wellness {
+    /// True when the file holds none of the values we store.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.hr.is_empty()
+            && self.watch_rhr.is_empty()
+            && self.hrv.as_ref().is_none_or(|h| h.rmssd().is_none())
+    }
+    /// True when every value is within the ranges the reader promises: heart rates 30–250 bpm,
+    /// offsets within ±14 h, HRV raw values neither 0 nor 0xFFFF. For tests and fuzzing.
+    #[must_use]
+    pub fn is_sane(&self) -> bool {
+        let offset_ok = |o: Option<i32>| o.is_none_or(|o| o.abs() <= MAX_OFFSET_S);
+        let hrv_ok = |v: &u16| *v != 0 && *v != u16::MAX;
+        self.hr
+            .iter()
+            .chain(&self.watch_rhr)
+            .all(|s| HR_RANGE.contains(&s.value) && offset_ok(s.utc_offset_s))
+            && offset_ok(self.utc_offset_s)
+            && self.hrv.as_ref().is_none_or(|h| {
+                h.last_night_average.iter().all(hrv_ok) && h.values.iter().all(hrv_ok)
+            })
+    }
+}
+
 /// The local date and time of UTC seconds `ts` at `offset_s`.
 #[must_use]
 pub fn local_time(ts: i64, offset_s: i32) -> Option<NaiveDateTime> {
@@ -258,7 +283,7 @@ pub fn watch_rhr(d: NaiveDate, points: &[Point]) -> Option<u16> {
 #[must_use]
 pub fn round_half_up(v: f64) -> Option<u16> {
     let r = (v + 0.5).floor();
-    (r.is_finite() && (0.0..=f64::from(u16::MAX)).contains(&r)).then(|| r as u16)
+    (r.is_finite() && (0.0..=f64::from(u16::MAX)).contains(&r)).then_some(r as u16)
 }
 
 /// The local day an HRV-status file's night belongs to: the day of message 370's timestamp,

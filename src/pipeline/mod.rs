@@ -32,7 +32,8 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::ingest::archive::Hint;
 use crate::ingest::{IngestError, Limits, Parsed};
-use crate::store::{FileMeta, FileStatus, Store, StoreError};
+use crate::store::{FileMeta, FileStatus, Store, StoreError, WellnessRows};
+use crate::wellness::{self, Point, Stamped, Wellness};
 
 /// How long a FIT file cut short must stay unchanged before the service stores what it holds:
 /// long enough for any copy or sync to have resumed.
@@ -451,6 +452,39 @@ pub fn process_file(
         &mut out,
     );
     out
+}
+
+/// A wellness file's values placed on local clocks: the watch's own offset where the file gave
+/// one, else the runner's zone's offset at each instant.
+fn wellness_rows(w: &Wellness, tz: &jiff::tz::TimeZone) -> WellnessRows {
+    let offset_at = |ts: i64, own: Option<i32>| {
+        own.or_else(|| {
+            jiff::Timestamp::from_second(ts)
+                .ok()
+                .map(|t| tz.to_offset(t).seconds())
+        })
+        .unwrap_or(0)
+    };
+    let points = |v: &[Stamped]| -> Vec<Point> {
+        v.iter()
+            .map(|s| Point {
+                ts: s.ts,
+                bpm: s.value,
+                utc_offset_s: offset_at(s.ts, s.utc_offset_s),
+            })
+            .collect()
+    };
+    let hrv = w.hrv.as_ref().and_then(|h| {
+        let (ms, source) = h.rmssd()?;
+        let at = h.ts.or(w.time_created)?;
+        let day = wellness::hrv_day(w, offset_at(at, w.utc_offset_s))?;
+        Some((day, ms, source))
+    });
+    WellnessRows {
+        hr: points(&w.hr),
+        watch_rhr: points(&w.watch_rhr),
+        hrv,
+    }
 }
 
 fn pending(path: &Path, e: &StoreError) -> Outcome {
