@@ -272,6 +272,7 @@ fn morning_row(out: &mut String, m: &Morning, day: Option<&DaySignals>, tz: &Tim
             Flag::RhrHigh => "resting HR high",
             Flag::HrvLow => "HRV low",
             Flag::FeelLow => "feeling sore",
+            Flag::Persisting => "persisting fatigue: rest, and see a doctor if unwell",
         })
         .collect();
     let verdict = match m.verdict {

@@ -466,6 +466,7 @@ fn verdict_words(m: &Morning) -> Vec<&'static str> {
                 Flag::RhrHigh => "HR high",
                 Flag::HrvLow => "HRV low",
                 Flag::FeelLow => "sore",
+                Flag::Persisting => "persisting",
             })
             .collect(),
     }
