@@ -422,7 +422,8 @@ fn the_morning_chart_shows_the_signals_against_the_normal_and_the_moved_ready() 
     insta::assert_snapshot!("marathon-morning", s);
     let tz = jiff::tz::TimeZone::get("Europe/Berlin").unwrap_or_else(|e| panic!("{e}"));
     let short = |t| recoverd::render::local_short(t, &tz);
-    let moved_h = (moved - planned).num_minutes() as f64 / 60.0;
+    let moved_h = (moved - planned).num_seconds() as f64 / 3600.0;
+    let moved_h = format!("+{:.1} h", (moved_h * 10.0).round() / 10.0);
     for want in [
         "normal 48 ± 2".to_string(),
         "high from 51".to_string(),
@@ -434,11 +435,24 @@ fn the_morning_chart_shows_the_signals_against_the_normal_and_the_moved_ready() 
         "53".to_string(),
         "44".to_string(),
         format!("planned {}", short(planned)),
-        format!("ready {} (moved +{moved_h:.0} h)", short(moved)),
+        format!("ready {} (moved {moved_h})", short(moved)),
     ] {
         assert!(s.contains(&want), "{want:?} not in the morning chart:\n{s}");
     }
 
+    // The plan chart shows ready where the mornings put it, and where the model had it.
+    let plan = structure(&stdout(
+        home.path(),
+        &["show", "--format", "svg", "--chart", "plan"],
+    ));
+    assert!(
+        plan.contains(&format!("planned {}", short(planned))),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!("ready {} (mornings: {moved_h})", short(moved))),
+        "{plan}"
+    );
     // The page: a Mornings section with the chart and a row per morning, signals against normal.
     let page = stdout(home.path(), &["show", "--format", "html"]);
     assert!(page.contains("<h2>Mornings</h2>") && page.contains("id=\"chart-morning\""));

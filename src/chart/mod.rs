@@ -125,6 +125,17 @@ fn hm(minutes: f64) -> String {
     format!("{}:{:02}", m / 60, m % 60)
 }
 
+/// "+24 h", "+15.5 h": how far the mornings moved `ready`, to the tenth of an hour as
+/// `show --json`'s `ready_moved_h`.
+fn moved(h: f64) -> String {
+    let h = (h * 10.0).round() / 10.0;
+    if h.fract() == 0.0 {
+        format!("+{h:.0} h")
+    } else {
+        format!("+{h:.1} h")
+    }
+}
+
 /// "1 h 05 min" / "12 min" from seconds.
 fn duration_words(s: f64) -> String {
     crate::render::duration(s)

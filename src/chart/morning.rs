@@ -512,7 +512,7 @@ fn verdict_mark(chart: &mut Ctx<'_, '_>, x: f64, m: &Morning, words: bool) -> Dr
 /// "planned …" by the grey one at its top (above the verdict marks).
 fn ready_labels(chart: &mut Ctx<'_, '_>, w: &Window, tz: &TimeZone) -> Drawn {
     let short = |t| crate::render::local_short(t, tz);
-    let moved_h = (w.ready - w.planned).num_minutes() as f64 / 60.0;
+    let moved_h = (w.ready - w.planned).num_seconds() as f64 / 3600.0;
     let mut labels = Vec::new();
     if moved_h > 0.0 {
         labels.push((
@@ -524,7 +524,7 @@ fn ready_labels(chart: &mut Ctx<'_, '_>, w: &Window, tz: &TimeZone) -> Drawn {
         labels.push((
             w.ready_x,
             READY,
-            format!("ready {} (moved +{moved_h:.0} h)", short(w.ready)),
+            format!("ready {} (moved {})", short(w.ready), super::moved(moved_h)),
             0.02,
         ));
     } else {

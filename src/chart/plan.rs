@@ -9,6 +9,8 @@ use super::{AXIS, ChartError, Drawn, FONT, HPos, Keyed, NOW, Pos, READY, VPos, W
 
 /// The easy-running marker.
 const EASY: RGBColor = RGBColor(0x0d, 0x94, 0x88);
+/// The model's ready, where the morning check moved it.
+const PLANNED: RGBColor = RGBColor(0x80, 0x86, 0x8f);
 use crate::localtime;
 use crate::plan::{Assessment, Tactic};
 
@@ -138,15 +140,7 @@ pub fn plan(
             .map_err(err)?;
         items(&mut chart, a, &rows, end).map_err(err)?;
         let span = Span { x0, x1, n };
-        let short = |t| crate::render::local_short(t, tz);
-        let ready_label = format!("ready {}", short(a.recovery.ready));
-        marker(&mut chart, &span, ready, READY, ready_label, true).map_err(err)?;
-        if let Some(easy) = a.recovery.easy_from {
-            let label = format!("easy running {}", short(easy));
-            marker(&mut chart, &span, hours(easy, end), EASY, label, false).map_err(err)?;
-        }
-        let now_label = format!("now {}", short(now));
-        marker(&mut chart, &span, hours(now, end), NOW, now_label, true).map_err(err)?;
+        markers(&mut chart, &span, a, (end, now), tz).map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -209,6 +203,59 @@ fn marker(
                     if right { HPos::Right } else { HPos::Left },
                     if top { VPos::Top } else { VPos::Bottom },
                 )),
+            ),
+    ))?;
+    Ok(())
+}
+
+/// `ready` (with the model's time where the mornings moved it), easy running and `now`.
+fn markers(
+    chart: &mut Ctx<'_, '_>,
+    span: &Span,
+    a: &Assessment,
+    (end, now): (DateTime<Utc>, DateTime<Utc>),
+    tz: &TimeZone,
+) -> Drawn {
+    let short = |t| crate::render::local_short(t, tz);
+    let mut ready_label = format!("ready {}", short(a.recovery.ready));
+    if let Some(shift) = a.recovery.morning
+        && a.recovery.ready > shift.model_ready
+    {
+        let moved_h = shift.moved_h(a.recovery.ready);
+        ready_label.push_str(&format!(" (mornings: {})", super::moved(moved_h)));
+        let label = format!("planned {}", short(shift.model_ready));
+        planned_marker(chart, span, hours(shift.model_ready, end), label)?;
+    }
+    let ready = hours(a.recovery.ready, end);
+    marker(chart, span, ready, READY, ready_label, true)?;
+    if let Some(easy) = a.recovery.easy_from {
+        let label = format!("easy running {}", short(easy));
+        marker(chart, span, hours(easy, end), EASY, label, false)?;
+    }
+    let now_label = format!("now {}", short(now));
+    marker(chart, span, hours(now, end), NOW, now_label, true)
+}
+
+/// The model's ready where the mornings moved it: a dashed grey line, labelled at the foot.
+fn planned_marker(chart: &mut Ctx<'_, '_>, span: &Span, x: f64, label: String) -> Drawn {
+    if !(span.x0..=span.x1).contains(&x) {
+        return Ok(());
+    }
+    chart.draw_series(std::iter::once(plotters::element::DashedPathElement::new(
+        vec![(x, -0.6), (x, span.n - 0.4)],
+        5,
+        4,
+        PLANNED.stroke_width(2),
+    )))?;
+    chart.draw_series(std::iter::once(
+        EmptyElement::at((x, -0.6))
+            + Text::new(
+                label,
+                (-4, 0),
+                (FONT, 13)
+                    .into_font()
+                    .color(&PLANNED)
+                    .pos(Pos::new(HPos::Right, VPos::Bottom)),
             ),
     ))?;
     Ok(())
