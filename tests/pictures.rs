@@ -482,6 +482,9 @@ fn the_status_page_shows_the_mornings_of_an_open_window() {
     );
     judge_window(home.path(), 1);
     let status = stdout(home.path(), &["status", "--format", "html"]);
+    if let Some(dir) = std::env::var_os("PIC_DUMP") {
+        std::fs::write(std::path::Path::new(&dir).join("status.html"), &status).unwrap_or_default();
+    }
     assert!(status.contains("id=\"chart-morning\"") && status.contains("<h2>Mornings</h2>"));
     assert!(status.contains("id=\"chart-fitness\"") && status.contains("id=\"chart-plan\""));
 }
