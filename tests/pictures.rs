@@ -174,6 +174,15 @@ fn the_zone_chart_agrees_with_show() {
     let s = structure(&svg);
     assert!(s.contains("15 min · 43 %"), "{s}");
     assert!(s.contains("20 min · 57 %"), "{s}");
+    // Zones in whole bpm as the watch shows them: 130 is easy (≤ 151), 176 is max (≥ 174).
+    assert!(
+        s.contains("easy ≤ 151 bpm") && s.contains("moderate 152–159 bpm"),
+        "{s}"
+    );
+    assert!(
+        s.contains("very hard 168–173 bpm") && s.contains("max ≥ 174 bpm"),
+        "{s}"
+    );
     let hr = stdout(home.path(), &["show", "--format", "svg", "--chart", "hr"]);
     let text = stdout(home.path(), &["show"]);
     assert!(text.contains("best 20 min at 105 % of threshold"), "{text}");
