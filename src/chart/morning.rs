@@ -549,3 +549,76 @@ fn ready_labels(chart: &mut Ctx<'_, '_>, w: &Window, tz: &TimeZone) -> Drawn {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn berlin() -> TimeZone {
+        TimeZone::get("Europe/Berlin").unwrap()
+    }
+
+    fn morning(
+        day: NaiveDate,
+        verdict: Verdict,
+        before: DateTime<Utc>,
+        after: DateTime<Utc>,
+    ) -> Morning {
+        Morning {
+            day,
+            verdict,
+            flags: vec![],
+            normal: Normal::default(),
+            ready_before: before,
+            ready_after: after,
+        }
+    }
+
+    #[test]
+    fn no_morning_is_an_error_not_an_empty_chart() {
+        let e = super::morning(&[], &[], &berlin()).unwrap_err();
+        assert!(e.to_string().contains("no morning"), "{e}");
+    }
+
+    #[test]
+    fn without_signals_or_normal_each_panel_says_so() {
+        let d = NaiveDate::from_ymd_opt(2026, 4, 21).unwrap();
+        let ready = Utc.with_ymd_and_hms(2026, 4, 22, 12, 0, 0).unwrap();
+        let m = [morning(d, Verdict::Unknown, ready, ready)];
+        let svg = super::morning(&m, &[], &berlin()).unwrap();
+        assert!(svg.contains("no resting heart rate for these nights"));
+        assert!(svg.contains("no HRV for these nights"));
+        assert!(svg.contains("no signal"));
+        assert!(svg.contains("ready Wed 22 Apr 14:00") && !svg.contains("planned"));
+        // A signal without a normal (fewer than 14 nights before): the value, and why no band.
+        let day = DaySignals {
+            day: d,
+            rhr: Some(52),
+            rhr_source: None,
+            rhr_monitoring: None,
+            rhr_watch: None,
+            hrv_rmssd_ms: Some(f64::NAN),
+            hrv_source: None,
+            feel: None,
+        };
+        let svg = super::morning(&m, &[day], &berlin()).unwrap();
+        assert!(svg.contains("\n52\n</text>"), "{svg}");
+        assert!(svg.contains("no normal yet"));
+        assert!(
+            svg.contains("no HRV for these nights"),
+            "a NaN HRV is no value"
+        );
+    }
+
+    #[test]
+    fn a_ready_far_away_does_not_make_a_chart_of_years() {
+        let d = NaiveDate::from_ymd_opt(2026, 4, 21).unwrap();
+        let before = Utc.with_ymd_and_hms(2026, 4, 22, 12, 0, 0).unwrap();
+        let after = Utc.with_ymd_and_hms(2031, 1, 1, 6, 0, 0).unwrap();
+        let m = [morning(d, Verdict::NotRecovered, before, after)];
+        let svg = super::morning(&m, &[], &berlin()).unwrap();
+        assert!(svg.len() < 200_000, "{} bytes", svg.len());
+        assert!(svg.contains("planned Wed 22 Apr 14:00"), "{svg}");
+    }
+}
