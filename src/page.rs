@@ -40,7 +40,7 @@ table.plan td.when { white-space: nowrap; font-variant-numeric: tabular-nums; wi
 table.days { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 table.days th, table.days td { text-align: left; padding: .3rem .5rem; border-top: 1px solid var(--line); vertical-align: top; }
 table.days th { color: var(--muted); font-weight: 600; }
-table.days td { white-space: nowrap; } table.days td[class^=\"verdict\"] { white-space: normal; min-width: 14rem; }
+table.days td:nth-child(-n+4) { white-space: nowrap; } table.days td[class^=\"verdict\"] { min-width: 12rem; }
 .verdict-recovered { color: #16a34a; } .verdict-not_recovered { color: #dc2626; font-weight: 600; } .verdict-unknown { color: var(--muted); }
 footer { margin-top: 2rem; color: var(--muted); font-size: .85rem; }
 @media print { :root { --fg: #000; --muted: #333; --bg: #fff; --card: #fff; --line: #999; --accent: #000; } body { max-width: none; padding: 0; font-size: 11pt; } figure { padding: 0; } h2 { break-after: avoid; } tr { break-inside: avoid; } }
