@@ -232,9 +232,11 @@ mod tests {
 
     use super::*;
 
+    /// The commands a user sees (not the service's hidden `render-page`).
     fn subcommands() -> Vec<String> {
         Cli::command()
             .get_subcommands()
+            .filter(|c| !c.is_hide_set())
             .map(|c| c.get_name().to_string())
             .collect()
     }
