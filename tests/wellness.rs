@@ -480,3 +480,105 @@ fn the_whole_wellness_corpus_imports() {
     assert!(rows.len() >= 70, "{}", rows.len());
     assert!(rows.iter().filter(|r| r.1.is_some()).count() >= 60);
 }
+
+// ---- Hostile input ----
+
+/// What a reader answers for `bytes`: never a panic; a wellness answer within its ranges.
+fn answer(bytes: &[u8], what: &str) -> &'static str {
+    match recoverd::pipeline::parse_content(bytes, ingest::Limits::default()) {
+        Ok(Parsed::Wellness(w)) => {
+            assert!(w.is_sane(), "{what}: {w:?}");
+            "wellness"
+        }
+        Ok(Parsed::Activity(_)) => "activity",
+        Ok(Parsed::Skipped(r)) => {
+            assert!(!r.trim().is_empty(), "{what}");
+            "skipped"
+        }
+        Err(e) => {
+            assert!(!e.message.trim().is_empty(), "{what}");
+            "failed"
+        }
+    }
+}
+
+#[test]
+fn mutated_real_wellness_files_get_an_answer_never_a_panic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wellness");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|r| r.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|x| x == "fit"));
+    files.sort();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut outcomes: HashMap<&str, usize> = HashMap::new();
+    for f in files.iter().take(12) {
+        let base = std::fs::read(f).unwrap_or_default();
+        for _ in 0..150 {
+            let mut b = base.clone();
+            for _ in 0..1 + next() % 4 {
+                // Past the header: the messages themselves (the header's own checks are tested
+                // with the activity reader).
+                let at = 14 + (next() as usize) % (b.len().saturating_sub(16).max(1));
+                b[at] = match next() % 4 {
+                    0 => 0,
+                    1 => 0xFF,
+                    _ => next() as u8,
+                };
+            }
+            *outcomes
+                .entry(answer(&b, &f.display().to_string()))
+                .or_default() += 1;
+        }
+    }
+    println!("mutated wellness files: {outcomes:?}");
+    assert!(
+        outcomes.get("wellness").is_some_and(|&n| n > 100),
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn extreme_wellness_values_are_range_checked() {
+    let mut m = night(TimeForm::Ts16);
+    for (i, h) in m.hr.iter_mut().enumerate().take(12) {
+        h.1 = [0, 1, 29, 251, 254, 255][i % 6];
+    }
+    m.rhr = vec![
+        (EVENING, 255, 255),
+        (EVENING + 60, 60, 0),
+        (EVENING + 120, 60, 251),
+    ];
+    for offset in [15 * 3600, -15 * 3600, 61, i32::MAX / 2] {
+        m.utc_offset_s = Some(offset);
+        let Ok(Parsed::Wellness(w)) = ingest::read_bytes(&m.encode()) else {
+            panic!("offset {offset}");
+        };
+        assert!(w.is_sane());
+        assert_eq!(w.utc_offset_s, None, "{offset}: not a UTC offset");
+        assert_eq!(w.hr.len(), 480 - 12);
+        assert!(w.watch_rhr.is_empty(), "{:?}", w.watch_rhr);
+        assert!(
+            w.warnings
+                .iter()
+                .any(|x| x.contains("impossible local time"))
+        );
+    }
+    let hrv = HrvStatus {
+        created: MORNING,
+        summary: Some((MORNING, Some(0.0))),
+        values: vec![(None, 0.0), (None, 511.98)],
+    };
+    let Ok(Parsed::Wellness(w)) = ingest::read_bytes(&hrv.encode()) else {
+        panic!("hrv");
+    };
+    let h = w.hrv.unwrap_or_default();
+    assert_eq!(h.last_night_average, None, "0 is no measurement");
+    assert_eq!(h.values, [65_533]);
+}

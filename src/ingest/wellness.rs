@@ -115,7 +115,10 @@ impl Reader {
             self.last = Some(t);
             Some(t)
         });
-        let Some(bpm) = field(f, 27) else { return };
+        // 0 is the watch's "no reading" (off the wrist), not a value.
+        let Some(bpm) = field(f, 27).filter(|&b| b != 0) else {
+            return;
+        };
         let Some(ts) = ts else {
             self.dropped += 1;
             return;
