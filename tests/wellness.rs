@@ -303,6 +303,17 @@ fn hrv_status_written_per_the_sdk_profile_round_trips() {
     assert_eq!(h.last_night_average, Some(44 * 128));
     assert_eq!(h.values, [40 * 128, 48 * 128 + 64]);
     assert_eq!(h.ts, Some(MORNING));
+    // Only 5-min values, in a file without time_created: their time names the night.
+    let bare = HrvStatus {
+        created: FIT_EPOCH,
+        summary: None,
+        values: vec![(Some(MORNING - 600), 40.0), (None, 42.0)],
+    };
+    let Ok(Parsed::Wellness(w)) = ingest::read_bytes(&bare.encode()) else {
+        panic!("not read as wellness");
+    };
+    assert_eq!(w.time_created, None);
+    assert_eq!(w.hrv.and_then(|h| h.ts), Some(MORNING - 600));
 }
 
 #[test]

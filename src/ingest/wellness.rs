@@ -61,6 +61,8 @@ pub struct Reader {
     hr: Vec<Stamped>,
     watch_rhr: Vec<Stamped>,
     hrv: NightHrv,
+    /// The last timestamp of a message 371, the night's stamp when nothing else gives one.
+    last_value_ts: Option<i64>,
     dropped: usize,
     bad_offsets: usize,
     full: bool,
@@ -78,6 +80,7 @@ impl Reader {
             hr: Vec::new(),
             watch_rhr: Vec::new(),
             hrv: NightHrv::default(),
+            last_value_ts: None,
             dropped: 0,
             bad_offsets: 0,
             full: false,
@@ -96,7 +99,10 @@ impl Reader {
             103 => self.monitoring_info(f, ts),
             211 => self.hr_data(f, ts),
             370 => self.hrv_summary(f, ts),
-            371 => self.hrv_value(f),
+            371 => {
+                self.hrv_value(f);
+                self.last_value_ts = ts.map(unix).or(self.last_value_ts);
+            }
             _ => {}
         }
     }
@@ -214,14 +220,19 @@ impl Reader {
             }
             v
         };
-        let hrv = (self.kind == WellnessKind::HrvStatus).then_some(self.hrv);
+        let time_created = time_created.filter(|&t| t >= FIT_MIN_ABSOLUTE).map(unix);
+        let mut hrv = self.hrv;
+        if time_created.is_none() {
+            hrv.ts = hrv.ts.or(self.last_value_ts);
+        }
+        let hrv = (self.kind == WellnessKind::HrvStatus).then_some(hrv);
         Wellness {
             kind: self.kind,
             hr: fill(self.hr),
             watch_rhr: fill(self.watch_rhr),
             hrv,
             utc_offset_s: first_offset,
-            time_created: time_created.filter(|&t| t >= FIT_MIN_ABSOLUTE).map(unix),
+            time_created,
             warnings,
         }
     }
