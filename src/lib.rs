@@ -19,6 +19,8 @@ pub mod install;
 pub mod localtime;
 pub mod logging;
 pub mod model;
+pub mod morning;
+pub mod morning_view;
 pub mod notifier;
 pub mod page;
 pub mod pipeline;

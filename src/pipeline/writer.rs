@@ -315,6 +315,12 @@ impl<'a> Writer<'a> {
                     tracing::warn!(error = %e, "cannot note the judgements to make again; `recoverd replan` will");
                 }
                 self.session.history.add(id, activity, &assessment, peak);
+                // A hard effort opens a window over nights that may already be stored.
+                if assessment.effort.class >= crate::effort::EffortClass::Hard
+                    || replacing.is_some()
+                {
+                    self.judge_mornings(activity);
+                }
                 self.uncommitted.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
                 o.activity_id = Some(id);
@@ -332,6 +338,16 @@ impl<'a> Writer<'a> {
                 _ => self.store_fault(meta, &e),
             },
             Err(e) => self.store_fault(meta, &e),
+        }
+    }
+
+    /// Judges again the mornings of the windows next to a new or replaced activity; a failure
+    /// is a warning (the next change judges them).
+    fn judge_mornings(&mut self, a: &Activity) {
+        if let Err(e) =
+            super::mornings::refresh_activities(self.store, &[a.end], &self.cfg.timezone)
+        {
+            tracing::warn!(error = %e, "cannot judge the mornings after this activity; the next change will");
         }
     }
 

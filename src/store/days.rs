@@ -72,6 +72,46 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether any day from `from` to `to` (both included) is stored.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn any_days_in(&self, from: NaiveDate, to: NaiveDate) -> Result<bool> {
+        let n: i64 = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM days WHERE day BETWEEN ?1 AND ?2)",
+            params![day_text(from), day_text(to)],
+            |r| r.get(0),
+        )?;
+        Ok(n != 0)
+    }
+
+    /// Stores a day's signals exactly as given, replacing the day's row (its `feel` too): for
+    /// tests and tools that place days by hand. The wellness import computes days from samples.
+    ///
+    /// # Errors
+    /// On SQLite failure or a value the schema refuses.
+    pub fn put_signals(&mut self, d: &DaySignals, at: DateTime<Utc>) -> Result<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO days (day, rhr, rhr_source, rhr_monitoring, rhr_watch,
+                    hrv_rmssd_ms, hrv_source, feel, feel_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?8 IS NULL THEN NULL ELSE ?9 END, ?9)",
+                params![
+                    day_text(d.day),
+                    d.rhr,
+                    d.rhr_source.map(<&str>::from),
+                    d.rhr_monitoring,
+                    d.rhr_watch,
+                    d.hrv_rmssd_ms,
+                    d.hrv_source.map(<&str>::from),
+                    d.feel,
+                    at.to_rfc3339(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     /// The newest `limit` stored days, newest first.
     ///
     /// # Errors
