@@ -154,6 +154,22 @@ fn timestamp_16_is_resolved_across_its_rollover() {
 }
 
 #[test]
+fn events_stamped_ahead_of_the_samples_do_not_move_the_timestamp_16_clock() {
+    // As in the real corpus: an event stamped 40 min after the samples around it.
+    let mut m = Monitoring::night(EVENING, 480, 60, |_| 52);
+    m.events = vec![
+        (100, EVENING + 100 * 60 + 2400),
+        (300, EVENING + 3 * 86_400),
+    ];
+    let Ok(Parsed::Wellness(w)) = ingest::read_bytes(&m.encode()) else {
+        panic!("not read as wellness");
+    };
+    let ts: Vec<i64> = w.hr.iter().map(|s| s.ts).collect();
+    let want: Vec<i64> = m.hr.iter().map(|h| h.0).collect();
+    assert_eq!(ts, want);
+}
+
+#[test]
 fn without_monitoring_info_the_runner_zone_places_the_night() {
     let home = home("");
     let mut m = night(TimeForm::Ts16);
