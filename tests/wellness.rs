@@ -444,6 +444,10 @@ fn import_real(dir: &Path) -> Vec<(String, Option<f64>, Option<i64>, i64)> {
             let c: Vec<&str> = l.split('\t').collect();
             let last: i64 = c.get(1)?.parse().ok()?;
             let d = stored.get(*c.first()?)?;
+            if want.contains_key(c[0]) {
+                // The day's last field 1 (Garmin's SDK decode) is stamped after 04:00 local.
+                assert_eq!(d.rhr_watch, Some(last), "{}: DAYS.tsv", c[0]);
+            }
             Some((c[0].to_string(), d.rhr_monitoring, d.rhr_watch, last))
         })
         .collect()
