@@ -613,3 +613,38 @@ fn extreme_wellness_values_are_range_checked() {
     assert_eq!(h.last_night_average, None, "0 is no measurement");
     assert_eq!(h.values, [65_533]);
 }
+
+// ---- The service ----
+
+#[test]
+fn the_service_stores_a_synced_monitoring_file_with_its_days() {
+    let (home, watch) = support::setup();
+    let svc = support::Service::start(home.path(), None);
+    let lock = home.path().join(".local/share/recoverd/recoverd.db.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&lock)
+        .unwrap_or_default()
+        .is_empty()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // As a sync writes it: a temporary name, then renamed into place.
+    let tmp = watch.join(".1_WELLNESS.fit.part");
+    std::fs::write(&tmp, night(TimeForm::Ts16).encode()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(&tmp, watch.join("1_WELLNESS.fit")).unwrap_or_else(|e| panic!("{e}"));
+    let files = support::wait_imported(home.path(), 1, 20);
+    assert_eq!(svc.stop(), Some(0));
+    let row = files
+        .iter()
+        .find(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/1_WELLNESS.fit"))
+        })
+        .unwrap_or_else(|| panic!("{files:?}"));
+    assert_eq!(row["status"], "imported", "{row}");
+    assert_eq!(row["days"], serde_json::json!(["2026-04-21"]));
+    assert_eq!(days(home.path())["2026-04-21"].rhr, Some(48));
+}
