@@ -205,7 +205,12 @@ fn the_same_file_is_a_duplicate_and_overlapping_samples_add_nothing() {
     );
     assert_eq!(lines[2]["status"], "imported");
     assert_eq!(days_of(&lines[2]), Vec::<String>::new(), "nothing new");
-    // The same path again, touched: known.
+    // The same path again, unchanged (known), then rewritten with the same content: its row
+    // keeps the days it added.
+    let again = import(home.path(), &[&a]);
+    assert_eq!(again[0]["status"], "duplicate");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&a, m.encode()).unwrap_or_else(|e| panic!("{e}"));
     let again = import(home.path(), &[&a]);
     assert_eq!(again[0]["status"], "duplicate");
     let files = support::files_json(home.path());

@@ -216,7 +216,7 @@ impl<'a> Writer<'a> {
             Ok(days) => days,
             Err(e) => return self.store_fault(meta, &e),
         };
-        if let Err(e) = self.store.record_wellness_file(meta, &days, self.now) {
+        if let Err(e) = self.store.record_wellness_file(meta, Some(&days), self.now) {
             return self.store_fault(meta, &e);
         }
         self.wellness_days.extend(days.iter().copied());
@@ -234,7 +234,7 @@ impl<'a> Writer<'a> {
         o.wellness = true;
         if first == meta.path {
             o.known = true;
-            if let Err(e) = self.store.record_wellness_file(meta, &[], self.now) {
+            if let Err(e) = self.store.record_wellness_file(meta, None, self.now) {
                 return self.store_fault(meta, &e);
             }
             return o;

@@ -152,22 +152,25 @@ impl Store {
         self.write(|c| store_wellness(c, rows, now))
     }
 
-    /// Records a wellness file as imported, with the local days it added data to.
+    /// Records a wellness file as imported, with the local days it added data to; `None` keeps
+    /// the days recorded before (the same file read again).
     ///
     /// # Errors
     /// On SQLite failure.
     pub fn record_wellness_file(
         &mut self,
         meta: &FileMeta,
-        days: &[NaiveDate],
+        days: Option<&[NaiveDate]>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let json = serde_json::to_string(&days.iter().map(|d| day_text(*d)).collect::<Vec<_>>())
-            .unwrap_or_else(|_| "[]".into());
+        let json = days.map(|days| {
+            serde_json::to_string(&days.iter().map(|d| day_text(*d)).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".into())
+        });
         self.write(|c| {
             upsert_file(c, meta, FileStatus::Imported, None, None, None, now)?;
             c.execute(
-                "UPDATE files SET days = ?2 WHERE path = ?1",
+                "UPDATE files SET days = COALESCE(?2, days, '[]') WHERE path = ?1",
                 params![path_bytes(&meta.path), json],
             )?;
             Ok(())
@@ -392,7 +395,9 @@ mod tests {
             mtime_ns: 1,
         };
         let d = NaiveDate::from_ymd_opt(2026, 4, 21).unwrap();
-        s.record_wellness_file(&meta, &[d], Utc::now()).unwrap();
+        s.record_wellness_file(&meta, Some(&[d]), Utc::now())
+            .unwrap();
+        s.record_wellness_file(&meta, None, Utc::now()).unwrap();
         let row = s.file(&meta.path).unwrap().unwrap();
         assert_eq!(row.status, FileStatus::Imported);
         assert_eq!(row.days, Some(vec![d]));
