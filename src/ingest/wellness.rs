@@ -36,6 +36,9 @@ const FIT_MIN_ABSOLUTE: u32 = 0x1000_0000;
 /// Most values kept from one file: a week of 1-Hz heart rate. A real monitoring file holds a
 /// few hours at one a minute; past this the rest is left out with a warning.
 pub const MAX_SAMPLES: usize = 7 * 86_400;
+/// Values stamped further than this from the file's `time_created` (s) are a clock gone astray,
+/// not data of this file: a monitoring file holds hours, a daily one a day.
+const MAX_FROM_CREATED_S: i64 = 7 * 86_400;
 /// HRV values (371) kept per file: a night has one per 5 min.
 const MAX_HRV_VALUES: usize = 24 * 12 * 7;
 
@@ -217,13 +220,23 @@ impl Reader {
             );
         }
         let first_offset = self.first_offset;
-        let fill = |mut v: Vec<Stamped>| {
+        let time_created = time_created.filter(|&t| t >= FIT_MIN_ABSOLUTE).map(unix);
+        let mut astray = 0usize;
+        let mut fill = |mut v: Vec<Stamped>| {
+            let before = v.len();
+            v.retain(|s| time_created.is_none_or(|tc| (s.ts - tc).abs() <= MAX_FROM_CREATED_S));
+            astray += before - v.len();
             for s in &mut v {
                 s.utc_offset_s = s.utc_offset_s.or(first_offset);
             }
             v
         };
-        let time_created = time_created.filter(|&t| t >= FIT_MIN_ABSOLUTE).map(unix);
+        let (hr, watch_rhr) = (fill(self.hr), fill(self.watch_rhr));
+        if astray > 0 {
+            warnings.push(format!(
+                "{astray} values stamped more than a week from the file's creation were left out"
+            ));
+        }
         let mut hrv = self.hrv;
         if time_created.is_none() {
             hrv.ts = hrv.ts.or(self.last_value_ts);
@@ -231,8 +244,8 @@ impl Reader {
         let hrv = (self.kind == WellnessKind::HrvStatus).then_some(hrv);
         Wellness {
             kind: self.kind,
-            hr: fill(self.hr),
-            watch_rhr: fill(self.watch_rhr),
+            hr,
+            watch_rhr,
             hrv,
             utc_offset_s: first_offset,
             time_created,
@@ -303,6 +316,23 @@ mod tests {
         assert_eq!(w.hr.len(), 1);
         assert_eq!(w.hr[0].utc_offset_s, Some(3600));
         assert_eq!(w.warnings.len(), 1, "{:?}", w.warnings);
+    }
+
+    #[test]
+    fn values_stamped_far_from_the_files_creation_are_left_out() {
+        let mut r = Reader::new(WellnessKind::Monitoring);
+        let t = 0x4000_0000u32;
+        let hr = |bpm: u8| HashMap::from([(27u8, Value::UInt8(bpm))]);
+        r.message(55, &hr(50), Some(t + 3600));
+        r.message(55, &hr(51), Some(t + 30 * 86_400));
+        let w = r.finish(Some(t));
+        assert_eq!(w.hr.len(), 1);
+        assert_eq!(w.hr[0].value, 50);
+        assert!(
+            w.warnings.iter().any(|x| x.contains("a week")),
+            "{:?}",
+            w.warnings
+        );
     }
 
     #[test]
