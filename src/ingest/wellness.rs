@@ -165,7 +165,8 @@ impl Reader {
     }
 
     fn hr_data(&mut self, f: &HashMap<u8, Value>, ts: Option<u32>) {
-        let (Some(ts), Some(v)) = (ts, field(f, 1)) else {
+        // 0: no value yet.
+        let (Some(ts), Some(v)) = (ts, field(f, 1).filter(|&v| v != 0)) else {
             return;
         };
         match u16::try_from(v).ok().filter(|b| HR_RANGE.contains(b)) {
