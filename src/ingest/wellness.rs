@@ -4,8 +4,8 @@
 //!
 //! Read by field number, following the FIT SDK profile:
 //! - `monitoring` (55): `heart_rate` (27, uint8) at `timestamp` (253) or `timestamp_16` (26),
-//!   the latter resolved against the last full timestamp:
-//!   `ts = last + ((ts16 − (last & 0xFFFF)) & 0xFFFF)`;
+//!   the latter resolved against the monitoring clock (the last full time of a 55 or 103, or the
+//!   last resolved `timestamp_16`): `ts = last + ((ts16 − (last & 0xFFFF)) & 0xFFFF)`;
 //! - `monitoring_info` (103): `local_timestamp` (0) − `timestamp` (253) = the watch's UTC offset;
 //! - `monitoring_hr_data` (211): `current_day_resting_heart_rate` (1), never
 //!   `resting_heart_rate` (0), which moves like a 7-day average;
@@ -255,8 +255,8 @@ impl Reader {
     }
 }
 
-/// A `timestamp_16` resolved against the last full timestamp (FIT profile rule). `None` past
-/// the end of FIT time.
+/// A `timestamp_16` resolved against the last full time of the monitoring clock (FIT profile
+/// rule). `None` past the end of FIT time.
 #[must_use]
 pub fn resolve_ts16(last: u32, ts16: u16) -> Option<u32> {
     let delta = u32::from(ts16.wrapping_sub((last & 0xFFFF) as u16));
