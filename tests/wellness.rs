@@ -195,16 +195,34 @@ fn the_same_file_is_a_duplicate_and_overlapping_samples_add_nothing() {
     half.hr.drain(..240);
     half.created += 1;
     let c = write(home.path(), "c.fit", &half.encode());
-    let lines = import(home.path(), &[&a, &b, &c]);
-    assert_eq!(lines[0]["status"], "imported");
-    assert_eq!(lines[1]["status"], "duplicate", "{}", lines[1]);
+    // a and b are read on two workers: either may come first.
+    let lines = import(home.path(), &[&a, &b]);
+    let status = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .unwrap_or_else(|| panic!("{name}: {lines:?}"))
+            .clone()
+    };
+    let (la, lb) = (status("/a.fit"), status("/b.fit"));
+    let (first, dup, first_name) = if la["status"] == "imported" {
+        (la, lb, "a.fit")
+    } else {
+        (lb, la, "b.fit")
+    };
+    assert_eq!(first["status"], "imported", "{lines:?}");
+    assert_eq!(days_of(&first), ["2026-04-21"]);
+    assert_eq!(dup["status"], "duplicate", "{dup}");
     assert!(
-        lines[1]["reason"]
+        dup["reason"]
             .as_str()
-            .is_some_and(|r| r.contains("a.fit"))
+            .is_some_and(|r| r.contains(first_name)),
+        "{dup}"
     );
-    assert_eq!(lines[2]["status"], "imported");
-    assert_eq!(days_of(&lines[2]), Vec::<String>::new(), "nothing new");
+    let lines = import(home.path(), &[&c]);
+    assert_eq!(lines[0]["status"], "imported");
+    assert_eq!(days_of(&lines[0]), Vec::<String>::new(), "nothing new");
+    let a = if first_name == "a.fit" { a } else { b };
     // The same path again, unchanged (known), then rewritten with the same content: its row
     // keeps the days it added.
     let again = import(home.path(), &[&a]);
@@ -216,7 +234,7 @@ fn the_same_file_is_a_duplicate_and_overlapping_samples_add_nothing() {
     let files = support::files_json(home.path());
     let row = files
         .iter()
-        .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/a.fit")))
+        .find(|r| r["path"].as_str().is_some_and(|p| p.ends_with(first_name)))
         .unwrap_or_else(|| panic!("{files:?}"));
     assert_eq!(row["status"], "imported");
     assert_eq!(row["days"], serde_json::json!(["2026-04-21"]));
@@ -353,8 +371,15 @@ fn hrv_per_night_prefers_the_summary_and_falls_back_to_the_values() {
     };
     let b = write(home.path(), "b.fit", &full.encode());
     let lines = import(home.path(), &[&a, &b]);
-    assert_eq!(days_of(&lines[0]), ["2026-04-22"], "{}", lines[0]);
-    assert_eq!(days_of(&lines[1]), ["2026-04-21"]);
+    let of = |name: &str| {
+        let line = lines
+            .iter()
+            .find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .unwrap_or_else(|| panic!("{name}: {lines:?}"));
+        days_of(line)
+    };
+    assert_eq!(of("/a.fit"), ["2026-04-22"], "{lines:?}");
+    assert_eq!(of("/b.fit"), ["2026-04-21"]);
     let d = days(home.path());
     assert_eq!(d["2026-04-22"].hrv, Some(45.0));
     assert_eq!(d["2026-04-22"].hrv_source.as_deref(), Some("hrv_values"));
