@@ -443,44 +443,52 @@ fn forget(cfg: &Config, id: i64) -> Result<ExitCode> {
 fn status(cfg: &Config, json: bool) -> Result<ExitCode> {
     let store = open(cfg)?;
     let now = Utc::now();
+    let tz = &cfg.timezone;
+    let mut out = std::io::stdout().lock();
+    if !json {
+        if store.newest_ids(Some(1))?.is_empty() {
+            writeln!(out, "{EMPTY_STORE}")?;
+        } else {
+            write!(out, "{}", status_lines(&store, tz, now)?)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let hard = match store.latest_hard()? {
         Some(id) => store.load(id)?,
         None => None,
     };
     let hard = hard.and_then(|s| s.assessment.clone().map(|a| (s, a)));
-    let today = localtime::day(now, &cfg.timezone);
+    let today = localtime::day(now, tz);
     let pmc = effort::pmc_on(&store.daily_loads(None)?, today);
-    let any = !store.newest_ids(Some(1))?.is_empty();
-    let (signals, judged) = pipeline::mornings::day_of(&store, today)?;
-    let mut out = std::io::stdout().lock();
-    if json {
-        let mut v = status_json(hard.as_ref().map(|(s, a)| (s, a)), pmc, now);
-        let morning = (has_signal(&signals) || judged.is_some())
-            .then(|| morning_view::status_json(&signals, judged.as_ref()));
-        if let Some(obj) = v.as_object_mut() {
-            obj.insert("morning".into(), morning.into());
-        }
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-    } else if !any {
-        writeln!(out, "{EMPTY_STORE}")?;
-    } else {
-        let text = status_text(
-            hard.as_ref().map(|(s, a)| (s, a)),
-            pmc,
-            newest_peak_warning(&store),
-            &cfg.timezone,
-            now,
-        );
-        write!(out, "{text}")?;
-        if has_signal(&signals) || judged.is_some() {
-            writeln!(
-                out,
-                "{}",
-                morning_view::status_line(&signals, judged.as_ref())
-            )?;
-        }
+    let mut v = status_json(hard.as_ref().map(|(s, a)| (s, a)), pmc, now);
+    let morning = today_morning(&store, hard.as_ref().map(|(s, a)| (s, a)), tz, now)?
+        .map(|(d, judged)| morning_view::status_json(&d, judged.as_ref()));
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("morning".into(), morning.into());
     }
+    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Today's signals and morning check, when there is anything to say: a signal stored, a
+/// verdict, or today inside the latest hard effort's open window (then it asks for `feel`).
+type TodayMorning = (
+    crate::model::DaySignals,
+    Option<(i64, crate::model::Morning)>,
+);
+
+fn today_morning(
+    store: &Store,
+    hard: Option<(&Stored, &crate::plan::Assessment)>,
+    tz: &TimeZone,
+    now: DateTime<Utc>,
+) -> Result<Option<TodayMorning>> {
+    let today = localtime::day(now, tz);
+    let (signals, judged) = pipeline::mornings::day_of(store, today)?;
+    let open = hard.is_some_and(|(s, a)| {
+        crate::morning::in_window(s.activity.end, a.recovery.ready, today, tz)
+    });
+    Ok((open || has_signal(&signals) || judged.is_some()).then_some((signals, judged)))
 }
 
 /// Whether a day holds any signal.
@@ -588,8 +596,9 @@ pub fn status_lines(store: &Store, tz: &TimeZone, now: DateTime<Utc>) -> Result<
         tz,
         now,
     );
-    let (signals, judged) = pipeline::mornings::day_of(store, today)?;
-    if has_signal(&signals) || judged.is_some() {
+    if let Some((signals, judged)) =
+        today_morning(store, hard.as_ref().map(|(s, a)| (s, a)), tz, now)?
+    {
         text.push_str(&morning_view::status_line(&signals, judged.as_ref()));
         text.push('\n');
     }

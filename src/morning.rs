@@ -162,6 +162,13 @@ pub fn last_day(ready: DateTime<Utc>, tz: &TimeZone) -> NaiveDate {
     localtime::day(ready, tz) + Duration::days(WINDOW_TAIL_DAYS)
 }
 
+/// Whether local day `day` lies in the window of an activity that ended at `end` with (moved)
+/// `ready`: from the day after the end to `ready`'s day + 3.
+#[must_use]
+pub fn in_window(end: DateTime<Utc>, ready: DateTime<Utc>, day: NaiveDate, tz: &TimeZone) -> bool {
+    localtime::day(end, tz) < day && day <= last_day(ready, tz)
+}
+
 /// The latest `ready` the morning check can give for a model `ready`.
 #[must_use]
 pub fn latest_ready(model_ready: DateTime<Utc>, tz: &TimeZone) -> DateTime<Utc> {

@@ -315,15 +315,30 @@ pub fn mornings_markdown(days: &[MorningDay], tz: &TimeZone) -> String {
 /// `status`'s line on today's morning: the verdict and each signal against the normal.
 #[must_use]
 pub fn status_line(d: &DaySignals, judged: Option<&(i64, Morning)>) -> String {
-    let normal = judged.map(|(_, m)| m.normal).unwrap_or_default();
-    let parts = signal_parts(d, &normal);
-    let verdict = judged.map_or("outside any recovery window", |(_, m)| {
-        verdict_words(m.verdict)
-    });
-    if parts.is_empty() {
-        format!("This morning: {verdict}; no data yet (answer with `recoverd feel N`).")
-    } else {
-        format!("This morning: {verdict}: {}.", parts.join(", "))
+    match judged {
+        Some((_, m)) => {
+            let parts = signal_parts(d, &m.normal);
+            format!(
+                "This morning: {}: {}.",
+                verdict_words(m.verdict),
+                parts.join(", ")
+            )
+        }
+        None if d.rhr.is_none() && d.hrv_rmssd_ms.is_none() && d.feel.is_none() => {
+            "This morning: no data yet. How do your legs feel? Answer with `recoverd feel N` \
+             (1 very sore … 5 great)."
+                .to_string()
+        }
+        None => {
+            let mut parts = Vec::new();
+            parts.extend(d.rhr.map(|r| format!("resting HR {r}")));
+            parts.extend(d.hrv_rmssd_ms.map(|h| format!("HRV {h:.0} ms")));
+            parts.extend(d.feel.map(|f| format!("feel {f}, {}", feel_words(f))));
+            format!(
+                "This morning: {} (no recovery window open: nothing to judge).",
+                parts.join(", ")
+            )
+        }
     }
 }
 

@@ -46,8 +46,12 @@ fn db(home: &Path) -> PathBuf {
 /// A 10K race (42 min at 174, 10.0 km: max effort, a race by its distance) ten days ago, so
 /// that its whole window lies in the past and `feel --date` can reach every morning of it.
 fn race_start() -> i64 {
-    let ten_days_ago = Utc::now() - Duration::days(10);
-    let day = ten_days_ago.date_naive();
+    race_start_ago(10)
+}
+
+/// 07:00 UTC the given number of days ago.
+fn race_start_ago(days: i64) -> i64 {
+    let day = (Utc::now() - Duration::days(days)).date_naive();
     day.and_hms_opt(7, 0, 0)
         .unwrap_or_default()
         .and_utc()
@@ -92,7 +96,11 @@ fn put_day(home: &Path, d: &DaySignals) {
 }
 
 fn import_race(home: &Path) {
-    let mut fa = FitActivity::segments(race_start(), &[(42, 174)]);
+    import_race_at(home, race_start());
+}
+
+fn import_race_at(home: &Path, start: i64) {
+    let mut fa = FitActivity::segments(start, &[(42, 174)]);
     fa.speed = 10_000.0 / (42.0 * 60.0);
     let file = home.join("race.fit");
     std::fs::write(&file, fa.encode()).unwrap_or_else(|e| panic!("{e}"));
@@ -207,6 +215,50 @@ fn nights_stored_before_the_race_are_judged_when_it_arrives_and_ready_moves_in_e
         .unwrap_or_default();
     assert_eq!(old["verdict"], Value::Null);
     assert_eq!(old["normal"], Value::Null);
+
+    // Judged again as training (a re-plan): the same nights move it the same way.
+    ok(&support::run(home, &["mark", "1", "training"]));
+    assert_eq!(time(&show(home)["recovery"]["ready"]), moved);
+    // Forgotten: its window goes, and its days are judged in none.
+    ok(&support::run(home, &["forget", "1"]));
+    let days = json(&support::run(home, &["days", "--json"]));
+    assert!(
+        days.as_array()
+            .is_some_and(|a| a.iter().all(|d| d["verdict"].is_null())),
+        "{days}"
+    );
+}
+
+#[test]
+fn status_gives_this_mornings_verdict_against_the_normal() {
+    let home = new_home();
+    let home = home.path();
+    // Normal days before a race two days ago; today is inside its window.
+    std::fs::create_dir_all(home.join(".local/share/recoverd")).unwrap_or_default();
+    let start = race_start_ago(2);
+    let race_day = recoverd::localtime::day(
+        DateTime::from_timestamp(start, 0).unwrap_or_default(),
+        &berlin(),
+    );
+    for i in 1..=20 {
+        let rhr = if i % 2 == 0 { 46 } else { 50 };
+        put_day(home, &signals(race_day - Duration::days(i), rhr, 55.0));
+    }
+    import_race_at(home, start);
+    let text = String::from_utf8_lossy(ok(&support::run(home, &["status"]))).into_owned();
+    assert!(text.contains("This morning: no data yet"), "{text}");
+    ok(&support::run(home, &["feel", "2"]));
+    let status = json(&support::run(home, &["status", "--json"]));
+    let m = &status["morning"];
+    assert_eq!(m["verdict"], "not_recovered", "{status}");
+    assert_eq!(m["flags"], serde_json::json!(["feel_low"]));
+    assert_eq!(m["feel"], 2);
+    assert_eq!(m["normal"]["rhr_mean"], 48.0);
+    let text = String::from_utf8_lossy(ok(&support::run(home, &["status"]))).into_owned();
+    assert!(
+        text.contains("This morning: not recovered: feel 2, sore or tired"),
+        "{text}"
+    );
 }
 
 #[test]
