@@ -496,6 +496,12 @@ fn has_signal(d: &crate::model::DaySignals) -> bool {
     d.rhr.is_some() || d.hrv_rmssd_ms.is_some() || d.feel.is_some()
 }
 
+/// The earliest day `feel --date` takes (no watch recorded nights before it).
+const FEEL_FROM: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
 /// The feel answers, for messages.
 const FEEL_SCALE: &str = "1 very sore or exhausted, 2 sore or tired, 3 normal, 4 fresh, 5 great";
 
@@ -520,6 +526,11 @@ fn feel(cfg: &Config, n: &str, date: Option<&str>) -> Result<ExitCode> {
             ))
         })?,
     };
+    if day < FEEL_FROM {
+        bail!(UsageError(format!(
+            "{day} is too far back: give a day from {FEEL_FROM} on"
+        )));
+    }
     if day > today {
         bail!(UsageError(format!(
             "{day} is in the future (today is {today}): say how you feel on the day itself"

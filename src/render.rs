@@ -446,7 +446,9 @@ pub fn list_line(s: &Stored, tz: &TimeZone, now: DateTime<Utc>) -> String {
 /// Items lasting this long or more are all-day background in a calendar, not busy time.
 const TRANSPARENT_FROM_H: i64 = 24;
 
-fn ics_event(s: &Stored, stamp: &str, i: usize, item: &PlanItem) -> Vec<String> {
+/// `sequence` counts the event's revisions (RFC 5545 §3.8.7.4): the morning check's moves of
+/// the ready event, so that a calendar replaces the event of the same UID.
+fn ics_event(s: &Stored, stamp: &str, i: usize, item: &PlanItem, sequence: u8) -> Vec<String> {
     let end = if item.end > item.start {
         item.end
     } else {
@@ -462,6 +464,7 @@ fn ics_event(s: &Stored, stamp: &str, i: usize, item: &PlanItem) -> Vec<String> 
             i
         ),
         format!("DTSTAMP:{stamp}"),
+        format!("SEQUENCE:{sequence}"),
         format!("DTSTART:{}", ics_time(item.start)),
         format!("DTEND:{}", ics_time(end)),
         format!("SUMMARY:{}", ics_escape(&item.text)),
@@ -497,8 +500,11 @@ pub fn show_ics(s: &Stored) -> String {
         return out;
     };
     let stamp = ics_time(s.activity.end);
+    let moves = a.recovery.morning.map_or(0, |m| m.moves);
     for (i, item) in a.plan.iter().enumerate() {
-        for line in ics_event(s, &stamp, i, item) {
+        let moved = item.tactic == Tactic::ReturnToTraining && item.start == a.recovery.ready;
+        let sequence = if moved { moves } else { 0 };
+        for line in ics_event(s, &stamp, i, item, sequence) {
             out.push_str(&ics_fold(&line));
         }
     }

@@ -120,8 +120,13 @@ fn show(home: &Path) -> Value {
     json(&support::run(home, &["show", "latest", "--format", "json"]))
 }
 
-/// The return-to-training event of the calendar: (UID, DTSTART).
+/// The return-to-training event of the calendar: (UID, DTSTART), with its SEQUENCE.
 fn ready_event(home: &Path) -> (String, String) {
+    let (uid, start, _) = ready_event_seq(home);
+    (uid, start)
+}
+
+fn ready_event_seq(home: &Path) -> (String, String, String) {
     let ics = String::from_utf8_lossy(ok(&support::run(
         home,
         &["show", "latest", "--format", "ics"],
@@ -140,7 +145,7 @@ fn ready_event(home: &Path) -> (String, String) {
             .trim()
             .to_string()
     };
-    (field("UID:"), field("DTSTART:"))
+    (field("UID:"), field("DTSTART:"), field("SEQUENCE:"))
 }
 
 fn ics_time(t: DateTime<Utc>) -> String {
@@ -282,9 +287,10 @@ fn feel_through_the_command_moves_ready_once_then_persisting_after_three_days() 
     let v = show(home);
     let once = six_local(ready_day + Duration::days(1));
     assert_eq!(time(&v["recovery"]["ready"]), once);
-    let (uid_after, start_after) = ready_event(home);
+    let (uid_after, start_after, sequence) = ready_event_seq(home);
     assert_eq!(uid_after, uid, "the moved ready replaces the old event");
     assert_eq!(start_after, ics_time(once));
+    assert_eq!(sequence, "1", "a revision of the event");
     // A good answer the next morning keeps it.
     ok(&feel(ready_day + Duration::days(1), "4"));
     assert_eq!(time(&show(home)["recovery"]["ready"]), once);

@@ -8,7 +8,7 @@
 //! imported after the nights it covers, is judged in its place. The final `ready` is not stored
 //! apart: views read it from the `mornings` rows (`ready_after_ms`), see `store::activities`.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use jiff::tz::TimeZone;
 
 use crate::localtime;
@@ -29,8 +29,8 @@ pub fn refresh(store: &mut Store, days: &[NaiveDate], tz: &TimeZone) -> Result<(
     let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) else {
         return Ok(());
     };
-    let from = localtime::day_start(lo - Duration::days(REACH_DAYS), tz);
-    let to = localtime::day_start(hi + Duration::days(1), tz);
+    let from = localtime::day_start(morning::add_days(lo, -REACH_DAYS), tz);
+    let to = localtime::day_start(morning::add_days(hi, 1), tz);
     judge_windows(store, from, to, tz)
 }
 
@@ -49,8 +49,8 @@ pub fn refresh_activities(
     };
     judge_windows(
         store,
-        lo - Duration::days(REACH_DAYS),
-        hi + Duration::days(REACH_DAYS),
+        morning::add_days_to(lo, -REACH_DAYS),
+        morning::add_days_to(hi, REACH_DAYS),
         tz,
     )
 }
@@ -64,11 +64,11 @@ fn judge_windows(
     to: DateTime<Utc>,
     tz: &TimeZone,
 ) -> Result<(), StoreError> {
-    let to = to + Duration::days(REACH_DAYS);
+    let to = morning::add_days_to(to, REACH_DAYS);
     // Without a stored day in reach every window is empty, and so are its stored mornings.
     let (first, last) = (
         localtime::day(from, tz),
-        localtime::day(to, tz) + Duration::days(REACH_DAYS),
+        morning::add_days(localtime::day(to, tz), REACH_DAYS),
     );
     if !store.any_days_in(first, last)? {
         return Ok(());
@@ -115,8 +115,8 @@ fn judge_window(
         return Ok(None);
     };
     let before = store.days_in(
-        a.local_day - Duration::days(morning::NORMAL_DAYS),
-        a.local_day - Duration::days(1),
+        morning::add_days(a.local_day, -morning::NORMAL_DAYS),
+        morning::add_days(a.local_day, -1),
     )?;
     let w = Window {
         first_day,
