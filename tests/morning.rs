@@ -342,3 +342,59 @@ fn feel_refuses_what_is_not_an_answer_and_the_future() {
     let text = String::from_utf8_lossy(ok(&support::run(home, &["days"]))).into_owned();
     assert!(text.starts_with("DAY"), "{text}");
 }
+
+#[test]
+fn a_day_inside_two_windows_is_judged_in_the_later_activitys() {
+    let home = new_home();
+    let home = home.path();
+    store_normal_days(home);
+    let day_a = race_day();
+    for i in 1..=6 {
+        let d = DaySignals {
+            feel: Some(3),
+            ..recoverd::morning::empty_day(day_a + Duration::days(i))
+        };
+        put_day(home, &d);
+    }
+    // Two hard races two days apart; the later one is imported first (a backfill out of order).
+    import_race_at(home, race_start_ago(8));
+    import_race_at(home, race_start());
+    let days = json(&support::run(home, &["days", "--json", "--limit", "6"]));
+    let owner = |i: i64| {
+        days.as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|d| d["day"] == (day_a + Duration::days(i)).to_string())
+            })
+            .map(|d| (d["activity_id"].clone(), d["verdict"].clone()))
+            .unwrap_or_default()
+    };
+    let (later, earlier) = (Value::from(1), Value::from(2));
+    assert_eq!(owner(1), (earlier.clone(), "recovered".into()), "{days}");
+    assert_eq!(
+        owner(2),
+        (earlier, "recovered".into()),
+        "the later race's own day"
+    );
+    for i in 3..=6 {
+        assert_eq!(owner(i), (later.clone(), "recovered".into()), "{days}");
+    }
+    // Judged easier after all (a changed setting's re-plan): its window closes at the next
+    // change to its days.
+    let conn = rusqlite::Connection::open(db(home)).unwrap_or_else(|e| panic!("{e}"));
+    conn.execute(
+        "UPDATE assessments SET class = 'moderate' WHERE activity_id = 2",
+        [],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    drop(conn);
+    let first = (day_a + Duration::days(1)).to_string();
+    ok(&support::run(home, &["feel", "3", "--date", &first]));
+    let days = json(&support::run(home, &["days", "--json", "--limit", "6"]));
+    let first = days
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["day"] == first))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(first["verdict"], Value::Null, "{days}");
+}

@@ -73,25 +73,11 @@ fn judge_windows(
     if !store.any_days_in(first, last)? {
         return Ok(());
     }
-    let activities = store.hard_activities_ending(from, to)?;
-    if activities.is_empty() {
-        return Ok(());
-    }
     let own_batch = !store.in_batch();
     if own_batch {
         store.begin_batch()?;
     }
-    let mut taken: Vec<(NaiveDate, NaiveDate)> = Vec::new();
-    let mut result = Ok(());
-    for a in &activities {
-        match judge_window(store, a, &taken, tz) {
-            Ok(span) => taken.extend(span),
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
+    let result = judge_all(store, from, to, tz);
     if own_batch {
         if result.is_err() {
             // Nothing half-done: the batch is dropped with the error.
@@ -101,6 +87,22 @@ fn judge_windows(
         }
     }
     result
+}
+
+/// The work of [`judge_windows`], newest activity first, each window without the days the
+/// later ones took.
+fn judge_all(
+    store: &mut Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: &TimeZone,
+) -> Result<(), StoreError> {
+    store.clear_mornings_of_easier(from, to)?;
+    let mut taken: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for a in &store.hard_activities_ending(from, to)? {
+        taken.extend(judge_window(store, a, &taken, tz)?);
+    }
+    Ok(())
 }
 
 /// Judges one activity's window against the days stored and the days later windows took;
