@@ -731,6 +731,17 @@ fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
+/// What `files` says of an imported wellness file: the days it added data to.
+fn wellness_days(r: &crate::store::FileRow) -> String {
+    match r.days.as_deref() {
+        Some([]) | None => "wellness: no new data".into(),
+        Some(days) => {
+            let days: Vec<String> = days.iter().map(ToString::to_string).collect();
+            format!("wellness: {}", days.join(", "))
+        }
+    }
+}
+
 fn files(cfg: &Config, status: Option<StatusFilter>, json: bool) -> Result<ExitCode> {
     let store = open(cfg)?;
     let status = status.map(|s| match s {
@@ -744,11 +755,15 @@ fn files(cfg: &Config, status: Option<StatusFilter>, json: bool) -> Result<ExitC
         let arr: Vec<_> = rows
             .iter()
             .map(|r| {
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "path": r.display, "status": r.status.as_str(), "reason": r.reason,
                     "sha256": r.sha256, "size": r.size, "activity_id": r.activity_id,
                     "duplicate_of": r.duplicate_of, "seen_at": r.seen_at,
-                })
+                });
+                if let Some(days) = &r.days {
+                    v["days"] = serde_json::json!(days);
+                }
+                v
             })
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&arr)?)?;
@@ -762,6 +777,7 @@ fn files(cfg: &Config, status: Option<StatusFilter>, json: bool) -> Result<ExitC
         for r in &rows {
             let extra = match (r.status, r.activity_id, r.duplicate_of) {
                 (FileStatus::Imported, Some(id), _) => format!("activity {id}"),
+                (FileStatus::Imported, None, _) if r.days.is_some() => wellness_days(r),
                 (FileStatus::Duplicate, _, Some(id)) => format!("same as activity {id}"),
                 _ => r.reason.clone().unwrap_or_default(),
             };

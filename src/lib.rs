@@ -28,3 +28,4 @@ pub mod plan;
 pub mod raster;
 pub mod render;
 pub mod store;
+pub mod wellness;

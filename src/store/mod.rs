@@ -20,6 +20,7 @@ mod mornings;
 
 pub use crate::model::Stored;
 pub use activities::NewActivity;
+pub use days::WellnessRows;
 pub use files::{FileMeta, FileRow, FileStatus};
 pub use hr::{decode_hr, encode_hr};
 pub use mornings::HardActivity;
