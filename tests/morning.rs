@@ -398,3 +398,69 @@ fn a_day_inside_two_windows_is_judged_in_the_later_activitys() {
         .unwrap_or_default();
     assert_eq!(first["verdict"], Value::Null, "{days}");
 }
+
+/// The files of one night before local day `day`: monitoring heart rate from 23:00 to 06:00
+/// (CET, the watch's +1 h) at `bpm`, and an HRV-status summary of `rmssd` ms.
+fn night_files(dir: &Path, day: NaiveDate, bpm: u8, rmssd: f64) {
+    let eve = (day - Duration::days(1))
+        .and_hms_opt(22, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp();
+    let hr = support::Monitoring::night(eve, 7 * 60, 60, |_| bpm);
+    std::fs::write(dir.join(format!("{day}-monitoring.fit")), hr.encode())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let morning = eve + 8 * 3600;
+    let hrv = support::HrvStatus {
+        created: morning,
+        summary: Some((morning, Some(rmssd))),
+        values: Vec::new(),
+    };
+    std::fs::write(dir.join(format!("{day}-hrv.fit")), hrv.encode())
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn wellness_files_of_a_bad_night_on_the_ready_day_move_ready_once() {
+    let home = new_home();
+    let home = home.path();
+    let nights = home.join("nights");
+    std::fs::create_dir_all(&nights).unwrap_or_default();
+    for i in 1..=20 {
+        let (bpm, rmssd) = if i % 2 == 0 { (46, 50.0) } else { (50, 60.0) };
+        night_files(&nights, race_day() - Duration::days(i), bpm, rmssd);
+    }
+    ok(&support::run(
+        home,
+        &["import", "--no-notify", nights.to_str().unwrap_or_default()],
+    ));
+    import_race(home);
+    let model_ready = time(&show(home)["recovery"]["ready"]);
+    let ready_day = recoverd::localtime::day(model_ready, &berlin());
+    let bad = home.join("bad");
+    std::fs::create_dir_all(&bad).unwrap_or_default();
+    night_files(&bad, ready_day, 56, 40.0);
+    ok(&support::run(
+        home,
+        &["import", "--no-notify", bad.to_str().unwrap_or_default()],
+    ));
+
+    let v = show(home);
+    assert_eq!(
+        time(&v["recovery"]["ready"]),
+        six_local(ready_day + Duration::days(1)),
+        "{}",
+        v["recovery"]
+    );
+    let days = json(&support::run(home, &["days", "--json", "--limit", "1"]));
+    let d = &days[0];
+    assert_eq!(d["day"], ready_day.to_string());
+    assert_eq!(
+        (d["rhr"].clone(), d["rhr_source"].clone()),
+        (56.into(), "monitoring".into())
+    );
+    assert_eq!(d["hrv_source"], "hrv_status");
+    assert_eq!(d["verdict"], "not_recovered");
+    assert_eq!(d["flags"], serde_json::json!(["rhr_high", "hrv_low"]));
+    assert_eq!(d["normal"]["rhr_mean"], 48.0);
+}
