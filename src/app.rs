@@ -383,7 +383,7 @@ fn show(cfg: &Config, id: &str, format: Format, chart: Chart) -> Result<ExitCode
         }
         Format::Json => {
             let mut v = render::show_json(&s);
-            morning_view::add_to_show_json(&mut v, s.assessment.as_ref(), &mornings);
+            morning_view::add_to_show_json(&mut v, &mornings);
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         Format::Ics => write!(out, "{}", render::show_ics(&s))?,
@@ -634,6 +634,7 @@ fn status_json(
             "ready": t(a.recovery.ready),
             "easy_from": a.recovery.easy_from.map(t),
             "hard_training_from": t(a.recovery.ready),
+            "ready_moved_h": a.recovery.morning.map_or(0.0, |m| m.moved_h(a.recovery.ready)),
         })),
         "ready": hard.is_none_or(|(_, a)| a.recovery.ready <= now),
         "fitness": round1(ctl),

@@ -231,29 +231,14 @@ pub fn morning_json(md: &MorningDay) -> Value {
     })
 }
 
-/// Adds the window's mornings to a `show --format json` object: `recovery.mornings` and
-/// `recovery.ready_moved_h` (0 when none), and `recovery.model_ready` and
-/// `recovery.persisting_fatigue`.
-pub fn add_to_show_json(v: &mut Value, a: Option<&crate::plan::Assessment>, days: &[MorningDay]) {
-    let (Some(a), Some(rec)) = (a, v.get_mut("recovery").and_then(Value::as_object_mut)) else {
-        return;
-    };
-    let r = &a.recovery;
-    let moved = r.morning.map_or(0.0, |s| s.moved_h(r.ready));
-    let model = r.morning.map_or(r.ready, |s| s.model_ready);
-    rec.insert(
-        "mornings".into(),
-        Value::Array(days.iter().map(morning_json).collect()),
-    );
-    rec.insert("ready_moved_h".into(), json!(moved));
-    rec.insert(
-        "model_ready".into(),
-        json!(model.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-    );
-    rec.insert(
-        "persisting_fatigue".into(),
-        json!(r.morning.is_some_and(|s| s.persisting)),
-    );
+/// Adds the window's mornings to a `show --format json` object as `recovery.mornings`.
+pub fn add_to_show_json(v: &mut Value, days: &[MorningDay]) {
+    if let Some(rec) = v.get_mut("recovery").and_then(Value::as_object_mut) {
+        rec.insert(
+            "mornings".into(),
+            Value::Array(days.iter().map(morning_json).collect()),
+        );
+    }
 }
 
 /// One morning for people: "Thu 23 Apr  not recovered  resting HR 53 (normal 48 ± 2) · …",

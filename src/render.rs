@@ -333,7 +333,17 @@ fn recovery_json(a: &Assessment) -> Value {
         "long_race": r.long_race,
         "extension": r.extension,
         "moved_from_night": r.moved_from_night,
+        "model_ready": rfc3339(r.morning.map_or(r.ready, |m| m.model_ready)),
+        "ready_moved_h": ready_moved_h(a),
+        "persisting_fatigue": r.morning.is_some_and(|m| m.persisting),
     })
+}
+
+/// Hours the morning check added to `ready` (0 when none).
+fn ready_moved_h(a: &Assessment) -> f64 {
+    a.recovery
+        .morning
+        .map_or(0.0, |m| m.moved_h(a.recovery.ready))
 }
 
 /// `show --format json` (INTERFACE.md, with its Additions).
@@ -410,6 +420,7 @@ pub fn list_json(s: &Stored) -> Value {
         "ready_at": a.map(|a| rfc3339(a.recovery.ready_at)),
         "ready": a.map(|a| rfc3339(a.recovery.ready)),
         "easy_from": a.and_then(|a| a.recovery.easy_from).map(rfc3339),
+        "ready_moved_h": a.map(ready_moved_h),
     })
 }
 

@@ -195,8 +195,10 @@ fn nights_stored_before_the_race_are_judged_when_it_arrives_and_ready_moves_in_e
 
     let list = json(&support::run(home, &["list", "--json"]));
     assert_eq!(time(&list[0]["ready"]), moved);
+    assert_eq!(list[0]["ready_moved_h"], rec["ready_moved_h"]);
     let status = json(&support::run(home, &["status", "--json"]));
     assert_eq!(time(&status["latest_hard"]["ready"]), moved);
+    assert_eq!(status["latest_hard"]["ready_moved_h"], rec["ready_moved_h"]);
     let (_, start) = ready_event(home);
     assert_eq!(start, ics_time(moved));
     let text = String::from_utf8_lossy(ok(&support::run(home, &["show"]))).into_owned();
