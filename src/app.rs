@@ -550,9 +550,14 @@ fn feel(cfg: &Config, n: &str, date: Option<&str>) -> Result<ExitCode> {
         );
         if let Some(a) = store.load(id)?.and_then(|s| s.assessment) {
             let (label, when) = render::ready_lines(&a, tz).pop().unwrap_or_default();
-            let _ = std::fmt::Write::write_fmt(&mut line, format_args!("; {label}: {when}"));
+            let _ = std::fmt::Write::write_fmt(
+                &mut line,
+                format_args!("; {}: {when}", label.to_lowercase()),
+            );
         }
-        line.push('.');
+        if !line.ends_with('.') {
+            line.push('.');
+        }
     }
     println!("{line}");
     Ok(ExitCode::SUCCESS)

@@ -355,6 +355,9 @@ mod tests {
         s.put_signals(&day, Utc::now()).unwrap();
         assert_eq!(s.days_in(d, d).unwrap(), vec![day]);
         assert!(s.any_days_in(d, d).unwrap());
-        assert!(!s.any_days_in(d.succ_opt().unwrap(), NaiveDate::MAX).unwrap());
+        assert!(
+            !s.any_days_in(d.succ_opt().unwrap(), NaiveDate::MAX)
+                .unwrap()
+        );
     }
 }
