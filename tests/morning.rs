@@ -466,3 +466,44 @@ fn wellness_files_of_a_bad_night_on_the_ready_day_move_ready_once() {
     assert_eq!(d["flags"], serde_json::json!(["rhr_high", "hrv_low"]));
     assert_eq!(d["normal"]["rhr_mean"], 48.0);
 }
+
+#[test]
+fn nights_before_the_race_stored_last_make_its_normal_and_judge_its_mornings_again() {
+    let home = new_home();
+    let home = home.path();
+    import_race(home);
+    let model_ready = time(&show(home)["recovery"]["ready"]);
+    let ready_day = recoverd::localtime::day(model_ready, &berlin());
+    let bad = home.join("bad");
+    std::fs::create_dir_all(&bad).unwrap_or_default();
+    night_files(&bad, ready_day, 56, 40.0);
+    ok(&support::run(
+        home,
+        &["import", "--no-notify", bad.to_str().unwrap_or_default()],
+    ));
+    // No normal yet: the night's values are no signal.
+    let v = show(home);
+    assert_eq!(time(&v["recovery"]["ready"]), model_ready);
+    let last = v["recovery"]["mornings"]
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["verdict"], "unknown", "{v}");
+    // 20 nights six to eight weeks before the race arrive (an export synced late): the race's
+    // normal exists now, and the ready day's night is judged against it.
+    let nights = home.join("nights");
+    std::fs::create_dir_all(&nights).unwrap_or_default();
+    for i in 40..=59 {
+        let (bpm, rmssd) = if i % 2 == 0 { (46, 50.0) } else { (50, 60.0) };
+        night_files(&nights, race_day() - Duration::days(i), bpm, rmssd);
+    }
+    ok(&support::run(
+        home,
+        &["import", "--no-notify", nights.to_str().unwrap_or_default()],
+    ));
+    assert_eq!(
+        time(&show(home)["recovery"]["ready"]),
+        six_local(ready_day + Duration::days(1))
+    );
+}

@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 
 use crate::localtime;
 use crate::morning::{self, Window};
-use crate::store::{Store, StoreError};
+use crate::store::{HardActivity, Store, StoreError};
 
 /// How far from a changed day a window can reach: a hard activity's window ends at most this
 /// many days after the activity (recovery 96 h with a history extension, a marathon's 7 days,
@@ -21,7 +21,8 @@ use crate::store::{Store, StoreError};
 /// days from it. Generous: judging a window again that did not change costs a few queries.
 const REACH_DAYS: i64 = 30;
 
-/// Judges again every recovery window that holds one of `days`.
+/// Judges again every recovery window that holds one of `days`, or whose normal (the 60 days
+/// before its activity) does.
 ///
 /// # Errors
 /// On SQLite failure.
@@ -30,8 +31,8 @@ pub fn refresh(store: &mut Store, days: &[NaiveDate], tz: &TimeZone) -> Result<(
         return Ok(());
     };
     let from = localtime::day_start(morning::add_days(lo, -REACH_DAYS), tz);
-    let to = localtime::day_start(morning::add_days(hi, 1), tz);
-    judge_windows(store, from, to, tz)
+    let to = localtime::day_start(morning::add_days(hi, morning::NORMAL_DAYS + 1), tz);
+    judge_windows(store, from, to, Some(days), tz)
 }
 
 /// Judges again the windows an activity that ended at each of `ends` opens, or opened before
@@ -51,33 +52,52 @@ pub fn refresh_activities(
         store,
         morning::add_days_to(lo, -REACH_DAYS),
         morning::add_days_to(hi, REACH_DAYS),
+        None,
         tz,
     )
 }
 
+/// Whether a changed day can change an activity's mornings: it lies in the widest window the
+/// activity can have, or in the days its normal is made of.
+fn touches(a: &HardActivity, days: &[NaiveDate], tz: &TimeZone) -> bool {
+    let first = morning::add_days(localtime::day(a.end, tz), 1);
+    let last = morning::last_day(morning::latest_ready(a.model_ready, tz), tz);
+    let normal = (
+        morning::add_days(a.local_day, -morning::NORMAL_DAYS),
+        morning::add_days(a.local_day, -1),
+    );
+    days.iter()
+        .any(|d| (first..=last).contains(d) || (normal.0..=normal.1).contains(d))
+}
+
 /// Judges the windows of the hard activities that end in [`from`, `to`) and of those that end
 /// up to [`REACH_DAYS`] later (whose windows take days from them), newest first, in one
-/// transaction.
+/// transaction; with `changed`, only when a changed day can change one of them.
 fn judge_windows(
     store: &mut Store,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    changed: Option<&[NaiveDate]>,
     tz: &TimeZone,
 ) -> Result<(), StoreError> {
     let to = morning::add_days_to(to, REACH_DAYS);
     // Without a stored day in reach every window is empty, and so are its stored mornings.
     let (first, last) = (
-        localtime::day(from, tz),
+        morning::add_days(localtime::day(from, tz), -morning::NORMAL_DAYS),
         morning::add_days(localtime::day(to, tz), REACH_DAYS),
     );
     if !store.any_days_in(first, last)? {
+        return Ok(());
+    }
+    let activities = store.hard_activities_ending(from, to)?;
+    if changed.is_some_and(|days| !activities.iter().any(|a| touches(a, days, tz))) {
         return Ok(());
     }
     let own_batch = !store.in_batch();
     if own_batch {
         store.begin_batch()?;
     }
-    let result = judge_all(store, from, to, tz);
+    let result = judge_all(store, from, to, &activities, tz);
     if own_batch {
         if result.is_err() {
             // Nothing half-done: the batch is dropped with the error.
@@ -95,11 +115,12 @@ fn judge_all(
     store: &mut Store,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    activities: &[HardActivity],
     tz: &TimeZone,
 ) -> Result<(), StoreError> {
     store.clear_mornings_of_easier(from, to)?;
     let mut taken: Vec<(NaiveDate, NaiveDate)> = Vec::new();
-    for a in &store.hard_activities_ending(from, to)? {
+    for a in activities {
         taken.extend(judge_window(store, a, &taken, tz)?);
     }
     Ok(())
@@ -109,7 +130,7 @@ fn judge_all(
 /// returns its span, which it takes from earlier ones.
 fn judge_window(
     store: &mut Store,
-    a: &crate::store::HardActivity,
+    a: &HardActivity,
     taken: &[(NaiveDate, NaiveDate)],
     tz: &TimeZone,
 ) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
