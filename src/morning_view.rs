@@ -144,7 +144,7 @@ pub fn day_json(d: &DaySignals, judged: Option<&(i64, Morning)>) -> Value {
 #[must_use]
 pub fn days_header() -> String {
     format!(
-        "{:<10}  {:<14} {:>5}  {:<19} {:<4}  {:<13} {:<24} {}",
+        "{:<10}  {:<13} {:>5}  {:<16} {:<4}  {:<13} {:<24} {}",
         "DAY", "RESTING HR", "WATCH", "HRV", "FEEL", "VERDICT", "FLAGS", "NORMAL"
     )
 }
@@ -155,12 +155,7 @@ pub fn days_header() -> String {
 pub fn day_line(d: &DaySignals, judged: Option<&(i64, Morning)>) -> String {
     let dash = || "-".to_string();
     let rhr = d.rhr.map_or_else(dash, |r| {
-        format!(
-            "{r} {}",
-            d.rhr_source
-                .map_or("", <&str>::from)
-                .replace("monitoring", "monitor")
-        )
+        format!("{r} {}", d.rhr_source.map_or("", <&str>::from))
     });
     let hrv = d.hrv_rmssd_ms.map_or_else(dash, |h| {
         format!(
@@ -181,7 +176,7 @@ pub fn day_line(d: &DaySignals, judged: Option<&(i64, Morning)>) -> String {
         });
     }
     format!(
-        "{:<10}  {:<14} {:>5}  {:<19} {:<4}  {:<13} {:<24} {}",
+        "{:<10}  {:<13} {:>5}  {:<16} {:<4}  {:<13} {:<24} {}",
         d.day.format("%Y-%m-%d"),
         rhr,
         d.rhr_watch.map_or_else(dash, |w| w.to_string()),
