@@ -319,16 +319,15 @@ pub fn apply(a: &mut Assessment, ready_after: DateTime<Utc>, moves: u8, persisti
         return;
     }
     a.recovery.ready = ready;
-    let days = moves;
     for item in &mut a.plan {
         if item.tactic == Tactic::ReturnToTraining && item.start == model_ready {
             item.start = ready;
             item.end = ready;
             item.why = format!(
-                "{} Moved by the morning check: {days} not-recovered morning{} at or after the \
+                "{} Moved by the morning check: {moves} not-recovered morning{} at or after the \
                  predicted ready time.",
                 item.why,
-                if days == 1 { "" } else { "s" }
+                if moves == 1 { "" } else { "s" }
             );
         }
     }
