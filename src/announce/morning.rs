@@ -48,8 +48,8 @@ pub struct MorningFacts {
     pub today: Vec<String>,
     /// The ready time in local time ("Wed 22 Apr 06:00").
     pub ready: String,
-    /// Whole days the morning check moved ready (0: as planned).
-    pub moved_days: i64,
+    /// The planned ready in local time, when the morning check moved it later.
+    pub planned: Option<String>,
     /// Not recovered on a 4th morning at or after ready: rest, and see a doctor if unwell.
     pub persisting: bool,
 }
@@ -100,11 +100,9 @@ pub fn text(f: &MorningFacts, hint: bool) -> (String, String) {
         body.push("Today:".to_string());
         body.extend(f.today.iter().map(|t| format!("• {t}")));
     }
-    let moved = match f.moved_days {
-        0 => String::new(),
-        1 => " (a day later than planned: your body needs more time)".to_string(),
-        n => format!(" ({n} days later than planned: your body needs more time)"),
-    };
+    let moved = f.planned.as_ref().map_or_else(String::new, |p| {
+        format!(" (moved from {p}: your body needs more time)")
+    });
     body.push(format!(
         "Ready for hard training and racing: {}{moved}",
         f.ready
@@ -210,7 +208,7 @@ mod tests {
             feel: None,
             today: vec!["all day: Easy walking or an easy spin only".to_string()],
             ready: "Thu 23 Apr 06:00".to_string(),
-            moved_days: 1,
+            planned: Some("Wed 22 Apr 14:00".to_string()),
             persisting: false,
         }
     }
@@ -228,7 +226,7 @@ mod tests {
         assert_eq!(lines[2], "• all day: Easy walking or an easy spin only");
         assert_eq!(
             lines[3],
-            "Ready for hard training and racing: Thu 23 Apr 06:00 (a day later than planned: \
+            "Ready for hard training and racing: Thu 23 Apr 06:00 (moved from Wed 22 Apr 14:00: \
              your body needs more time)"
         );
         assert_eq!(lines[4], "How do your legs feel?");
@@ -248,7 +246,7 @@ mod tests {
             flags: vec![],
             rhr: None,
             hrv_ms: None,
-            moved_days: 0,
+            planned: None,
             today: vec![],
             activity: activity_words("Run", "12.3 km", false, Some("Morning Run")),
             ..vector()

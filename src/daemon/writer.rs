@@ -13,12 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::announce::Notice;
 use crate::config::Config;
-use crate::notifier;
+use crate::notifier::{self, MorningNotice};
 use crate::pipeline::{self, Options, Outcome, Session};
 use crate::store::{FileStatus, Store, Stored};
 
@@ -31,6 +31,16 @@ pub enum Job {
     Files(Vec<PathBuf>),
     /// A new configuration (SIGHUP).
     Reload(Box<Config>),
+    /// The morning notification's time came (or passed while the service was down): send
+    /// today's, unless one was sent or today is outside every recovery window.
+    Morning,
+    /// A morning notification's button: how the legs feel on that notification's day.
+    Feel {
+        /// The notification's local day.
+        day: NaiveDate,
+        /// 1 very sore … 4 fresh.
+        feel: u8,
+    },
 }
 
 /// What the writer thread reports back.
@@ -39,6 +49,8 @@ pub enum Done {
     File(Outcome),
     /// The notifications of a burst, each with the activity it names.
     Announce(Vec<(Notice, Stored)>),
+    /// Today's morning notification, its day already claimed in the store.
+    Morning(Box<MorningNotice>),
 }
 
 /// Feeds the systemd watchdog, at most every quarter of its period.
@@ -81,6 +93,8 @@ pub struct Writer {
     done: UnboundedSender<Done>,
     stop: Arc<AtomicBool>,
     dog: Watchdog,
+    /// The morning notification is to be sent once the burst in hand is judged.
+    morning_due: bool,
 }
 
 /// The main loop is gone: the writer stops.
@@ -98,6 +112,7 @@ impl Writer {
             done,
             stop,
             dog: Watchdog::from_env(),
+            morning_due: false,
         }
     }
 
@@ -118,6 +133,14 @@ impl Writer {
                     Ok(())
                 }
                 Ok(Job::Files(paths)) => self.files(&paths),
+                Ok(Job::Morning) => {
+                    self.morning_due = true;
+                    self.morning()
+                }
+                Ok(Job::Feel { day, feel }) => {
+                    self.feel(day, feel);
+                    Ok(())
+                }
                 Err(RecvTimeoutError::Timeout) => self.end_burst(true),
                 Err(RecvTimeoutError::Disconnected) => Err(Hangup),
             };
@@ -210,15 +233,73 @@ impl Writer {
                 tracing::warn!(error = %e, "could not update judgements; `recoverd replan` will")
             }
         }
-        if !announce || arrived.is_empty() {
+        if !announce {
             return Ok(());
         }
-        match notifier::notices_for(store, &arrived, Utc::now()) {
-            Ok(items) if items.is_empty() => Ok(()),
-            Ok(items) => self.done.send(Done::Announce(items)).map_err(|_| Hangup),
+        if !arrived.is_empty() {
+            match notifier::notices_for(store, &arrived, Utc::now()) {
+                Ok(items) if items.is_empty() => {}
+                Ok(items) => self.done.send(Done::Announce(items)).map_err(|_| Hangup)?,
+                Err(e) => tracing::warn!(error = %e, "cannot load what to announce"),
+            }
+        }
+        self.morning()
+    }
+
+    /// Sends today's morning notification when it is due and not sent (MODEL.md §7: at most one
+    /// a local day inside a recovery window). Waits for the burst in hand to be judged first.
+    /// The day is claimed in the store before the notification goes out, so that two triggers
+    /// (the time, the night's data, a restart) never send two.
+    fn morning(&mut self) -> Result<(), Hangup> {
+        if !self.morning_due || self.session.is_some() {
+            return Ok(());
+        }
+        self.morning_due = false;
+        if !self.cfg.notifications {
+            return Ok(());
+        }
+        if self.store.is_none() {
+            self.store = open_store(&self.cfg);
+        }
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let notice = match notifier::morning_notice(store, now, &self.cfg.timezone) {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(()),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot load what to announce");
+                tracing::warn!(error = %e, "cannot read what to say this morning");
+                return Ok(());
+            }
+        };
+        match store.record_morning_notice(notice.day, Some(notice.activity.id), now, None) {
+            Ok(true) => self
+                .done
+                .send(Done::Morning(Box::new(notice)))
+                .map_err(|_| Hangup),
+            Ok(false) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record the morning notification; not sending it");
                 Ok(())
+            }
+        }
+    }
+
+    /// Records a morning notification's button: the feel of its day, exactly as `recoverd
+    /// feel` does, and that day judged again.
+    fn feel(&mut self, day: NaiveDate, feel: u8) {
+        if self.store.is_none() {
+            self.store = open_store(&self.cfg);
+        }
+        let Some(store) = self.store.as_mut() else {
+            tracing::warn!(%day, feel, "the database cannot be opened: the answer is lost; use `recoverd feel`");
+            return;
+        };
+        match record_feel(store, day, feel, Utc::now(), &self.cfg.timezone) {
+            Ok(()) => tracing::info!(%day, feel, "stored how the legs feel"),
+            Err(e) => {
+                tracing::warn!(%day, feel, error = %e, "cannot store how the legs feel; use `recoverd feel`")
             }
         }
     }
@@ -247,6 +328,18 @@ impl pipeline::Sink for Sink<'_> {
     fn stop(&self) -> bool {
         self.hung_up || self.stop.load(Ordering::SeqCst)
     }
+}
+
+/// The one way a feel is stored and the day judged again (shared with `recoverd feel`).
+fn record_feel(
+    store: &mut Store,
+    day: NaiveDate,
+    feel: u8,
+    now: chrono::DateTime<Utc>,
+    tz: &jiff::tz::TimeZone,
+) -> Result<(), crate::store::StoreError> {
+    store.set_feel(day, feel, now)?;
+    pipeline::mornings::refresh(store, &[day], tz)
 }
 
 /// Opens the store with its judgements up to date ([`pipeline::open_replanned`]); `None` (with
