@@ -121,7 +121,8 @@ impl Clicks {
     }
 
     /// Sends the morning notification of `day`: buttons `very_sore` … `fresh` that record how
-    /// the legs feel, and a default action that opens `page` where there is one.
+    /// the legs feel, and a default action that opens `page` where there is one (no actions at
+    /// all where the server shows none: its text says how to answer instead).
     ///
     /// # Errors
     /// When the notification server does not answer.
@@ -133,11 +134,13 @@ impl Clicks {
         page: Option<&Path>,
     ) -> zbus::Result<u32> {
         let mut actions: Vec<&str> = Vec::with_capacity(10);
-        if page.is_some() {
-            actions.extend(["default", "Open the plan"]);
-        }
-        for (key, label, _) in FEEL_ACTIONS {
-            actions.extend([key, label]);
+        if self.actions {
+            if page.is_some() {
+                actions.extend(["default", "Open the plan"]);
+            }
+            for (key, label, _) in FEEL_ACTIONS {
+                actions.extend([key, label]);
+            }
         }
         let target = Target {
             page: page.map(Path::to_path_buf),

@@ -236,6 +236,11 @@ impl Writer {
         if !announce {
             return Ok(());
         }
+        // What arrived may open today's window (a race synced late) or bring last night's data:
+        // once the morning's time has passed, today's notification goes out if it has not.
+        let now = Utc::now();
+        self.morning_due |=
+            now >= super::morning::today_at(now, self.cfg.morning, &self.cfg.timezone);
         if !arrived.is_empty() {
             match notifier::notices_for(store, &arrived, Utc::now()) {
                 Ok(items) if items.is_empty() => {}

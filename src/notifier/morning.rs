@@ -163,7 +163,14 @@ fn today_items(s: &Stored, today: NaiveDate, now: DateTime<Utc>, tz: &TimeZone) 
             localtime::day(i.start, tz) <= today && localtime::day(end, tz) >= today && end >= now
         })
         .take(TODAY_ITEMS)
-        .map(|i| format!("{}: {}", render::window(i, tz), i.text))
+        .map(|i| {
+            let when = if localtime::day(i.start, tz) < today {
+                format!("until {}", localtime::format(i.end, tz, "%a %H:%M"))
+            } else {
+                render::window(i, tz)
+            };
+            format!("{when}: {}", i.text)
+        })
         .collect()
 }
 
