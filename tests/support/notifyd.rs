@@ -34,12 +34,14 @@ pub struct Server {
     pub calls: Arc<Mutex<Vec<Call>>>,
     /// "actions" in `GetCapabilities`.
     pub actions: bool,
+    /// Records each call, then never answers it.
+    pub stuck: bool,
 }
 
 #[zbus::interface(name = "org.freedesktop.Notifications")]
 impl Server {
     #[allow(clippy::too_many_arguments)]
-    fn notify(
+    async fn notify(
         &self,
         app_name: String,
         _replaces_id: u32,
@@ -50,20 +52,26 @@ impl Server {
         hints: HashMap<String, zbus::OwnedVariant>,
         _expire_timeout: i32,
     ) -> u32 {
-        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-        let id = u32::try_from(calls.len() + 1).unwrap_or(u32::MAX);
-        let image_path = hints
-            .get("image-path")
-            .and_then(|v| v.try_clone().ok())
-            .and_then(|v| String::try_from(v).ok());
-        calls.push(Call {
-            id,
-            app: app_name,
-            summary,
-            body,
-            actions,
-            image_path,
-        });
+        let id = {
+            let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+            let id = u32::try_from(calls.len() + 1).unwrap_or(u32::MAX);
+            let image_path = hints
+                .get("image-path")
+                .and_then(|v| v.try_clone().ok())
+                .and_then(|v| String::try_from(v).ok());
+            calls.push(Call {
+                id,
+                app: app_name,
+                summary,
+                body,
+                actions,
+                image_path,
+            });
+            id
+        };
+        if self.stuck {
+            std::future::pending::<()>().await;
+        }
         id
     }
 
