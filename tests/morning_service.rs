@@ -321,3 +321,34 @@ async fn without_xdg_open_a_click_opens_the_page_through_the_desktop_portal() {
     let file = PathBuf::from(uris[0].trim_start_matches("file://"));
     assert!(file.is_file(), "{file:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_morning_notification_that_could_not_be_sent_is_sent_by_the_next_start() {
+    let bus = start_bus();
+    // No notification server yet (the service started at login before the desktop's).
+    let home = Home::new("00:00");
+    home.race(2);
+    let svc = home.start(&bus.address, None);
+    for _ in 0..200 {
+        if home.log().contains("cannot send the morning notification") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stop(svc).await, Some(0));
+    assert!(
+        home.log().contains("cannot send the morning notification"),
+        "{}",
+        home.log()
+    );
+    // The server is up now: the next start sends today's morning notification.
+    let server = Server {
+        actions: true,
+        ..Server::default()
+    };
+    let _conn = serve(&bus, server.clone()).await;
+    let svc = home.start(&bus.address, None);
+    let calls = server.wait_calls(1, 30).await;
+    assert_eq!(stop(svc).await, Some(0));
+    assert_eq!(morning_calls(&calls).len(), 1, "{calls:?}\n{}", home.log());
+}

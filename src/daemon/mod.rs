@@ -108,6 +108,8 @@ struct Service {
     jobs: std::sync::mpsc::Sender<Job>,
     /// When the writer is next asked for the morning notification (may be past: at once).
     morning_due: chrono::DateTime<chrono::Utc>,
+    /// Morning notifications not sent on that day, each tried again [`morning::RETRY`] later.
+    morning_retries: (Option<chrono::NaiveDate>, u32),
 }
 
 async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
@@ -137,6 +139,7 @@ async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
         jobs: job_tx,
         // Past the time today and not sent yet (the service was down): caught up at once.
         morning_due: morning::today_at(chrono::Utc::now(), cfg.morning, &cfg.timezone),
+        morning_retries: (None, 0),
         cfg,
     };
     svc.tree.sync(&svc.cfg, &mut svc.pending);
@@ -180,7 +183,10 @@ async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
                 Some(Done::Announce(items)) => {
                     svc.desktop.announce_notices(&items, &svc.cfg.timezone).await;
                 }
-                Some(Done::Morning(n)) => svc.desktop.announce_morning(&n, &svc.cfg.timezone).await,
+                Some(Done::Morning(n)) => {
+                    let sent = svc.desktop.announce_morning(&n, &svc.cfg.timezone).await;
+                    svc.morning_sent(n.day, sent);
+                }
             },
         }
     };
@@ -247,6 +253,22 @@ impl Service {
         let _ = self.jobs.send(Job::Morning);
         self.morning_due = morning::next_after(now, self.cfg.morning, &self.cfg.timezone);
         tracing::debug!(next = %self.morning_due, "morning notification asked for");
+    }
+
+    /// After a morning notification: one that could not be sent gives its day back and is
+    /// tried again a little later, a few times a day at most.
+    fn morning_sent(&mut self, day: chrono::NaiveDate, sent: bool) {
+        if sent {
+            return;
+        }
+        let _ = self.jobs.send(Job::MorningUnsent(day));
+        if self.morning_retries.0 != Some(day) {
+            self.morning_retries = (Some(day), 0);
+        }
+        if self.morning_retries.1 < morning::MAX_RETRIES {
+            self.morning_retries.1 += 1;
+            self.morning_due = self.morning_due.min(chrono::Utc::now() + morning::RETRY);
+        }
     }
 
     /// Sends the settled files to the writer, as one job.

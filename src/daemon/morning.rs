@@ -13,6 +13,10 @@ use crate::localtime;
 
 /// Longest sleep between two looks at the wall clock.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// A morning notification that could not be sent is tried again this much later ...
+pub const RETRY: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+/// ... this many times a day at most (an hour).
+pub const MAX_RETRIES: u32 = 12;
 
 /// The instant of `at` local time on the local day of `now` (in the past when that time has
 /// passed today: the service then catches up at once). A time a clock change skips is the

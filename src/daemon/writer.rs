@@ -34,6 +34,8 @@ pub enum Job {
     /// The morning notification's time came (or passed while the service was down): send
     /// today's, unless one was sent or today is outside every recovery window.
     Morning,
+    /// The morning notification of this day could not be sent: give its claim back.
+    MorningUnsent(NaiveDate),
     /// A morning notification's button: how the legs feel on that notification's day.
     Feel {
         /// The notification's local day.
@@ -136,6 +138,10 @@ impl Writer {
                 Ok(Job::Morning) => {
                     self.morning_due = true;
                     self.morning()
+                }
+                Ok(Job::MorningUnsent(day)) => {
+                    self.release_morning(day);
+                    Ok(())
                 }
                 Ok(Job::Feel { day, feel }) => {
                     self.feel(day, feel);
@@ -288,6 +294,13 @@ impl Writer {
                 tracing::warn!(error = %e, "cannot record the morning notification; not sending it");
                 Ok(())
             }
+        }
+    }
+
+    /// Gives back the claim of a morning notification that could not be sent.
+    fn release_morning(&mut self, day: NaiveDate) {
+        if let Some(Err(e)) = self.store.as_mut().map(|s| s.release_morning_notice(day)) {
+            tracing::warn!(%day, error = %e, "cannot give back the unsent morning notification's day");
         }
     }
 

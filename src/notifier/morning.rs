@@ -177,11 +177,12 @@ fn today_items(s: &Stored, today: NaiveDate, now: DateTime<Utc>, tz: &TimeZone) 
 impl Desktop {
     /// Sends the morning notification: with the feel buttons where the server shows buttons,
     /// else with the command to answer in its text; its default action opens the activity's
-    /// page. Only the service sends it (someone must stay to answer the buttons).
-    pub async fn announce_morning(&mut self, n: &MorningNotice, tz: &TimeZone) {
-        if !self.enabled || self.failed || !self.listen {
-            tracing::info!(day = %n.day, "the morning notification is not sent: notifications are off or failed");
-            return;
+    /// page. Only the service sends it (someone must stay to answer the buttons). Tried even
+    /// after a plan notification failed (the notification server may have come up since: the
+    /// service starts at login, often before it). False when it was not sent.
+    pub async fn announce_morning(&mut self, n: &MorningNotice, tz: &TimeZone) -> bool {
+        if !self.enabled || !self.listen {
+            return false;
         }
         let files = self.pages(&n.activity, tz);
         let sent = async {
@@ -198,10 +199,22 @@ impl Desktop {
                 .map(drop)
                 .map_err(|e| e.to_string())
         };
-        let result = within_timeout(sent).await;
-        if result.is_ok() {
-            tracing::info!(day = %n.day, "sent the morning notification");
+        match within_timeout(sent).await {
+            Ok(()) => {
+                tracing::info!(day = %n.day, "sent the morning notification");
+                self.failed = false;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(
+                    day = %n.day,
+                    "cannot send the morning notification ({e}); trying again later. Check that \
+                     DBUS_SESSION_BUS_ADDRESS points at your session bus and a notification server runs"
+                );
+                // A connection whose server went away is made again next time.
+                self.clicks = None;
+                false
+            }
         }
-        self.give_up_on(result);
     }
 }
