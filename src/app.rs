@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use jiff::tz::TimeZone;
 
 use crate::cli::{Chart, Cli, Command, Format, MarkAs, StatusFilter, StatusFormat};
@@ -14,6 +14,7 @@ use crate::config::{self, Config};
 use crate::effort;
 use crate::localtime;
 use crate::logging::printable;
+use crate::morning_view;
 use crate::notifier::{self, Desktop};
 use crate::pipeline::{self, Options, Outcome, walk};
 use crate::render;
@@ -76,6 +77,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Mark { id, what } => mark(&cfg, id, what),
         Command::Forget { id } => forget(&cfg, id),
+        Command::Feel { n, date } => feel(&cfg, &n, date.as_deref()),
+        Command::Days { json, limit } => days(&cfg, json, limit),
         Command::InstallService { enable } => crate::install::install_service(&cfg, enable),
         Command::Doctor => Ok(doctor(&cfg)),
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
@@ -367,15 +370,22 @@ fn show(cfg: &Config, id: &str, format: Format, chart: Chart) -> Result<ExitCode
         bail!(UsageError(format!("no activity {id}: see `recoverd list`")));
     };
     let tz = &cfg.timezone;
+    let mornings = pipeline::mornings::window_of(&store, id)?;
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Text => write!(out, "{}", render::show_text(&s, tz))?,
-        Format::Markdown => write!(out, "{}", render::show_markdown(&s, tz))?,
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&render::show_json(&s))?
-        )?,
+        Format::Text => {
+            let section = morning_view::mornings_text(&mornings, tz);
+            write!(out, "{}", render::show_text(&s, &section, tz))?;
+        }
+        Format::Markdown => {
+            let section = morning_view::mornings_markdown(&mornings, tz);
+            write!(out, "{}", render::show_markdown(&s, &section, tz))?;
+        }
+        Format::Json => {
+            let mut v = render::show_json(&s);
+            morning_view::add_to_show_json(&mut v, s.assessment.as_ref(), &mornings);
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
         Format::Ics => write!(out, "{}", render::show_ics(&s))?,
         Format::Html => write!(out, "{}", crate::page::show_html(&s, tz, Utc::now()))?,
         Format::Svg => match crate::page::chart_svg(&s, chart, tz, Utc::now()) {
@@ -420,6 +430,8 @@ fn forget(cfg: &Config, id: i64) -> Result<ExitCode> {
     // Later activities were judged with this one's load and peak in their history.
     let later = store.activity_ids(Some(s.activity.start))?;
     pipeline::replan_ids(&mut store, cfg, &later)?;
+    // The days its window judged go back to the windows before it.
+    pipeline::mornings::refresh_activities(&mut store, &[s.activity.end], &cfg.timezone)?;
     println!(
         "Forgot activity {id} ({}); its file {} will not be imported again unless it changes.",
         render::size(&s.activity),
@@ -439,9 +451,15 @@ fn status(cfg: &Config, json: bool) -> Result<ExitCode> {
     let today = localtime::day(now, &cfg.timezone);
     let pmc = effort::pmc_on(&store.daily_loads(None)?, today);
     let any = !store.newest_ids(Some(1))?.is_empty();
+    let (signals, judged) = pipeline::mornings::day_of(&store, today)?;
     let mut out = std::io::stdout().lock();
     if json {
-        let v = status_json(hard.as_ref().map(|(s, a)| (s, a)), pmc, now);
+        let mut v = status_json(hard.as_ref().map(|(s, a)| (s, a)), pmc, now);
+        let morning = (has_signal(&signals) || judged.is_some())
+            .then(|| morning_view::status_json(&signals, judged.as_ref()));
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("morning".into(), morning.into());
+        }
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else if !any {
         writeln!(out, "{EMPTY_STORE}")?;
@@ -454,6 +472,99 @@ fn status(cfg: &Config, json: bool) -> Result<ExitCode> {
             now,
         );
         write!(out, "{text}")?;
+        if has_signal(&signals) || judged.is_some() {
+            writeln!(
+                out,
+                "{}",
+                morning_view::status_line(&signals, judged.as_ref())
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a day holds any signal.
+fn has_signal(d: &crate::model::DaySignals) -> bool {
+    d.rhr.is_some() || d.hrv_rmssd_ms.is_some() || d.feel.is_some()
+}
+
+/// The feel answers, for messages.
+const FEEL_SCALE: &str = "1 very sore or exhausted, 2 sore or tired, 3 normal, 4 fresh, 5 great";
+
+/// `feel N [--date]`: the runner's answer for a day, then that morning judged again.
+fn feel(cfg: &Config, n: &str, date: Option<&str>) -> Result<ExitCode> {
+    let value = match n.trim().parse::<i64>() {
+        Ok(v @ 1..=5) => u8::try_from(v).unwrap_or(3),
+        _ => bail!(UsageError(format!(
+            "`{}` is not a feel: give a number from 1 to 5 ({FEEL_SCALE})",
+            printable(n)
+        ))),
+    };
+    let tz = &cfg.timezone;
+    let now = Utc::now();
+    let today = localtime::day(now, tz);
+    let day = match date {
+        None => today,
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+            UsageError(format!(
+                "--date `{}` is not a day: write it as YYYY-MM-DD, e.g. {today}",
+                printable(text)
+            ))
+        })?,
+    };
+    if day > today {
+        bail!(UsageError(format!(
+            "{day} is in the future (today is {today}): say how you feel on the day itself"
+        )));
+    }
+    let mut store = open(cfg)?;
+    pipeline::mornings::record_feel(&mut store, day, value, now, tz)?;
+    let mut line = format!(
+        "Feel {value} ({}) stored for {}.",
+        morning_view::feel_words(value),
+        day.format("%a %-d %b %Y")
+    );
+    if let Some((id, m)) = store.morning_on(day)? {
+        let _ = std::fmt::Write::write_fmt(
+            &mut line,
+            format_args!(" Morning check: {}", morning_view::verdict_words(m.verdict)),
+        );
+        if let Some(a) = store.load(id)?.and_then(|s| s.assessment) {
+            let (label, when) = render::ready_lines(&a, tz).pop().unwrap_or_default();
+            let _ = std::fmt::Write::write_fmt(&mut line, format_args!("; {label}: {when}"));
+        }
+        line.push('.');
+    }
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `days [--json] [--limit N]`: newest first, each with the verdict of the window that judged it.
+fn days(cfg: &Config, json: bool, limit: Option<u32>) -> Result<ExitCode> {
+    let store = open(cfg)?;
+    let limit = limit.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let rows = store.latest_days(limit)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let mut arr = Vec::with_capacity(rows.len());
+        for d in &rows {
+            arr.push(morning_view::day_json(d, store.morning_on(d.day)?.as_ref()));
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&arr)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        writeln!(
+            out,
+            "No days stored yet: your watch's monitoring and HRV files are read from the watched \
+             folders (or `recoverd import`), and `recoverd feel N` records how you feel."
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "{}", morning_view::days_header())?;
+    for d in &rows {
+        let judged = store.morning_on(d.day)?;
+        writeln!(out, "{}", morning_view::day_line(d, judged.as_ref()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -468,14 +579,21 @@ pub fn status_lines(store: &Store, tz: &TimeZone, now: DateTime<Utc>) -> Result<
         None => None,
     };
     let hard = hard.and_then(|s| s.assessment.clone().map(|a| (s, a)));
-    let pmc = effort::pmc_on(&store.daily_loads(None)?, localtime::day(now, tz));
-    Ok(status_text(
+    let today = localtime::day(now, tz);
+    let pmc = effort::pmc_on(&store.daily_loads(None)?, today);
+    let mut text = status_text(
         hard.as_ref().map(|(s, a)| (s, a)),
         pmc,
         newest_peak_warning(store),
         tz,
         now,
-    ))
+    );
+    let (signals, judged) = pipeline::mornings::day_of(store, today)?;
+    if has_signal(&signals) || judged.is_some() {
+        text.push_str(&morning_view::status_line(&signals, judged.as_ref()));
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 fn status_json(
@@ -593,6 +711,17 @@ fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
+/// What `files` says of an imported wellness file: the days it added data to.
+fn wellness_days(r: &crate::store::FileRow) -> String {
+    match r.days.as_deref() {
+        Some([]) | None => "wellness: no new data".into(),
+        Some(days) => {
+            let days: Vec<String> = days.iter().map(ToString::to_string).collect();
+            format!("wellness: {}", days.join(", "))
+        }
+    }
+}
+
 fn files(cfg: &Config, status: Option<StatusFilter>, json: bool) -> Result<ExitCode> {
     let store = open(cfg)?;
     let status = status.map(|s| match s {
@@ -606,11 +735,15 @@ fn files(cfg: &Config, status: Option<StatusFilter>, json: bool) -> Result<ExitC
         let arr: Vec<_> = rows
             .iter()
             .map(|r| {
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "path": r.display, "status": r.status.as_str(), "reason": r.reason,
                     "sha256": r.sha256, "size": r.size, "activity_id": r.activity_id,
                     "duplicate_of": r.duplicate_of, "seen_at": r.seen_at,
-                })
+                });
+                if let Some(days) = &r.days {
+                    v["days"] = serde_json::json!(days);
+                }
+                v
             })
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&arr)?)?;
@@ -624,6 +757,7 @@ fn files(cfg: &Config, status: Option<StatusFilter>, json: bool) -> Result<ExitC
         for r in &rows {
             let extra = match (r.status, r.activity_id, r.duplicate_of) {
                 (FileStatus::Imported, Some(id), _) => format!("activity {id}"),
+                (FileStatus::Imported, None, _) if r.days.is_some() => wellness_days(r),
                 (FileStatus::Duplicate, _, Some(id)) => format!("same as activity {id}"),
                 _ => r.reason.clone().unwrap_or_default(),
             };

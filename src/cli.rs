@@ -100,6 +100,25 @@ pub enum Command {
         /// Activity id (see `recoverd list`).
         id: i64,
     },
+    /// The morning check-in: how you feel today (or on --date).
+    Feel {
+        /// 1 very sore or exhausted, 2 sore or tired, 3 normal, 4 fresh, 5 great.
+        #[arg(allow_hyphen_values = true)]
+        n: String,
+        /// The local day it is for, YYYY-MM-DD (default: today; never a future day).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+    },
+    /// Per local day, newest first: resting HR, nightly HRV, feel, the morning verdict and the
+    /// normal it was judged against.
+    Days {
+        /// One JSON array.
+        #[arg(long)]
+        json: bool,
+        /// At most N days.
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
     /// Write the systemd user unit for this binary.
     InstallService {
         /// Also enable and start it.

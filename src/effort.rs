@@ -781,6 +781,10 @@ pub struct Recovery {
     /// `ready` was moved out of the night to 06:00 local.
     #[serde(default)]
     pub moved_from_night: bool,
+    /// What the morning check did to `ready` (MODEL.md §7): set when read from the store,
+    /// never by the model, whose `ready` it keeps as `model_ready`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub morning: Option<crate::morning::Shift>,
 }
 
 /// A history-based lengthening of the recovery window.
@@ -865,6 +869,7 @@ pub fn recovery(
         ready,
         easy_from,
         moved_from_night: ready != latest,
+        morning: None,
     }
 }
 

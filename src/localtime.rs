@@ -110,6 +110,30 @@ pub fn out_of_the_night(t: DateTime<Utc>, tz: &TimeZone) -> DateTime<Utc> {
         .map_or(t, |m| utc(&m))
 }
 
+/// 06:00 local on day `d` (the morning check's "next morning"), by the zone's rules on that
+/// date; a zone whose clock skips 06:00 that day gives the first valid time after it.
+#[must_use]
+pub fn morning(d: NaiveDate, tz: &TimeZone) -> DateTime<Utc> {
+    use chrono::Datelike as _;
+    let date = i8::try_from(d.month())
+        .ok()
+        .zip(i8::try_from(d.day()).ok())
+        .and_then(|(m, dd)| {
+            i16::try_from(d.year())
+                .ok()
+                .and_then(|y| jiff::civil::Date::new(y, m, dd).ok())
+        });
+    date.and_then(|date| {
+        date.at(MORNING_H, 0, 0, 0)
+            .to_zoned_datetime(tz.clone())
+            .ok()
+    })
+    .map_or_else(
+        || day_start(d, tz) + chrono::Duration::hours(i64::from(MORNING_H)),
+        |z| utc(&z),
+    )
+}
+
 /// Formats an instant in a zone with a `strftime` pattern.
 #[must_use]
 pub fn format(t: DateTime<Utc>, tz: &TimeZone, pattern: &str) -> String {
@@ -162,6 +186,15 @@ mod tests {
         // Read in Berlin, the same clock: nothing added.
         let berlin = TimeZone::get("Europe/Berlin").unwrap_or(TimeZone::UTC);
         assert_eq!(format_start(&a, &berlin, "%H:%M"), "15:00");
+    }
+
+    #[test]
+    fn the_morning_is_six_local_on_either_side_of_a_clock_change() {
+        let tz = ny();
+        let d = |m, dd| NaiveDate::from_ymd_opt(2026, m, dd).unwrap_or_default();
+        assert_eq!(morning(d(3, 7), &tz), at("2026-03-07T11:00:00Z"));
+        assert_eq!(morning(d(3, 8), &tz), at("2026-03-08T10:00:00Z"));
+        assert_eq!(morning(d(11, 1), &tz), at("2026-11-01T11:00:00Z"));
     }
 
     #[test]

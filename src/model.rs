@@ -438,6 +438,9 @@ pub enum Flag {
     HrvLow,
     /// Feel 1 or 2.
     FeelLow,
+    /// Not recovered at or after a `ready` that can move no further (3 days past the model's):
+    /// persisting fatigue, said plainly.
+    Persisting,
 }
 
 /// The runner's pre-activity normal: mean and SD of each signal over the 60 days before the

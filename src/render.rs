@@ -205,17 +205,27 @@ pub fn ready_lines(a: &Assessment, tz: &TimeZone) -> Vec<(&'static str, String)>
     if let Some(easy) = a.recovery.easy_from {
         out.push(("Easy running from", local_short(easy, tz)));
     }
-    out.push((
-        "Ready for hard training and racing",
-        local_short(a.recovery.ready, tz),
-    ));
+    let mut ready = local_short(a.recovery.ready, tz);
+    if let Some(shift) = a.recovery.morning {
+        if shift.moves > 0 {
+            let _ = write!(
+                ready,
+                " (moved from {} by the morning check)",
+                local_short(shift.model_ready, tz)
+            );
+        }
+        if shift.persisting {
+            let _ = write!(ready, ". {}", crate::morning::PERSISTING);
+        }
+    }
+    out.push(("Ready for hard training and racing", ready));
     out
 }
 
 /// `show --format text`: a day-by-day timeline in the runner's local time, each item with its
-/// reason under it.
+/// reason under it, then `mornings` (the morning check's section, see `morning_view`).
 #[must_use]
-pub fn show_text(s: &Stored, tz: &TimeZone) -> String {
+pub fn show_text(s: &Stored, mornings: &str, tz: &TimeZone) -> String {
     let Some(a) = &s.assessment else {
         return format!(
             "Activity {}: not assessed yet (run `recoverd replan`).\n",
@@ -234,6 +244,7 @@ pub fn show_text(s: &Stored, tz: &TimeZone) -> String {
         let _ = writeln!(out, "  {:<17} {}", window(item, tz), item.text);
         let _ = writeln!(out, "  {:<17} ↳ {}", "", item.why);
     }
+    out.push_str(mornings);
     let _ = writeln!(out);
     for (label, when) in ready_lines(a, tz) {
         let _ = writeln!(out, "{label}: {when}");
@@ -257,9 +268,9 @@ pub fn timeline<'a>(
     })
 }
 
-/// `show --format markdown`.
+/// `show --format markdown`, with `mornings` (the morning check's section) before `ready`.
 #[must_use]
-pub fn show_markdown(s: &Stored, tz: &TimeZone) -> String {
+pub fn show_markdown(s: &Stored, mornings: &str, tz: &TimeZone) -> String {
     let Some(a) = &s.assessment else {
         return format!("# Activity {}\n\nNot assessed yet.\n", s.id);
     };
@@ -279,6 +290,7 @@ pub fn show_markdown(s: &Stored, tz: &TimeZone) -> String {
             item.why
         );
     }
+    out.push_str(mornings);
     let _ = writeln!(out);
     for (label, when) in ready_lines(a, tz) {
         let _ = writeln!(out, "**{label}:** {when}  ");

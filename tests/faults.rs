@@ -66,6 +66,10 @@ fn answer(bytes: &[u8], what: &str) -> &'static str {
             );
             "skipped"
         }
+        Ok(Parsed::Wellness(w)) => {
+            assert!(w.is_sane(), "{what}: {w:?}");
+            "imported"
+        }
         Err(e) => {
             assert!(
                 !e.message.trim().is_empty(),

@@ -82,6 +82,10 @@ fn answer(bytes: &[u8], what: &str) -> Result<Activity, String> {
             assert!(!r.trim().is_empty(), "{what}");
             Err(r)
         }
+        Ok(Parsed::Wellness(w)) => {
+            assert!(w.is_sane(), "{what}: {w:?}");
+            Err("a wellness file".into())
+        }
         Err(e) => {
             assert!(!e.message.trim().is_empty(), "{what}");
             Err(e.message)

@@ -211,6 +211,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert!(a.end >= a.start);
         }
         Ok(Parsed::Skipped(r)) => assert!(!r.is_empty()),
+        Ok(Parsed::Wellness(w)) => assert!(w.is_sane()),
         Err(e) => assert!(!e.message.is_empty()),
     }
 });

@@ -20,7 +20,7 @@ use fitparser::Value;
 use fitparser::de::{DecodeOption, FitObject, FitStreamProcessor};
 use fitparser::profile::{FieldDataType, get_field_variant_as_string};
 
-use super::{IngestError, Parsed, sanity};
+use super::{IngestError, Parsed, sanity, wellness};
 use crate::model::{Activity, Device, Format, HrSample, Leg, WatchFigures, hr_summary};
 
 /// Seconds between the Unix epoch and the FIT epoch (1989-12-31T00:00:00Z).
@@ -70,7 +70,7 @@ fn read_with(bytes: &[u8], cut_short: bool) -> Result<Parsed, IngestError> {
             None => break,
         }
         segments += 1;
-        if acc.not_activity() || acc.overflow {
+        if acc.skipping() || acc.overflow {
             break;
         }
     }
@@ -425,10 +425,18 @@ fn decode_segment(seg: &[u8], acc: &mut Accumulator) -> Result<(), String> {
         if ts.is_some() {
             last_ts = ts;
         }
-        match msg.global_message_number() {
+        let global = msg.global_message_number();
+        if let Some(w) = acc.wellness.as_deref_mut()
+            && !matches!(global, 0 | 206 | 207)
+        {
+            w.message(global, fields, ts);
+            acc.records += 1;
+            continue;
+        }
+        match global {
             0 => {
                 acc.file_id(fields);
-                if acc.not_activity() {
+                if acc.skipping() {
                     // Monitoring, sleep, settings...: skipped, so read no further (cheap on a
                     // Garmin export, where most files are such).
                     return Ok(());
@@ -519,6 +527,8 @@ struct Accumulator {
     backwards: usize,
     /// More samples than one activity can hold (see [`MAX_RECORD_SAMPLES`]).
     overflow: bool,
+    /// Set when `file_id.type` names a wellness file: its messages go there instead.
+    wellness: Option<Box<wellness::Reader>>,
 }
 
 impl Accumulator {
@@ -533,12 +543,21 @@ impl Accumulator {
         self.file_type.is_some_and(|t| t != 4)
     }
 
+    /// `file_id.type` names a file we do not read (neither an activity nor a wellness file).
+    fn skipping(&self) -> bool {
+        self.not_activity() && self.wellness.is_none()
+    }
+
     fn file_id(&mut self, f: &HashMap<u8, Value>) {
         // A chained file repeats file_id per part; the first one names the file.
         if self.file_type.is_some() {
             return;
         }
         self.file_type = f.get(&0).and_then(uint);
+        self.wellness = self
+            .file_type
+            .and_then(wellness::kind_of)
+            .map(|k| Box::new(wellness::Reader::new(k)));
         self.manufacturer = f.get(&1).and_then(uint);
         self.product = f.get(&2).and_then(uint);
         self.serial = f.get(&3).and_then(uint).and_then(|v| u32::try_from(v).ok());
@@ -771,6 +790,19 @@ impl Accumulator {
                  not one real activity; refused",
                 group(MAX_RECORD_SAMPLES as u64)
             )));
+        }
+        if let Some(w) = self.wellness.take() {
+            let mut w = w.finish(self.time_created);
+            if w.is_empty() {
+                let name = name_of(FieldDataType::File, self.file_type.unwrap_or_default());
+                return Ok(Some(Parsed::Skipped(format!(
+                    "FIT file of type {name}, not an activity, with no heart rate or HRV to store"
+                ))));
+            }
+            let mut warnings = std::mem::take(&mut self.warnings);
+            warnings.append(&mut w.warnings);
+            w.warnings = warnings;
+            return Ok(Some(Parsed::Wellness(Box::new(w))));
         }
         match self.file_type {
             Some(4) => {}

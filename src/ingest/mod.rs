@@ -10,6 +10,7 @@ pub mod fit;
 pub mod gpx;
 pub mod sanity;
 pub mod tcx;
+pub mod wellness;
 mod xml;
 
 use std::fmt;
@@ -25,7 +26,9 @@ use crate::model::{Activity, Format};
 pub enum Parsed {
     /// A recorded activity.
     Activity(Box<Activity>),
-    /// A valid file that is not an activity (settings, monitoring, a route): the reason says what.
+    /// A wellness file (monitoring, HRV status): the night's signals.
+    Wellness(Box<crate::wellness::Wellness>),
+    /// A valid file that is not an activity (settings, sleep, a route): the reason says what.
     Skipped(String),
 }
 
@@ -197,7 +200,7 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Parsed, IngestError> {
 fn checked(parsed: Parsed) -> Result<Parsed, IngestError> {
     match parsed {
         Parsed::Activity(a) => Ok(Parsed::Activity(Box::new(sanity::check(*a)?))),
-        skipped @ Parsed::Skipped(_) => Ok(skipped),
+        other @ (Parsed::Skipped(_) | Parsed::Wellness(_)) => Ok(other),
     }
 }
 

@@ -201,10 +201,12 @@ pub(super) fn reassess(
     let key = cfg.settings_key();
     store.begin_batch()?;
     let mut n = 0;
+    let mut ends = Vec::new();
     for &id in ids {
         let Some(stored) = store.load(id)? else {
             continue;
         };
+        ends.push(stored.activity.end);
         let peak = effort::peak_10s(&stored.activity.hr);
         let assessment = plan::evaluate(
             &stored.activity,
@@ -220,6 +222,8 @@ pub(super) fn reassess(
         n += 1;
     }
     store.end_batch()?;
+    // A new `ready` moves the windows the mornings are judged in.
+    super::mornings::refresh_activities(store, &ends, &cfg.timezone)?;
     Ok(n)
 }
 

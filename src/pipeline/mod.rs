@@ -32,7 +32,8 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::ingest::archive::Hint;
 use crate::ingest::{IngestError, Limits, Parsed};
-use crate::store::{FileMeta, FileStatus, Store, StoreError};
+use crate::store::{FileMeta, FileStatus, Store, StoreError, WellnessRows};
+use crate::wellness::{self, Point, Stamped, Wellness};
 
 /// How long a FIT file cut short must stay unchanged before the service stores what it holds:
 /// long enough for any copy or sync to have resumed.
@@ -88,28 +89,57 @@ impl Options {
     }
 }
 
-/// What happened to one file.
-#[derive(Clone, Debug, serde::Serialize)]
+/// What happened to one file (its `import --json` line: see the `Serialize` impl).
+#[derive(Clone, Debug)]
 pub struct Outcome {
     /// The path as given (`archive.zip/member` for an archive's member).
     pub path: String,
     /// What became of it.
     pub status: FileStatus,
     /// The new activity, when imported.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub activity_id: Option<i64>,
     /// The stored activity it repeats, when a duplicate.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<i64>,
+    /// For a wellness file: the local days it added data to (empty for an activity, and for
+    /// a wellness file that added nothing new). Serialized as `days` only for wellness files.
+    pub days: Vec<chrono::NaiveDate>,
+    /// The file is a wellness file (monitoring, HRV status): its JSON line carries `days`.
+    pub wellness: bool,
     /// Why it was skipped, failed or left pending.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The failure may pass by itself (a copy still running, a locked database).
-    #[serde(skip)]
     pub transient: bool,
     /// The file was already known, unchanged: nothing was read.
-    #[serde(skip)]
     pub known: bool,
+}
+
+/// The JSON line of an [`Outcome`]: `days` in place of `activity_id` for a wellness file.
+#[derive(serde::Serialize)]
+struct OutcomeLine<'a> {
+    path: &'a str,
+    status: FileStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    days: Option<&'a [chrono::NaiveDate]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate_of: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        OutcomeLine {
+            path: &self.path,
+            status: self.status,
+            activity_id: self.activity_id,
+            days: self.wellness.then_some(self.days.as_slice()),
+            duplicate_of: self.duplicate_of,
+            reason: self.reason.as_deref(),
+        }
+        .serialize(s)
+    }
 }
 
 impl Outcome {
@@ -128,6 +158,8 @@ impl Outcome {
             status,
             activity_id: None,
             duplicate_of: None,
+            days: Vec::new(),
+            wellness: false,
             reason: None,
             transient: false,
             known: false,
@@ -420,6 +452,39 @@ pub fn process_file(
         &mut out,
     );
     out
+}
+
+/// A wellness file's values placed on local clocks: the watch's own offset where the file gave
+/// one, else the runner's zone's offset at each instant.
+fn wellness_rows(w: &Wellness, tz: &jiff::tz::TimeZone) -> WellnessRows {
+    let offset_at = |ts: i64, own: Option<i32>| {
+        own.or_else(|| {
+            jiff::Timestamp::from_second(ts)
+                .ok()
+                .map(|t| tz.to_offset(t).seconds())
+        })
+        .unwrap_or(0)
+    };
+    let points = |v: &[Stamped]| -> Vec<Point> {
+        v.iter()
+            .map(|s| Point {
+                ts: s.ts,
+                bpm: s.value,
+                utc_offset_s: offset_at(s.ts, s.utc_offset_s),
+            })
+            .collect()
+    };
+    let hrv = w.hrv.as_ref().and_then(|h| {
+        let (ms, source) = h.rmssd()?;
+        let at = h.ts.or(w.time_created)?;
+        let day = wellness::hrv_day(w, offset_at(at, w.utc_offset_s))?;
+        Some((day, ms, source))
+    });
+    WellnessRows {
+        hr: points(&w.hr),
+        watch_rhr: points(&w.watch_rhr),
+        hrv,
+    }
 }
 
 fn pending(path: &Path, e: &StoreError) -> Outcome {

@@ -2,19 +2,187 @@
 //! hard activity, the windows that hold the changed days are judged again (MODEL.md §7) with
 //! the pure `crate::morning` core, and their ready moves replayed.
 //!
-//! The entry point below is the contract between the wellness import and the morning check;
-//! its body is written with the morning check (issue 15).
+//! The windows near the changed days are all judged again, newest activity first, so that a
+//! day inside several windows is judged in the latest activity's (whose window is known by
+//! then) and every replay starts from the stored days: a night stored late, or a hard race
+//! imported after the nights it covers, is judged in its place. The final `ready` is not stored
+//! apart: views read it from the `mornings` rows (`ready_after_ms`), see `store::activities`.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use jiff::tz::TimeZone;
 
+use crate::localtime;
+use crate::morning::{self, Window};
 use crate::store::{Store, StoreError};
+
+/// How far from a changed day a window can reach: a hard activity's window ends at most this
+/// many days after the activity (recovery 96 h with a history extension, a marathon's 7 days,
+/// 3 days of moves and 3 more of window), and so does the one of a later activity that takes
+/// days from it. Generous: judging a window again that did not change costs a few queries.
+const REACH_DAYS: i64 = 30;
 
 /// Judges again every recovery window that holds one of `days`.
 ///
 /// # Errors
 /// On SQLite failure.
 pub fn refresh(store: &mut Store, days: &[NaiveDate], tz: &TimeZone) -> Result<(), StoreError> {
-    let _ = (store, days, tz);
-    Ok(())
+    let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) else {
+        return Ok(());
+    };
+    let from = localtime::day_start(lo - Duration::days(REACH_DAYS), tz);
+    let to = localtime::day_start(hi + Duration::days(1), tz);
+    judge_windows(store, from, to, tz)
+}
+
+/// Judges again the windows an activity that ended at each of `ends` opens, or opened before
+/// it was judged again, forgotten or replaced, and those next to them.
+///
+/// # Errors
+/// On SQLite failure.
+pub fn refresh_activities(
+    store: &mut Store,
+    ends: &[DateTime<Utc>],
+    tz: &TimeZone,
+) -> Result<(), StoreError> {
+    let (Some(&lo), Some(&hi)) = (ends.iter().min(), ends.iter().max()) else {
+        return Ok(());
+    };
+    judge_windows(
+        store,
+        lo - Duration::days(REACH_DAYS),
+        hi + Duration::days(REACH_DAYS),
+        tz,
+    )
+}
+
+/// Judges the windows of the hard activities that end in [`from`, `to`) and of those that end
+/// up to [`REACH_DAYS`] later (whose windows take days from them), newest first, in one
+/// transaction.
+fn judge_windows(
+    store: &mut Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: &TimeZone,
+) -> Result<(), StoreError> {
+    let to = to + Duration::days(REACH_DAYS);
+    // Without a stored day in reach every window is empty, and so are its stored mornings.
+    let (first, last) = (
+        localtime::day(from, tz),
+        localtime::day(to, tz) + Duration::days(REACH_DAYS),
+    );
+    if !store.any_days_in(first, last)? {
+        return Ok(());
+    }
+    let activities = store.hard_activities_ending(from, to)?;
+    if activities.is_empty() {
+        return Ok(());
+    }
+    let own_batch = !store.in_batch();
+    if own_batch {
+        store.begin_batch()?;
+    }
+    let mut taken: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    let mut result = Ok(());
+    for a in &activities {
+        match judge_window(store, a, &taken, tz) {
+            Ok(span) => taken.extend(span),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    if own_batch {
+        if result.is_err() {
+            // Nothing half-done: the batch is dropped with the error.
+            let _ = store.rollback_batch();
+        } else {
+            store.end_batch()?;
+        }
+    }
+    result
+}
+
+/// Judges one activity's window against the days stored and the days later windows took;
+/// returns its span, which it takes from earlier ones.
+fn judge_window(
+    store: &mut Store,
+    a: &crate::store::HardActivity,
+    taken: &[(NaiveDate, NaiveDate)],
+    tz: &TimeZone,
+) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
+    let Some(first_day) = localtime::day(a.end, tz).succ_opt() else {
+        return Ok(None);
+    };
+    let before = store.days_in(
+        a.local_day - Duration::days(morning::NORMAL_DAYS),
+        a.local_day - Duration::days(1),
+    )?;
+    let w = Window {
+        first_day,
+        model_ready: a.model_ready,
+        normal: morning::normal(&before, a.local_day),
+    };
+    let last = morning::last_day(morning::latest_ready(a.model_ready, tz), tz);
+    let days = store.days_in(first_day, last)?;
+    let r = morning::replay(&w, &days, taken, tz);
+    store.replace_mornings(a.id, &r.mornings)?;
+    Ok(Some((first_day, morning::last_day(r.ready, tz))))
+}
+
+/// Records the runner's answer for local day `day` (1 very sore … 5 great) and judges that
+/// morning again: what `recoverd feel` and the morning notification's buttons both call.
+///
+/// # Errors
+/// On SQLite failure, or a value outside 1–5.
+pub fn record_feel(
+    store: &mut Store,
+    day: NaiveDate,
+    feel: u8,
+    now: DateTime<Utc>,
+    tz: &TimeZone,
+) -> Result<(), StoreError> {
+    store.set_feel(day, feel, now)?;
+    refresh(store, &[day], tz)
+}
+
+/// The judged mornings of an activity's window with their days' signals, oldest first.
+///
+/// # Errors
+/// On SQLite failure.
+pub fn window_of(
+    store: &Store,
+    activity_id: i64,
+) -> Result<Vec<crate::morning_view::MorningDay>, StoreError> {
+    let mornings = store.mornings_of(activity_id)?;
+    let (Some(first), Some(last)) = (
+        mornings.first().map(|m| m.day),
+        mornings.last().map(|m| m.day),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let days = store.days_in(first, last)?;
+    Ok(crate::morning_view::join(mornings, &days))
+}
+
+/// A day's signals (all absent when none is stored) and the morning check that judged it, with
+/// the activity whose window it was in.
+///
+/// # Errors
+/// On SQLite failure.
+pub fn day_of(
+    store: &Store,
+    day: NaiveDate,
+) -> Result<
+    (
+        crate::model::DaySignals,
+        Option<(i64, crate::model::Morning)>,
+    ),
+    StoreError,
+> {
+    let signals = store
+        .days_in(day, day)?
+        .pop()
+        .unwrap_or_else(|| morning::empty_day(day));
+    Ok((signals, store.morning_on(day)?))
 }

@@ -255,6 +255,7 @@ pub(super) fn known_outcome(
         FileStatus::Imported => {
             o.status = FileStatus::Duplicate;
             o.duplicate_of = row.activity_id;
+            o.wellness = row.days.is_some();
         }
         FileStatus::Duplicate => o.duplicate_of = row.duplicate_of,
         FileStatus::Skipped => o.reason.clone_from(&row.reason),

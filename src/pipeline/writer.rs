@@ -14,9 +14,10 @@ use crate::effort;
 use crate::ingest::archive::Hint;
 use crate::ingest::{self, FailureKind, IngestError, Parsed};
 use crate::model::Activity;
-use crate::pipeline::inflight;
+use crate::pipeline::{inflight, mornings};
 use crate::plan::{self};
 use crate::store::{FileMeta, FileStatus, Store, StoreError};
+use crate::wellness::Wellness;
 
 /// The single writer: commits loaded files, batching them into transactions. Every decision
 /// about a file (known content? the same activity as a stored one?) is taken inside the write
@@ -175,7 +176,65 @@ impl<'a> Writer<'a> {
                 apply_hint(&mut activity, hint);
                 self.import_activity(&meta, &activity)
             }
+            Ok(Parsed::Wellness(w)) => self.import_wellness(&meta, &w),
         }
+    }
+
+    /// Stores a wellness file's values (see [`Store::store_wellness`]), records the file as
+    /// imported with the days it added, and judges those days' mornings again. The same
+    /// content again is a duplicate.
+    pub(super) fn import_wellness(&mut self, meta: &FileMeta, w: &Wellness) -> Outcome {
+        if let Some(sha) = &meta.sha256 {
+            match self.store.wellness_file_by_sha(sha) {
+                Ok(Some(first)) => return self.same_wellness(meta, &first),
+                Ok(None) => {}
+                Err(e) => return self.store_fault(meta, &e),
+            }
+        }
+        let rows = super::wellness_rows(w, &self.cfg.timezone);
+        let days = match self.store.store_wellness(&rows, self.now) {
+            Ok(days) => days,
+            Err(e) => return self.store_fault(meta, &e),
+        };
+        if let Err(e) = self.store.record_wellness_file(meta, &days, self.now) {
+            return self.store_fault(meta, &e);
+        }
+        if !days.is_empty()
+            && let Err(e) = mornings::refresh(self.store, &days, &self.cfg.timezone)
+        {
+            tracing::warn!(error = %e, "could not judge the mornings again; `recoverd replan` will");
+        }
+        let mut o = Outcome::new(&meta.path, FileStatus::Imported);
+        o.wellness = true;
+        o.days = days;
+        o.reason = (!w.warnings.is_empty()).then(|| w.warnings.join("; "));
+        o
+    }
+
+    /// A wellness file whose content was imported from `first`: the same path read again keeps
+    /// its row; any other path is a duplicate.
+    fn same_wellness(&mut self, meta: &FileMeta, first: &Path) -> Outcome {
+        let mut o = Outcome::new(&meta.path, FileStatus::Duplicate);
+        o.wellness = true;
+        if first == meta.path {
+            o.known = true;
+            if let Err(e) = self.store.record_wellness_file(meta, &[], self.now) {
+                return self.store_fault(meta, &e);
+            }
+            return o;
+        }
+        let why = format!(
+            "the same wellness file as {}, already imported",
+            crate::logging::printable(&first.to_string_lossy())
+        );
+        if let Err(e) =
+            self.store
+                .record_file(meta, FileStatus::Duplicate, Some(&why), None, self.now)
+        {
+            return pending(&meta.path, &e);
+        }
+        o.reason = Some(why);
+        o
     }
 
     /// A file whose activity `id` is stored: the file that gave it, read again (touched,
@@ -240,6 +299,12 @@ impl<'a> Writer<'a> {
                     tracing::warn!(error = %e, "cannot note the judgements to make again; `recoverd replan` will");
                 }
                 self.session.history.add(id, activity, &assessment, peak);
+                // A hard effort opens a window over nights that may already be stored.
+                if assessment.effort.class >= crate::effort::EffortClass::Hard
+                    || replacing.is_some()
+                {
+                    self.judge_mornings(activity);
+                }
                 self.uncommitted.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
                 o.activity_id = Some(id);
@@ -257,6 +322,16 @@ impl<'a> Writer<'a> {
                 _ => self.store_fault(meta, &e),
             },
             Err(e) => self.store_fault(meta, &e),
+        }
+    }
+
+    /// Judges again the mornings of the windows next to a new or replaced activity; a failure
+    /// is a warning (the next change judges them).
+    fn judge_mornings(&mut self, a: &Activity) {
+        if let Err(e) =
+            super::mornings::refresh_activities(self.store, &[a.end], &self.cfg.timezone)
+        {
+            tracing::warn!(error = %e, "cannot judge the mornings after this activity; the next change will");
         }
     }
 

@@ -320,15 +320,21 @@ const STORED_COLUMNS: &str = "a.id, a.sha256, a.source_path, a.format, a.sport, 
     a.start_ms, a.end_ms, a.utc_offset_s, a.elapsed_s, a.moving_s, a.distance_m, a.avg_hr, a.max_hr,
     a.avg_temperature_c, a.device_manufacturer, a.device_product, a.device_serial, a.time_created_ms,
     a.watch_max_hr, a.watch_threshold_hr, a.watch_resting_hr, a.watch_recovery_min,
-    a.watch_training_effect, a.marked_race, a.legs, a.warnings, a.race_mark, s.json";
+    a.watch_training_effect, a.marked_race, a.legs, a.warnings, a.race_mark, s.json,
+    (SELECT MAX(m.ready_after_ms) FROM mornings m WHERE m.activity_id = a.id),
+    (SELECT COUNT(*) FROM mornings m WHERE m.activity_id = a.id
+        AND m.ready_after_ms > m.ready_before_ms),
+    (SELECT COUNT(*) FROM mornings m WHERE m.activity_id = a.id
+        AND m.flags LIKE '%persisting%')";
 
-/// A stored activity as read, its judgement still JSON.
-type StoredRow = (Stored, Option<String>);
+/// A stored activity as read, its judgement still JSON, with what the morning check made of
+/// its `ready` (the latest `ready` after a morning, the moves, the persisting mornings).
+type StoredRow = (Stored, Option<String>, (Option<i64>, i64, i64));
 
 fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
     let legs: String = r.get(26)?;
     let warnings: String = r.get(27)?;
-    let blob: Vec<u8> = r.get(30)?;
+    let blob: Vec<u8> = r.get(33)?;
     let activity = Activity {
         format: enum_column(r, 3)?,
         sport: r.get(4)?,
@@ -344,7 +350,7 @@ fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
         max_hr: r.get(14)?,
         avg_temperature_c: r.get(15)?,
         hr: decode_hr(&blob).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(30, rusqlite::types::Type::Blob, e.into())
+            rusqlite::Error::FromSqlConversionFailure(33, rusqlite::types::Type::Blob, e.into())
         })?,
         legs: serde_json::from_str::<Vec<Leg>>(&legs).unwrap_or_default(),
         device: Device {
@@ -373,13 +379,19 @@ fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
         assessment: None,
         race_mark: r.get(28)?,
     };
-    Ok((stored, r.get(29)?))
+    Ok((stored, r.get(29)?, (r.get(30)?, r.get(31)?, r.get(32)?)))
 }
 
-fn finish_stored((mut stored, json): StoredRow) -> Result<Stored> {
+/// The judgement parsed, with the morning check's `ready` shown in it (MODEL.md §7).
+fn finish_stored((mut stored, json, morning): StoredRow) -> Result<Stored> {
     if let Some(j) = json {
-        stored.assessment =
-            Some(serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let mut a: Assessment =
+            serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if let (Some(after), moves, persisting) = morning {
+            let moves = u8::try_from(moves).unwrap_or(u8::MAX);
+            crate::morning::apply(&mut a, from_ms(after), moves, persisting > 0);
+        }
+        stored.assessment = Some(a);
     }
     Ok(stored)
 }

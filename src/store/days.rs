@@ -1,11 +1,27 @@
 //! The `days` table: each local day's signals (the night before its morning) and the runner's
 //! answer. Wellness imports fill the signals; `feel` and the notification buttons fill `feel`.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, params};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
-use super::{Result, Store};
-use crate::model::DaySignals;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::files::{FileMeta, FileStatus, upsert_file};
+use super::{Result, Store, path_bytes, path_from_bytes};
+use crate::model::{DaySignals, HrvSource, RhrSource};
+use crate::wellness::{self, Point};
+
+/// A wellness file's values with their local offsets resolved, ready to store.
+#[derive(Debug, Clone, Default)]
+pub struct WellnessRows {
+    /// Monitoring heart rate (message 55).
+    pub hr: Vec<Point>,
+    /// The watch's `current_day_resting_heart_rate` (message 211 field 1).
+    pub watch_rhr: Vec<Point>,
+    /// The night's HRV: its local day, RMSSD in ms and source.
+    pub hrv: Option<(NaiveDate, f64, HrvSource)>,
+}
 
 const DAY: &str = "%Y-%m-%d";
 
@@ -56,6 +72,46 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether any day from `from` to `to` (both included) is stored.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn any_days_in(&self, from: NaiveDate, to: NaiveDate) -> Result<bool> {
+        let n: i64 = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM days WHERE day BETWEEN ?1 AND ?2)",
+            params![day_text(from), day_text(to)],
+            |r| r.get(0),
+        )?;
+        Ok(n != 0)
+    }
+
+    /// Stores a day's signals exactly as given, replacing the day's row (its `feel` too): for
+    /// tests and tools that place days by hand. The wellness import computes days from samples.
+    ///
+    /// # Errors
+    /// On SQLite failure or a value the schema refuses.
+    pub fn put_signals(&mut self, d: &DaySignals, at: DateTime<Utc>) -> Result<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO days (day, rhr, rhr_source, rhr_monitoring, rhr_watch,
+                    hrv_rmssd_ms, hrv_source, feel, feel_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?8 IS NULL THEN NULL ELSE ?9 END, ?9)",
+                params![
+                    day_text(d.day),
+                    d.rhr,
+                    d.rhr_source.map(<&str>::from),
+                    d.rhr_monitoring,
+                    d.rhr_watch,
+                    d.hrv_rmssd_ms,
+                    d.hrv_source.map(<&str>::from),
+                    d.feel,
+                    at.to_rfc3339(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     /// The newest `limit` stored days, newest first.
     ///
     /// # Errors
@@ -80,6 +136,178 @@ impl Store {
     pub fn set_feel(&mut self, day: NaiveDate, feel: u8, at: DateTime<Utc>) -> Result<()> {
         self.write(|c| set_feel(c, day, feel, at))
     }
+
+    /// Stores a wellness file's values: samples already stored are ignored, and only the days
+    /// whose night (or watch value, or HRV) gained data are computed again, from that night's
+    /// samples alone: the cost follows the file, never the history. The runner's `feel` is
+    /// never touched. Returns those days, oldest first.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn store_wellness(
+        &mut self,
+        rows: &WellnessRows,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NaiveDate>> {
+        self.write(|c| store_wellness(c, rows, now))
+    }
+
+    /// Records a wellness file as imported, with the local days it added data to.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn record_wellness_file(
+        &mut self,
+        meta: &FileMeta,
+        days: &[NaiveDate],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let json = serde_json::to_string(&days.iter().map(|d| day_text(*d)).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".into());
+        self.write(|c| {
+            upsert_file(c, meta, FileStatus::Imported, None, None, None, now)?;
+            c.execute(
+                "UPDATE files SET days = ?2 WHERE path = ?1",
+                params![path_bytes(&meta.path), json],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The path of an imported wellness file with this content, if any.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn wellness_file_by_sha(&self, sha: &str) -> Result<Option<PathBuf>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT path FROM files WHERE sha256 = ?1 AND status = 'imported'
+                 AND days IS NOT NULL LIMIT 1",
+                [sha],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?
+            .map(path_from_bytes))
+    }
+}
+
+fn store_wellness(
+    c: &Connection,
+    rows: &WellnessRows,
+    now: DateTime<Utc>,
+) -> Result<Vec<NaiveDate>> {
+    let mut added = BTreeSet::new();
+    for (table, points, day_of) in [
+        (
+            "monitoring_hr",
+            &rows.hr,
+            wellness::night_of as fn(&Point) -> Option<NaiveDate>,
+        ),
+        ("watch_rhr", &rows.watch_rhr, wellness::day_of),
+    ] {
+        let mut ins = c.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {table} (ts, bpm, utc_offset_s) VALUES (?1, ?2, ?3)"
+        ))?;
+        for p in points {
+            if ins.execute(params![p.ts, p.bpm, p.utc_offset_s])? == 1
+                && let Some(d) = day_of(p)
+            {
+                added.insert(d);
+            }
+        }
+    }
+    for d in &added {
+        recompute_rhr(c, *d, now)?;
+    }
+    if let Some((d, ms, source)) = rows.hrv
+        && set_hrv(c, d, ms, source, now)?
+    {
+        added.insert(d);
+    }
+    Ok(added.into_iter().collect())
+}
+
+/// The stored values with `ts` in `[from, to]` of a sample table.
+fn points_in(c: &Connection, table: &str, (from, to): (i64, i64)) -> Result<Vec<Point>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT ts, bpm, utc_offset_s FROM {table} WHERE ts BETWEEN ?1 AND ?2"
+    ))?;
+    let rows = stmt.query_map(params![from, to], |r| {
+        Ok(Point {
+            ts: r.get(0)?,
+            bpm: u16::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            utc_offset_s: i32::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        })
+    })?;
+    rows.collect::<std::result::Result<_, _>>()
+        .map_err(Into::into)
+}
+
+/// Computes day `d`'s resting heart rate again from its night's samples and the watch's values
+/// of that day (MODEL.md §7), leaving HRV and feel as they are.
+fn recompute_rhr(c: &Connection, d: NaiveDate, now: DateTime<Utc>) -> Result<()> {
+    let night = points_in(c, "monitoring_hr", wellness::night_search_range(d))?;
+    let monitoring = wellness::night_rhr(d, &night);
+    let watch_points = points_in(c, "watch_rhr", wellness::day_search_range(d))?;
+    let watch = wellness::watch_rhr(d, &watch_points);
+    let (rhr, source) = match (monitoring.and_then(wellness::round_half_up), watch) {
+        (Some(m), _) => (Some(m), Some(RhrSource::Monitoring)),
+        (None, Some(w)) => (Some(w), Some(RhrSource::Watch)),
+        (None, None) => (None, None),
+    };
+    c.execute(
+        "INSERT INTO days (day, rhr, rhr_source, rhr_monitoring, rhr_watch, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(day) DO UPDATE SET rhr = excluded.rhr, rhr_source = excluded.rhr_source,
+            rhr_monitoring = excluded.rhr_monitoring, rhr_watch = excluded.rhr_watch,
+            updated_at = excluded.updated_at",
+        params![
+            day_text(d),
+            rhr,
+            source.map(<&str>::from),
+            monitoring,
+            watch,
+            now.to_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Sets day `d`'s HRV unless it holds a `last_night_average` and this is only the 5-min values'
+/// mean, or already the same. True when it changed.
+fn set_hrv(
+    c: &Connection,
+    d: NaiveDate,
+    ms: f64,
+    source: HrvSource,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    if !(ms.is_finite() && ms > 0.0) {
+        return Ok(false);
+    }
+    let stored: Option<(Option<f64>, Option<String>)> = c
+        .query_row(
+            "SELECT hrv_rmssd_ms, hrv_source FROM days WHERE day = ?1",
+            [day_text(d)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (old_ms, old_source) = stored.unwrap_or_default();
+    let old_source: Option<HrvSource> = old_source.and_then(|s| s.parse().ok());
+    if old_source == Some(HrvSource::HrvStatus) && source == HrvSource::HrvValues {
+        return Ok(false);
+    }
+    if old_source == Some(source) && old_ms.is_some_and(|o| (o - ms).abs() < 1e-9) {
+        return Ok(false);
+    }
+    c.execute(
+        "INSERT INTO days (day, hrv_rmssd_ms, hrv_source, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(day) DO UPDATE SET hrv_rmssd_ms = excluded.hrv_rmssd_ms,
+            hrv_source = excluded.hrv_source, updated_at = excluded.updated_at",
+        params![day_text(d), ms, <&str>::from(source), now.to_rfc3339()],
+    )?;
+    Ok(true)
 }
 
 fn set_feel(c: &Connection, day: NaiveDate, feel: u8, at: DateTime<Utc>) -> Result<()> {

@@ -65,6 +65,8 @@ pub struct FileRow {
     pub duplicate_of: Option<i64>,
     /// When last seen (RFC 3339).
     pub seen_at: String,
+    /// For an imported wellness file: the local days it added data to.
+    pub days: Option<Vec<chrono::NaiveDate>>,
 }
 
 /// What is known about a file on disk.
@@ -97,7 +99,7 @@ impl Store {
     pub fn file(&self, path: &Path) -> Result<Option<FileRow>> {
         self.conn
             .query_row(
-                "SELECT path, display, sha256, size, mtime_ns, status, reason, activity_id, duplicate_of, seen_at
+                "SELECT path, display, sha256, size, mtime_ns, status, reason, activity_id, duplicate_of, seen_at, days
                  FROM files WHERE path = ?1",
                 [path_bytes(path)],
                 file_row,
@@ -112,7 +114,7 @@ impl Store {
     /// On SQLite failure.
     pub fn files(&self, status: Option<FileStatus>) -> Result<Vec<FileRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT path, display, sha256, size, mtime_ns, status, reason, activity_id, duplicate_of, seen_at
+            "SELECT path, display, sha256, size, mtime_ns, status, reason, activity_id, duplicate_of, seen_at, days
              FROM files WHERE ?1 IS NULL OR status = ?1 ORDER BY seen_at DESC, id DESC",
         )?;
         let rows = stmt.query_map([status.map(FileStatus::as_str)], file_row)?;
@@ -195,7 +197,7 @@ impl Store {
             *last = b'0';
         }
         let mut stmt = self.conn.prepare(
-            "SELECT path, display, sha256, size, mtime_ns, status, reason, activity_id, duplicate_of, seen_at
+            "SELECT path, display, sha256, size, mtime_ns, status, reason, activity_id, duplicate_of, seen_at, days
              FROM files WHERE path >= ?1 AND path < ?2 ORDER BY id",
         )?;
         let rows = stmt.query_map([lo, hi], file_row)?;
@@ -232,6 +234,9 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         activity_id: r.get(7)?,
         duplicate_of: r.get(8)?,
         seen_at: r.get(9)?,
+        days: r
+            .get::<_, Option<String>>(10)?
+            .and_then(|j| serde_json::from_str(&j).ok()),
     })
 }
 

@@ -21,8 +21,10 @@ mod notices;
 
 pub use crate::model::Stored;
 pub use activities::NewActivity;
+pub use days::WellnessRows;
 pub use files::{FileMeta, FileRow, FileStatus};
 pub use hr::{decode_hr, encode_hr};
+pub use mornings::HardActivity;
 
 /// Schema migrations, applied in order: one `.sql` file each under `migrations/`, never edited
 /// once shipped, only appended.
@@ -260,6 +262,19 @@ impl Store {
             let _ = self.conn.execute_batch("ROLLBACK");
             return Err(e.into());
         }
+        Ok(())
+    }
+
+    /// Rolls the open batch back: nothing in it is stored.
+    ///
+    /// # Errors
+    /// The rollback's error.
+    pub fn rollback_batch(&mut self) -> Result<()> {
+        if !self.batch {
+            return Ok(());
+        }
+        self.batch = false;
+        self.conn.execute_batch("ROLLBACK")?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, from_ms, ms};
 use crate::model::{Flag, Morning, Normal, Verdict};
+use crate::plan::Assessment;
 
 const DAY: &str = "%Y-%m-%d";
 const COLUMNS: &str = "day, verdict, flags, rhr_mean, rhr_sd, ln_rmssd_mean, ln_rmssd_sd, \
@@ -40,7 +41,62 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Morning>> {
     }))
 }
 
+/// A hard-or-harder activity, as its recovery window needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HardActivity {
+    /// Activity id.
+    pub id: i64,
+    /// When it ended.
+    pub end: DateTime<Utc>,
+    /// The local day it counts for (its start's); the normal is the 60 days before it.
+    pub local_day: NaiveDate,
+    /// The model's `ready` (before any morning).
+    pub model_ready: DateTime<Utc>,
+}
+
 impl Store {
+    /// The activities judged hard or harder that end in [`from`, `to`), newest start first,
+    /// without their streams.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn hard_activities_ending(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HardActivity>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT a.id, a.end_ms, s.json FROM activities a JOIN assessments s ON s.activity_id = a.id
+             WHERE s.class IN ('hard', 'very_hard', 'max') AND a.end_ms >= ?1 AND a.end_ms < ?2
+             ORDER BY a.start_ms DESC, a.id DESC",
+        )?;
+        let rows = stmt.query_map(params![ms(from), ms(to)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, end, json) = row?;
+            // A judgement this build cannot read opens no window (it is made again on open).
+            let Ok(a) = serde_json::from_str::<Assessment>(&json) else {
+                continue;
+            };
+            out.push(HardActivity {
+                id,
+                end: from_ms(end),
+                local_day: a.local_day,
+                model_ready: a
+                    .recovery
+                    .morning
+                    .map_or(a.recovery.ready, |m| m.model_ready),
+            });
+        }
+        Ok(out)
+    }
+
     /// Replaces the morning checks of one activity's window.
     ///
     /// # Errors

@@ -544,3 +544,166 @@ pub fn wait_imported(home: &Path, n: usize, secs: u64) -> Vec<serde_json::Value>
 pub fn fit(day: i64) -> Vec<u8> {
     FitActivity::segments(SERVICE_START + day * 86_400, &[(20, 140)]).encode()
 }
+
+// ---- Wellness FIT files (monitoring, HRV status), written as the FIT SDK profile defines them ----
+
+/// A file_id (global 0) as local 0 of the given `file_id.type` (32 monitoring_b, 68 hrv_status...),
+/// by a Garmin watch with this serial, created at `ts0` (FIT seconds).
+pub fn file_id_of_type(out: &mut Vec<u8>, file_type: u8, serial: u32, ts0: u32) {
+    file_id(out, serial, ts0);
+    // The type byte of the data message just written: after the 21-byte definition.
+    let at = out.len() - 13;
+    out[at] = file_type;
+}
+
+/// How a monitoring file stamps its heart rates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeForm {
+    /// Every message 55 with a full `timestamp` (253).
+    Full,
+    /// The first with `timestamp`, the rest with `timestamp_16` (field 26), as Garmin writes.
+    Ts16,
+    /// Compressed-timestamp headers (5-bit offset) where the gap allows, else a full timestamp.
+    Compressed,
+}
+
+/// A generated monitoring file (FIT `monitoring_b`).
+#[derive(Clone, Debug)]
+pub struct Monitoring {
+    /// `file_id.type` (32 monitoring_b; 15 monitoring_a and 28 monitoring_daily carry the same).
+    pub file_type: u8,
+    /// Unix seconds of `time_created`.
+    pub created: i64,
+    /// The watch's UTC offset, written as monitoring_info (103) local_timestamp − timestamp.
+    pub utc_offset_s: Option<i32>,
+    /// (unix seconds, bpm) as message 55 field 27 `heart_rate`.
+    pub hr: Vec<(i64, u8)>,
+    /// (unix seconds, field 0 `resting_heart_rate`, field 1 `current_day_resting_heart_rate`)
+    /// as message 211.
+    pub rhr: Vec<(i64, u8, u8)>,
+    pub time_form: TimeForm,
+}
+
+impl Monitoring {
+    /// A night of heart rate every `step` s from `from` (unix) for `n` samples, bpm from `f(i)`.
+    pub fn night(from: i64, n: usize, step: i64, f: impl Fn(usize) -> u8) -> Self {
+        Self {
+            file_type: 32,
+            created: from,
+            utc_offset_s: Some(3600),
+            hr: (0..n).map(|i| (from + i as i64 * step, f(i))).collect(),
+            rhr: Vec::new(),
+            time_form: TimeForm::Ts16,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let fit = |t: i64| u32::try_from(t - FIT_EPOCH).unwrap_or(0);
+        let mut data = Vec::new();
+        file_id_of_type(&mut data, self.file_type, 3_999_000_001, fit(self.created));
+        if let Some(off) = self.utc_offset_s {
+            // monitoring_info (103) as local 4: timestamp, local_timestamp (field 0).
+            def(&mut data, 4, 103, &[(253, 4, 0x86), (0, 4, 0x86)]);
+            data.push(4);
+            data.extend(fit(self.created).to_le_bytes());
+            data.extend(fit(self.created + i64::from(off)).to_le_bytes());
+        }
+        // monitoring (55): local 1 heart rate only (compressed header), local 2 with timestamp,
+        // local 3 with timestamp_16 (field 26, uint16).
+        def(&mut data, 1, 55, &[(27, 1, 0x02)]);
+        def(&mut data, 2, 55, &[(253, 4, 0x86), (27, 1, 0x02)]);
+        def(&mut data, 3, 55, &[(26, 2, 0x84), (27, 1, 0x02)]);
+        let mut last: Option<u32> = None;
+        for &(t, bpm) in &self.hr {
+            let ts = fit(t);
+            match (self.time_form, last) {
+                (TimeForm::Ts16, Some(_)) => {
+                    data.push(3);
+                    data.extend(((ts & 0xFFFF) as u16).to_le_bytes());
+                }
+                (TimeForm::Compressed, Some(l)) if ts >= l && ts - l < 32 => {
+                    data.push(0x80 | (1 << 5) | (ts & 0x1F) as u8);
+                }
+                _ => {
+                    data.push(2);
+                    data.extend(ts.to_le_bytes());
+                }
+            }
+            data.push(bpm);
+            last = Some(ts);
+        }
+        // monitoring_hr_data (211) as local 5: timestamp, resting_heart_rate, current_day_resting.
+        def(&mut data, 5, 211, &[(253, 4, 0x86), (0, 1, 0x02), (1, 1, 0x02)]);
+        for &(t, f0, f1) in &self.rhr {
+            data.push(5);
+            data.extend(fit(t).to_le_bytes());
+            data.push(f0);
+            data.push(f1);
+        }
+        frame(&data)
+    }
+}
+
+/// A generated HRV-status file (FIT type 68): `hrv_status_summary` (370) and `hrv_value` (371)
+/// exactly as the FIT SDK profile defines them: uint16 fields in ms with scale 128.
+#[derive(Clone, Debug)]
+pub struct HrvStatus {
+    /// Unix seconds of `time_created`.
+    pub created: i64,
+    /// Message 370's timestamp (unix) and `last_night_average` in ms (None: 0xFFFF, invalid);
+    /// no message 370 when `None`.
+    pub summary: Option<(i64, Option<f64>)>,
+    /// Message 371 `value`s in ms, with their timestamps when `Some`.
+    pub values: Vec<(Option<i64>, f64)>,
+}
+
+impl HrvStatus {
+    pub fn encode(&self) -> Vec<u8> {
+        let fit = |t: i64| u32::try_from(t - FIT_EPOCH).unwrap_or(0);
+        let raw = |ms: f64| (ms * 128.0).round() as u16;
+        let mut data = Vec::new();
+        file_id_of_type(&mut data, 68, 3_999_000_002, fit(self.created));
+        if let Some((t, avg)) = self.summary {
+            // 253 timestamp; 0 weekly_average, 1 last_night_average, 2 last_night_5_min_high,
+            // 3 baseline_low_upper, 4 baseline_balanced_lower, 5 baseline_balanced_upper (uint16,
+            // ms × 128); 6 status (enum hrv_status).
+            def(
+                &mut data,
+                1,
+                370,
+                &[
+                    (253, 4, 0x86),
+                    (0, 2, 0x84),
+                    (1, 2, 0x84),
+                    (2, 2, 0x84),
+                    (3, 2, 0x84),
+                    (4, 2, 0x84),
+                    (5, 2, 0x84),
+                    (6, 1, 0x00),
+                ],
+            );
+            data.push(1);
+            data.extend(fit(t).to_le_bytes());
+            data.extend(raw(50.0).to_le_bytes());
+            data.extend(avg.map_or(0xFFFF, raw).to_le_bytes());
+            data.extend(raw(70.0).to_le_bytes());
+            data.extend(raw(40.0).to_le_bytes());
+            data.extend(raw(45.0).to_le_bytes());
+            data.extend(raw(60.0).to_le_bytes());
+            data.push(3); // balanced
+        }
+        def(&mut data, 2, 371, &[(253, 4, 0x86), (0, 2, 0x84)]);
+        def(&mut data, 3, 371, &[(0, 2, 0x84)]);
+        for &(t, ms) in &self.values {
+            match t {
+                Some(t) => {
+                    data.push(2);
+                    data.extend(fit(t).to_le_bytes());
+                }
+                None => data.push(3),
+            }
+            data.extend(raw(ms).to_le_bytes());
+        }
+        frame(&data)
+    }
+}
