@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
 
@@ -43,6 +43,17 @@ pub fn next_after(now: DateTime<Utc>, at: Time, tz: &TimeZone) -> DateTime<Utc> 
 fn at_on(date: jiff::civil::Date, at: Time, tz: &TimeZone) -> Option<DateTime<Utc>> {
     let z = date.to_datetime(at).to_zoned_datetime(tz.clone()).ok()?;
     DateTime::<Utc>::from_timestamp_millis(z.timestamp().as_millisecond())
+}
+
+/// The night's data counts for the morning notification from this local hour on (before,
+/// the night is not over: a sync at 02:00 would judge half a night; MODEL.md §7 takes the
+/// watch's own resting HR from 04:00 too).
+pub const NIGHT_OVER_H: i8 = 4;
+
+/// Today's local day when its night is over ([`NIGHT_OVER_H`]), else `None`.
+#[must_use]
+pub fn night_over(now: DateTime<Utc>, tz: &TimeZone) -> Option<NaiveDate> {
+    (localtime::zoned(now, tz).hour() >= NIGHT_OVER_H).then(|| localtime::day(now, tz))
 }
 
 /// How long to sleep before looking at the clock again for a notification due at `due`.
@@ -95,6 +106,21 @@ mod tests {
             next_after(utc("2026-03-28T20:00:00Z"), hm(2, 30), &tz),
             utc("2026-03-29T01:30:00Z")
         );
+    }
+
+    #[test]
+    fn the_night_is_over_from_four_local() {
+        let tz = berlin();
+        assert_eq!(night_over(utc("2026-05-20T01:59:00Z"), &tz), None);
+        assert_eq!(
+            night_over(utc("2026-05-20T02:00:00Z"), &tz),
+            NaiveDate::from_ymd_opt(2026, 5, 20)
+        );
+        assert_eq!(
+            night_over(utc("2026-05-20T21:59:00Z"), &tz),
+            NaiveDate::from_ymd_opt(2026, 5, 20)
+        );
+        assert_eq!(night_over(utc("2026-05-20T22:30:00Z"), &tz), None);
     }
 
     #[test]

@@ -197,6 +197,7 @@ impl Writer {
         } else {
             Options::default()
         };
+        let now = Utc::now();
         let mut sink = Sink {
             done: &self.done,
             stop: &self.stop,
@@ -204,16 +205,10 @@ impl Writer {
             arrived: &mut self.arrived,
             refused: false,
             hung_up: false,
+            today: super::morning::night_over(now, &self.cfg.timezone),
+            morning_due: &mut self.morning_due,
         };
-        pipeline::ingest_paths(
-            store,
-            &self.cfg,
-            paths,
-            opts,
-            Utc::now(),
-            session,
-            &mut sink,
-        );
+        pipeline::ingest_paths(store, &self.cfg, paths, opts, now, session, &mut sink);
         let (refused, hung_up) = (sink.refused, sink.hung_up);
         if refused {
             // A connection opened read-only stays so after the fault is fixed: open afresh.
@@ -314,7 +309,7 @@ impl Writer {
             tracing::warn!(%day, feel, "the database cannot be opened: the answer is lost; use `recoverd feel`");
             return;
         };
-        match record_feel(store, day, feel, Utc::now(), &self.cfg.timezone) {
+        match pipeline::mornings::record_feel(store, day, feel, Utc::now(), &self.cfg.timezone) {
             Ok(()) => tracing::info!(%day, feel, "stored how the legs feel"),
             Err(e) => {
                 tracing::warn!(%day, feel, error = %e, "cannot store how the legs feel; use `recoverd feel`")
@@ -331,6 +326,10 @@ struct Sink<'a> {
     arrived: &'a mut Vec<i64>,
     refused: bool,
     hung_up: bool,
+    /// Today, once its night is over (from 04:00 local): its data calls for the morning
+    /// notification.
+    today: Option<NaiveDate>,
+    morning_due: &'a mut bool,
 }
 
 impl pipeline::Sink for Sink<'_> {
@@ -340,24 +339,16 @@ impl pipeline::Sink for Sink<'_> {
         if o.status == FileStatus::Imported {
             self.arrived.extend(o.activity_id);
         }
+        // Last night's data arrived: the morning notification once the burst is judged.
+        if self.today.is_some_and(|d| o.days.contains(&d)) {
+            *self.morning_due = true;
+        }
         self.hung_up |= self.done.send(Done::File(o)).is_err();
     }
 
     fn stop(&self) -> bool {
         self.hung_up || self.stop.load(Ordering::SeqCst)
     }
-}
-
-/// The one way a feel is stored and the day judged again (shared with `recoverd feel`).
-fn record_feel(
-    store: &mut Store,
-    day: NaiveDate,
-    feel: u8,
-    now: chrono::DateTime<Utc>,
-    tz: &jiff::tz::TimeZone,
-) -> Result<(), crate::store::StoreError> {
-    store.set_feel(day, feel, now)?;
-    pipeline::mornings::refresh(store, &[day], tz)
 }
 
 /// Opens the store with its judgements up to date ([`pipeline::open_replanned`]); `None` (with

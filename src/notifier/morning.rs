@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use super::{Desktop, within_timeout};
 use crate::announce::morning::{self, MorningFacts};
 use crate::localtime;
-use crate::model::{Morning, Stored, Verdict};
+use crate::model::{Flag, Morning, Stored};
 use crate::render;
 use crate::store::{Store, StoreError};
 
@@ -18,8 +18,6 @@ use crate::store::{Store, StoreError};
 const LOOKBACK_DAYS: i64 = 45;
 /// Most plan items named for today.
 const TODAY_ITEMS: usize = 4;
-/// Ready moves after which a not-recovered morning means persisting fatigue (MODEL.md §7).
-const MAX_MOVES: usize = 3;
 
 /// One morning notification to send: its local day and what it says.
 #[derive(Debug, Clone)]
@@ -72,37 +70,33 @@ struct Window {
 
 /// The window `today` is judged in (MODEL.md §7): of the hard activities whose window — from
 /// the local day after the end to the local day of the (moved) ready + 3 — holds today, the
-/// latest start.
+/// latest start. Only the chosen activity is loaded with its stream.
 fn window_on(
     store: &Store,
     today: NaiveDate,
     now: DateTime<Utc>,
     tz: &TimeZone,
 ) -> Result<Option<Window>, StoreError> {
-    for id in store.hard_since(now - Duration::days(LOOKBACK_DAYS))? {
-        let Some(stored) = store.load(id)? else {
-            continue;
-        };
-        let Some(a) = &stored.assessment else {
-            continue;
-        };
-        let planned = a.recovery.ready;
-        let mornings = store.mornings_of(id)?;
-        let first_planned = mornings.first().map_or(planned, |m| m.ready_before);
+    let from = now - Duration::days(LOOKBACK_DAYS);
+    for h in store.hard_activities_ending(from, now)? {
+        let mornings = store.mornings_of(h.id)?;
         let ready = mornings
-            .last()
-            .map_or(planned, |m| m.ready_after)
-            .max(planned);
-        let first = localtime::day(stored.activity.end, tz) + Duration::days(1);
-        let last = localtime::day(ready, tz) + Duration::days(3);
-        if (first..=last).contains(&today) {
-            return Ok(Some(Window {
-                stored,
-                mornings,
-                planned: first_planned.min(planned),
-                ready,
-            }));
+            .iter()
+            .map(|m| m.ready_after)
+            .fold(h.model_ready, DateTime::max);
+        let first = localtime::day(h.end, tz) + Duration::days(1);
+        if !(first..=crate::morning::last_day(ready, tz)).contains(&today) {
+            continue;
         }
+        let Some(stored) = store.load(h.id)? else {
+            continue;
+        };
+        return Ok(Some(Window {
+            stored,
+            mornings,
+            planned: h.model_ready,
+            ready,
+        }));
     }
     Ok(None)
 }
@@ -124,17 +118,7 @@ fn facts(
         race.is_some(),
         act.name.as_deref(),
     );
-    let moves = w
-        .mornings
-        .iter()
-        .filter(|m| m.ready_after > m.ready_before)
-        .count();
-    let persisting = judged.is_some_and(|m| {
-        m.verdict == Verdict::NotRecovered
-            && moves >= MAX_MOVES
-            && m.ready_after == m.ready_before
-            && today >= localtime::day(w.ready, tz)
-    });
+    let persisting = judged.is_some_and(|m| m.flags.contains(&Flag::Persisting));
     MorningFacts {
         day_n: (today - localtime::activity_day(act, tz)).num_days(),
         activity,

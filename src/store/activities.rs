@@ -117,22 +117,6 @@ impl Store {
             .map_err(Into::into)
     }
 
-    /// Activities judged hard or harder that start at or after `from`, newest first (the
-    /// recovery windows that can still be open).
-    ///
-    /// # Errors
-    /// On SQLite failure.
-    pub fn hard_since(&self, from: DateTime<Utc>) -> Result<Vec<i64>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT a.id FROM activities a JOIN assessments s ON s.activity_id = a.id
-             WHERE s.class IN ('hard', 'very_hard', 'max') AND a.start_ms >= ?1
-             ORDER BY a.start_ms DESC, a.id DESC",
-        )?;
-        let rows = stmt.query_map([ms(from)], |r| r.get(0))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(Into::into)
-    }
-
     /// Records the runner's word on whether an activity was a race (`None`: forget it).
     /// Returns false when there is no such activity.
     ///

@@ -633,7 +633,12 @@ impl Monitoring {
             last = Some(ts);
         }
         // monitoring_hr_data (211) as local 5: timestamp, resting_heart_rate, current_day_resting.
-        def(&mut data, 5, 211, &[(253, 4, 0x86), (0, 1, 0x02), (1, 1, 0x02)]);
+        def(
+            &mut data,
+            5,
+            211,
+            &[(253, 4, 0x86), (0, 1, 0x02), (1, 1, 0x02)],
+        );
         for &(t, f0, f1) in &self.rhr {
             data.push(5);
             data.extend(fit(t).to_le_bytes());
