@@ -352,3 +352,172 @@ async fn a_morning_notification_that_could_not_be_sent_is_sent_by_the_next_start
     assert_eq!(stop(svc).await, Some(0));
     assert_eq!(morning_calls(&calls).len(), 1, "{calls:?}\n{}", home.log());
 }
+
+/// Unix seconds of local `hh:mm` on `day` in a zone `off_h` hours from UTC.
+fn local_unix(day: NaiveDate, hh: u32, mm: u32, off_h: i64) -> i64 {
+    day.and_hms_opt(hh, mm, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp()
+        - off_h * 3600
+}
+
+/// The night before `day`'s morning as a watch writes it, on the watch's clock (`off_h`): a
+/// monitoring file with heart rate every minute from 23:00 to 06:30 at `rhr`, and an HRV-status
+/// file with last night's average `hrv` ms.
+fn night_files(dir: &Path, day: NaiveDate, rhr: u8, hrv: f64, off_h: i64) {
+    let from = local_unix(day - chrono::Duration::days(1), 23, 0, off_h);
+    let mut mon = support::Monitoring::night(from, 450, 60, |_| rhr);
+    mon.utc_offset_s = i32::try_from(off_h * 3600).ok();
+    let hrv_file = support::HrvStatus {
+        created: local_unix(day, 6, 35, off_h),
+        summary: Some((local_unix(day, 6, 30, off_h), Some(hrv))),
+        values: Vec::new(),
+    };
+    let name = day.format("%Y-%m-%d");
+    std::fs::write(dir.join(format!("{name}-monitoring.fit")), mon.encode()).unwrap_or_default();
+    std::fs::write(dir.join(format!("{name}-hrv.fit")), hrv_file.encode()).unwrap_or_default();
+}
+
+fn cli_json(home: &Path, args: &[&str]) -> serde_json::Value {
+    let out = support::run(home, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+fn local_day_of(rfc3339: &serde_json::Value, off_h: i64) -> NaiveDate {
+    chrono::DateTime::parse_from_rfc3339(rfc3339.as_str().unwrap_or_default())
+        .map(|t| (t.with_timezone(&Utc) + chrono::Duration::hours(off_h)).date_naive())
+        .unwrap_or_default()
+}
+
+/// Waits until `n` files are answered `imported`.
+async fn wait_imported(home: &Path, n: usize) -> Vec<serde_json::Value> {
+    let home = home.to_path_buf();
+    tokio::task::spawn_blocking(move || support::wait_imported(&home, n, 60))
+        .await
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hard_race_three_nights_and_a_click_end_to_end() {
+    let bus = start_bus();
+    let server = Server {
+        actions: true,
+        ..Server::default()
+    };
+    let conn = serve(&bus, server.clone()).await;
+    // The morning time is hours away: only the night's data can send today's notification.
+    let (_, off_h) = noon_zone();
+    let later = (Utc::now() + chrono::Duration::hours(off_h + 6)).format("%H:%M");
+    let home = Home::new(&later.to_string());
+    let today = today(home.off_h);
+    // The race four days ago; its ready (66 h after a 10K at max effort, out of the night) is
+    // 06:00 on the third day after; the nights of the 2nd, 3rd and 4th mornings after it are
+    // normal, bad and good.
+    let race_day = today - chrono::Duration::days(4);
+    home.race(4);
+    // 20 normal nights before it (resting HR 46/50, HRV 49/60 ms): the runner's normal.
+    for i in 1..=20 {
+        let (rhr, hrv) = if i % 2 == 0 { (46, 49.4) } else { (50, 60.3) };
+        night_files(
+            &home.watch,
+            race_day - chrono::Duration::days(i),
+            rhr,
+            hrv,
+            off_h,
+        );
+    }
+    let svc = home.start(&bus.address, None);
+    let files = wait_imported(home.path(), 41).await;
+    assert_eq!(
+        files.iter().filter(|f| f["status"] == "imported").count(),
+        41,
+        "{files:?}\n{}",
+        home.log()
+    );
+    let show = cli_json(home.path(), &["show", "latest", "--format", "json"]);
+    let planned = local_day_of(&show["recovery"]["ready"], off_h);
+    assert_eq!(planned, race_day + chrono::Duration::days(3), "{show}");
+
+    // The three nights, each synced on its own.
+    let nights = [(2, 48, 55.0), (3, 56, 40.0), (4, 48, 56.0)];
+    for (n, (after, rhr, hrv)) in nights.iter().enumerate() {
+        night_files(
+            &home.watch,
+            race_day + chrono::Duration::days(*after),
+            *rhr,
+            *hrv,
+            off_h,
+        );
+        wait_imported(home.path(), 41 + 2 * (n + 1)).await;
+    }
+    let calls = server.wait_calls(2, 30).await;
+    let mornings = morning_calls(&calls);
+    assert_eq!(mornings.len(), 1, "{calls:?}\n{}", home.log());
+    let morning = &mornings[0];
+    assert_eq!(
+        morning.summary, "Day 4 after your 10K race: recovered",
+        "{}",
+        morning.body
+    );
+    assert!(
+        morning
+            .body
+            .starts_with("Resting HR 48, at your normal; HRV 56 ms, ")
+            && morning.body.contains("(moved from ")
+            && morning.body.ends_with("How do your legs feel?"),
+        "{}",
+        morning.body
+    );
+
+    // A later sync of the same night (another monitoring file): no second notification.
+    let mut again = support::Monitoring::night(local_unix(today, 6, 31, off_h), 30, 60, |_| 60);
+    again.utc_offset_s = i32::try_from(off_h * 3600).ok();
+    std::fs::write(home.watch.join("later.fit"), again.encode()).unwrap_or_default();
+    wait_imported(home.path(), 48).await;
+
+    // "Fresh" stores feel 4 for today; today stays recovered.
+    click(&conn, morning.id, "fresh").await;
+    assert_eq!(home.wait_feel(today).await, Some(4), "{}", home.log());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let calls = server.calls();
+    assert_eq!(stop(svc).await, Some(0));
+    assert_eq!(morning_calls(&calls).len(), 1, "{calls:?}");
+
+    let days = cli_json(home.path(), &["days", "--json", "--limit", "5"]);
+    let verdict = |d: NaiveDate| {
+        days.as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|v| v["day"] == d.format("%Y-%m-%d").to_string())
+            })
+            .map(|v| (v["verdict"].clone(), v["feel"].clone()))
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        verdict(race_day + chrono::Duration::days(2)).0,
+        "recovered",
+        "{days}"
+    );
+    assert_eq!(
+        verdict(race_day + chrono::Duration::days(3)).0,
+        "not_recovered",
+        "{days}"
+    );
+    assert_eq!(verdict(today), ("recovered".into(), 4.into()), "{days}");
+    let show = cli_json(home.path(), &["show", "latest", "--format", "json"]);
+    assert_eq!(
+        local_day_of(&show["recovery"]["ready"], off_h),
+        today,
+        "ready moved once, to 06:00 today: {show}"
+    );
+    let moved = show["recovery"]["ready_moved_h"]
+        .as_f64()
+        .unwrap_or_default();
+    assert!(moved > 0.0 && moved <= 24.0, "{show}");
+}
