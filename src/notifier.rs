@@ -71,6 +71,17 @@ impl Desktop {
         }
     }
 
+    /// The configuration changed (SIGHUP): on or off, the pages' folder; the connection that
+    /// answers the buttons of notifications already on screen is kept.
+    pub fn reconfigure(&mut self, cfg: &Config) {
+        self.enabled = cfg.notifications;
+        self.failed = false;
+        self.pages = Some(page::folder(cfg));
+        if !self.enabled {
+            self.clicks = None;
+        }
+    }
+
     /// The service's notifier: each plan notification carries a picture of the effort, and a
     /// click on it (its default action) opens the activity's page from the data folder; the
     /// morning notification's buttons send the runner's answer to `feel`.
@@ -260,18 +271,20 @@ fn with_activities(store: &Store, notices: &[Notice]) -> Result<Vec<(Notice, Sto
     Ok(out)
 }
 
-/// The notification server's name and version, or why there is none (for `doctor`). Blocking:
-/// call it outside an async runtime.
+/// The notification server's name and version, or why there is none (for `doctor`), and
+/// whether it shows the morning notification's buttons. Blocking: call it outside an async
+/// runtime.
 ///
 /// # Errors
 /// A sentence saying why no server answered.
 pub fn server_information() -> Result<String, String> {
-    notify_rust::get_server_information()
-        .map(|i| {
-            format!(
-                "{} {} ({}), spec {}",
-                i.name, i.version, i.vendor, i.spec_version
-            )
-        })
-        .map_err(|e| e.to_string())
+    let info = notify_rust::get_server_information().map_err(|e| e.to_string())?;
+    let buttons = match notify_rust::get_capabilities() {
+        Ok(caps) if caps.iter().any(|c| c == "actions") => "shows buttons",
+        _ => "shows no buttons: the morning notification says to answer with `recoverd feel N`",
+    };
+    Ok(format!(
+        "{} {} ({}), spec {}; {buttons}",
+        info.name, info.version, info.vendor, info.spec_version
+    ))
 }

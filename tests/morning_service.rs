@@ -191,7 +191,13 @@ async fn one_morning_notification_a_day_whose_button_stores_the_feel_of_that_day
         ["Open the plan", "Very sore", "Sore", "Normal", "Fresh"]
     );
 
-    // "Sore" → feel 2 for the notification's day.
+    // A second trigger the same day (a reload recomputes the time, already passed): nothing.
+    svc.signal("HUP");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(server.calls().len(), 2, "{:?}", server.calls());
+    assert!(home.log().contains("SIGHUP"), "{}", home.log());
+
+    // "Sore" (after the reload too) → feel 2 for the notification's day.
     click(&conn, morning.id, "sore").await;
     assert_eq!(
         home.wait_feel(today(home.off_h)).await,
@@ -199,12 +205,6 @@ async fn one_morning_notification_a_day_whose_button_stores_the_feel_of_that_day
         "{}",
         home.log()
     );
-
-    // A second trigger the same day (a reload recomputes the time, already passed): nothing.
-    svc.signal("HUP");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(server.calls().len(), 2, "{:?}", server.calls());
-    assert!(home.log().contains("SIGHUP"), "{}", home.log());
     assert_eq!(stop(svc).await, Some(0));
 
     // Nor after a restart: the day is recorded in the database.

@@ -137,6 +137,8 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
         .unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("test-notifyd 1.0"), "{text}");
+    // This server shows no buttons: the morning notification will say how to answer.
+    assert!(text.contains("shows no buttons"), "{text}");
 }
 
 #[test]

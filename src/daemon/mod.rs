@@ -231,7 +231,7 @@ impl Service {
             Ok(new) => {
                 self.cfg = new;
                 self.tree.sync(&self.cfg, &mut self.pending);
-                self.desktop = Desktop::service(&self.cfg, feel_sink(&self.jobs));
+                self.desktop.reconfigure(&self.cfg);
                 let _ = self.jobs.send(Job::Reload(Box::new(self.cfg.clone())));
                 // A new time (or zone) counts from today: one already passed is caught up.
                 self.morning_due =
