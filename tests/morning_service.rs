@@ -102,19 +102,13 @@ impl Home {
         std::fs::read_to_string(self.path().join("service.log")).unwrap_or_default()
     }
 
-    /// The feel stored for `day`, read straight from the database (WAL: readers do not block).
+    /// The feel stored for `day`, as `recoverd days --json` shows it.
     fn feel(&self, day: NaiveDate) -> Option<i64> {
-        let db = self.path().join(".local/share/recoverd/recoverd.db");
-        let conn =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .ok()?;
-        conn.query_row(
-            "SELECT feel FROM days WHERE day = ?1",
-            [day.format("%Y-%m-%d").to_string()],
-            |r| r.get(0),
-        )
-        .ok()
-        .flatten()
+        let out = support::run(self.path(), &["days", "--json", "--limit", "10"]);
+        let days: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).ok()?;
+        days.iter()
+            .find(|d| d["day"] == day.format("%Y-%m-%d").to_string())
+            .and_then(|d| d["feel"].as_i64())
     }
 
     async fn wait_feel(&self, day: NaiveDate) -> Option<i64> {
