@@ -53,8 +53,11 @@ pub fn kind_of(file_type: u64) -> Option<WellnessKind> {
 #[derive(Debug)]
 pub struct Reader {
     kind: WellnessKind,
-    /// The last full timestamp (FIT s): a `timestamp` field, a compressed-header time or a
-    /// resolved `timestamp_16`.
+    /// The monitoring clock (FIT s) that `timestamp_16` values are resolved against: the last
+    /// full time of a monitoring message (55) or `monitoring_info` (103), or a resolved
+    /// `timestamp_16`. Other messages' times do not move it: a Garmin monitoring file
+    /// interleaves events (21) stamped ahead of the samples around them, and resolving the
+    /// next `timestamp_16` against such a time puts samples 18 h (65,536 s) into the future.
     last: Option<u32>,
     offset: Option<i32>,
     first_offset: Option<i32>,
@@ -88,7 +91,7 @@ impl Reader {
     /// or a compressed-timestamp header (FIT s), as the framing found it.
     pub fn message(&mut self, global: u16, f: &HashMap<u8, Value>, ts: Option<u32>) {
         let ts = ts.filter(|&t| t >= FIT_MIN_ABSOLUTE);
-        if ts.is_some() {
+        if ts.is_some() && matches!(global, 55 | 103) {
             self.last = ts;
         }
         match global {
