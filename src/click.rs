@@ -47,6 +47,8 @@ pub struct Clicks {
     targets: Targets,
     /// The server said it shows action buttons ("actions" in `GetCapabilities`).
     actions: bool,
+    /// The server reads the body as markup ("body-markup"): `&`, `<` and `>` are escaped.
+    markup: bool,
     /// The listening task; stopped when this goes (a new notifier after a reload makes its own).
     listener: tokio::task::JoinHandle<()>,
 }
@@ -83,13 +85,16 @@ impl Clicks {
             .await?
             .add_match_rule(rule)
             .await?;
-        let actions = capabilities(&conn).await.iter().any(|c| c == "actions");
+        let caps = capabilities(&conn).await;
+        let actions = caps.iter().any(|c| c == "actions");
+        let markup = caps.iter().any(|c| c == "body-markup");
         let targets: Targets = Arc::default();
         let listener = tokio::spawn(listen(conn.clone(), Arc::clone(&targets), feel));
         Ok(Self {
             conn,
             targets,
             actions,
+            markup,
             listener,
         })
     }
@@ -163,6 +168,11 @@ impl Clicks {
             hints.insert("image-path", Value::from(image.as_ref()));
         }
         hints.insert("urgency", Value::U8(1));
+        let body = if self.markup {
+            escape_markup(body)
+        } else {
+            body.to_string()
+        };
         let reply = self
             .conn
             .call_method(
@@ -175,7 +185,7 @@ impl Clicks {
                     0u32,
                     "emblem-default",
                     summary,
-                    body,
+                    body.as_str(),
                     actions,
                     hints,
                     -1i32,
@@ -294,6 +304,13 @@ async fn open_with_portal(conn: &zbus::Connection, page: &Path) -> zbus::Result<
     .map(drop)
 }
 
+/// The body as text in a server's markup: `&`, `<` and `>` escaped.
+fn escape_markup(body: &str) -> String {
+    body.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// `file://` and the absolute path, each byte outside RFC 3986's unreserved set and `/`
 /// percent-encoded.
 fn file_uri(path: &Path) -> String {
@@ -313,6 +330,14 @@ fn file_uri(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_is_escaped() {
+        assert_eq!(
+            escape_markup("HR < 150 & rest > 8 h"),
+            "HR &lt; 150 &amp; rest &gt; 8 h"
+        );
+    }
 
     #[test]
     fn file_uris_are_percent_encoded() {
