@@ -300,6 +300,17 @@ mod tests {
     }
 
     #[test]
+    fn persisting_fatigue_is_said_plainly() {
+        let f = MorningFacts {
+            persisting: true,
+            ..vector()
+        };
+        let (_, body) = text(&f, false);
+        assert!(body.contains(crate::morning::PERSISTING), "{body}");
+        assert!(body.contains("see a doctor"), "{body}");
+    }
+
+    #[test]
     fn race_names_race_words_only_for_races() {
         assert_eq!(
             activity_words("Marathon", "42.2 km", true, None),

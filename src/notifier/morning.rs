@@ -13,7 +13,7 @@ use crate::model::{Flag, Morning, Stored};
 use crate::render;
 use crate::store::{Store, StoreError};
 
-/// Hard activities that started longer ago than this have no open window left (the model's
+/// Hard activities that ended longer ago than this have no open window left (the model's
 /// longest recovery, three moves of a day and the three days after ready fit well inside).
 const LOOKBACK_DAYS: i64 = 45;
 /// Most plan items named for today.
