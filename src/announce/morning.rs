@@ -94,7 +94,7 @@ pub fn text(f: &MorningFacts, hint: bool) -> (String, String) {
         body.push(format!("{}.", capitalise(&signals.join("; "))));
     }
     if f.persisting {
-        body.push("Persisting fatigue: rest, and see a doctor if you feel unwell.".to_string());
+        body.push(crate::morning::PERSISTING.to_string());
     }
     if !f.today.is_empty() {
         body.push("Today:".to_string());
