@@ -134,6 +134,11 @@ impl Desktop {
         if !self.enabled || self.failed {
             return None;
         }
+        self.write_pages(stored, tz)
+    }
+
+    /// Writes the activity's page and picture into the pages' folder, when there is one.
+    fn write_pages(&self, stored: &Stored, tz: &TimeZone) -> Option<PageFiles> {
         let dir = self.pages.as_ref()?;
         page::write_files(dir, stored, tz, Utc::now())
             .map_err(|e| {

@@ -168,7 +168,7 @@ impl Desktop {
         if !self.enabled || !self.listen {
             return false;
         }
-        let files = self.pages(&n.activity, tz);
+        let files = self.write_pages(&n.activity, tz);
         let sent = async {
             let clicks = self.clicks().await?;
             let (summary, body) = morning::text(&n.facts, !clicks.has_actions());
