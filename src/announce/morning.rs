@@ -48,6 +48,8 @@ pub struct MorningFacts {
     pub today: Vec<String>,
     /// The ready time in local time ("Wed 22 Apr 06:00").
     pub ready: String,
+    /// The ready time has come (a recovered morning before it is "on track", not "recovered").
+    pub ready_passed: bool,
     /// The planned ready in local time, when the morning check moved it later.
     pub planned: Option<String>,
     /// Not recovered on a 4th morning at or after ready: rest, and see a doctor if unwell.
@@ -82,7 +84,8 @@ fn lower_first(s: &str) -> String {
 pub fn text(f: &MorningFacts, hint: bool) -> (String, String) {
     let state = match f.verdict {
         Some(Verdict::NotRecovered) => "not recovered yet",
-        Some(Verdict::Recovered) => "recovered",
+        Some(Verdict::Recovered) if f.ready_passed => "recovered",
+        Some(Verdict::Recovered) => "on track",
         Some(Verdict::Unknown) | None => "how do your legs feel?",
     };
     let summary = format!("Day {} after your {}: {state}", f.day_n, f.activity);
@@ -208,6 +211,7 @@ mod tests {
             feel: None,
             today: vec!["all day: Easy walking or an easy spin only".to_string()],
             ready: "Thu 23 Apr 06:00".to_string(),
+            ready_passed: false,
             planned: Some("Wed 22 Apr 14:00".to_string()),
             persisting: false,
         }
@@ -273,6 +277,14 @@ mod tests {
             ..vector()
         };
         let (summary, body) = text(&f, false);
+        assert!(summary.ends_with(": on track"), "before ready: {summary}");
+        let (summary, _) = text(
+            &MorningFacts {
+                ready_passed: true,
+                ..f.clone()
+            },
+            false,
+        );
         assert!(summary.ends_with(": recovered"), "{summary}");
         assert!(
             body.starts_with(

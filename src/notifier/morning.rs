@@ -130,6 +130,7 @@ fn facts(
         feel: signals.and_then(|s| s.feel),
         today: today_items(&w.stored, today, now, tz),
         ready: render::local_short(w.ready, tz),
+        ready_passed: now >= w.ready,
         planned: (w.ready > w.planned).then(|| render::local_short(w.planned, tz)),
         persisting,
     }
