@@ -6,7 +6,7 @@
 //! notification (`very_sore` … `fresh`) records how the legs feel for that notification's day.
 //! The server's capabilities are asked once per connection: a server without "actions" shows
 //! no buttons, and the morning text then says how to answer instead. Memory is flat: one
-//! connection, one task, and the last [`REMEMBERED`] notification ids with what they answer.
+//! connection, one task, and the last `REMEMBERED` notification ids with what they answer.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
