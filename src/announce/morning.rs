@@ -102,9 +102,11 @@ pub fn text(f: &MorningFacts, hint: bool) -> (String, String) {
     if !f.today.is_empty() {
         body.push("Today:".to_string());
         body.extend(f.today.iter().map(|t| format!("• {t}")));
+    } else if f.verdict == Some(Verdict::NotRecovered) {
+        body.push("Today: keep it easy (rest, or easy running only).".to_string());
     }
     let moved = f.planned.as_ref().map_or_else(String::new, |p| {
-        format!(" (moved from {p}: your body needs more time)")
+        format!(" (moved from {p} by your mornings)")
     });
     body.push(format!(
         "Ready for hard training and racing: {}{moved}",
@@ -230,8 +232,8 @@ mod tests {
         assert_eq!(lines[2], "• all day: Easy walking or an easy spin only");
         assert_eq!(
             lines[3],
-            "Ready for hard training and racing: Thu 23 Apr 06:00 (moved from Wed 22 Apr 14:00: \
-             your body needs more time)"
+            "Ready for hard training and racing: Thu 23 Apr 06:00 (moved from Wed 22 Apr 14:00 by \
+             your mornings)"
         );
         assert_eq!(lines[4], "How do your legs feel?");
         assert!(!body.contains("recoverd feel"));
@@ -307,6 +309,19 @@ mod tests {
         assert!(body.contains("HRV 55 ms (no normal yet)"), "{body}");
         assert!(
             body.ends_with("You said your legs feel sore today."),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_bad_morning_past_the_plan_still_says_what_to_do_today() {
+        let f = MorningFacts {
+            today: vec![],
+            ..vector()
+        };
+        let (_, body) = text(&f, false);
+        assert!(
+            body.contains("\nToday: keep it easy (rest, or easy running only).\n"),
             "{body}"
         );
     }
