@@ -26,8 +26,20 @@ const OPEN_URI: &str = "org.freedesktop.portal.OpenURI";
 /// Notifications whose click we still answer (older ones have long left the screen).
 const REMEMBERED: usize = 32;
 
-/// Where the runner's answer from a button goes: (the notification's local day, feel 1–4).
-pub type FeelSink = Arc<dyn Fn(NaiveDate, u8) + Send + Sync>;
+/// The runner's answer from a morning notification's button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    /// The server's id of the notification clicked.
+    pub id: u32,
+    /// Its local day, when this connection sent it (else the store knows it by `id`: one
+    /// sent before a restart).
+    pub day: Option<NaiveDate>,
+    /// 1 very sore … 4 fresh.
+    pub feel: u8,
+}
+
+/// Where the runner's answers from the buttons go.
+pub type FeelSink = Arc<dyn Fn(Answer) + Send + Sync>;
 
 /// What a click on one of our notifications answers.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +50,15 @@ struct Target {
     day: Option<NaiveDate>,
 }
 
+/// What the notification server can show.
+#[derive(Debug, Clone, Copy, Default)]
+struct Caps {
+    /// Action buttons ("actions").
+    actions: bool,
+    /// The body is read as markup ("body-markup"): `&`, `<` and `>` are escaped.
+    markup: bool,
+}
+
 /// Our notification ids and what each one answers.
 type Targets = Arc<Mutex<VecDeque<(u32, Target)>>>;
 
@@ -45,10 +66,8 @@ type Targets = Arc<Mutex<VecDeque<(u32, Target)>>>;
 pub struct Clicks {
     conn: zbus::Connection,
     targets: Targets,
-    /// The server said it shows action buttons ("actions" in `GetCapabilities`).
-    actions: bool,
-    /// The server reads the body as markup ("body-markup"): `&`, `<` and `>` are escaped.
-    markup: bool,
+    /// What the server can show, asked once, when the first notification goes out.
+    caps: tokio::sync::OnceCell<Caps>,
     /// The listening task; stopped when this goes (a new notifier after a reload makes its own).
     listener: tokio::task::JoinHandle<()>,
 }
@@ -56,7 +75,7 @@ pub struct Clicks {
 impl std::fmt::Debug for Clicks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Clicks")
-            .field("actions", &self.actions)
+            .field("caps", &self.caps.get())
             .finish_non_exhaustive()
     }
 }
@@ -68,9 +87,9 @@ impl Drop for Clicks {
 }
 
 impl Clicks {
-    /// Connects to the session bus, asks the notification server whether it shows action
-    /// buttons, and starts listening for clicks; a feel button's answer goes to `feel`. Call
-    /// inside the runtime.
+    /// Connects to the session bus and starts listening for clicks (also on notifications a
+    /// previous run sent); a feel button's answer goes to `feel`. Needs no notification server
+    /// yet. Call inside the runtime.
     ///
     /// # Errors
     /// When there is no session bus, or it refuses the match rule.
@@ -85,24 +104,32 @@ impl Clicks {
             .await?
             .add_match_rule(rule)
             .await?;
-        let caps = capabilities(&conn).await;
-        let actions = caps.iter().any(|c| c == "actions");
-        let markup = caps.iter().any(|c| c == "body-markup");
         let targets: Targets = Arc::default();
         let listener = tokio::spawn(listen(conn.clone(), Arc::clone(&targets), feel));
         Ok(Self {
             conn,
             targets,
-            actions,
-            markup,
+            caps: tokio::sync::OnceCell::new(),
             listener,
         })
     }
 
-    /// Whether the server shows action buttons.
-    #[must_use]
-    pub const fn has_actions(&self) -> bool {
-        self.actions
+    /// Whether the server shows action buttons (asked once per connection).
+    pub async fn has_actions(&self) -> bool {
+        self.caps().await.actions
+    }
+
+    async fn caps(&self) -> Caps {
+        *self
+            .caps
+            .get_or_init(|| async {
+                let caps = capabilities(&self.conn).await;
+                Caps {
+                    actions: caps.iter().any(|c| c == "actions"),
+                    markup: caps.iter().any(|c| c == "body-markup"),
+                }
+            })
+            .await
     }
 
     /// Sends one notification with a picture and a default action that opens `page`.
@@ -139,7 +166,7 @@ impl Clicks {
         page: Option<&Path>,
     ) -> zbus::Result<u32> {
         let mut actions: Vec<&str> = Vec::with_capacity(10);
-        if self.actions {
+        if self.has_actions().await {
             if page.is_some() {
                 actions.extend(["default", "Open the plan"]);
             }
@@ -168,7 +195,7 @@ impl Clicks {
             hints.insert("image-path", Value::from(image.as_ref()));
         }
         hints.insert("urgency", Value::U8(1));
-        let body = if self.markup {
+        let body = if self.caps().await.markup {
             escape_markup(body)
         } else {
             body.to_string()
@@ -219,7 +246,7 @@ async fn capabilities(conn: &zbus::Connection) -> Vec<String> {
 }
 
 /// Answers `ActionInvoked` for our ids until the connection closes.
-async fn listen(conn: zbus::Connection, targets: Targets, feel: Option<FeelSink>) {
+async fn listen(conn: zbus::Connection, targets: Targets, answers: Option<FeelSink>) {
     let mut stream = zbus::MessageStream::from(&conn);
     while let Some(msg) = stream.next().await {
         let Ok(msg) = msg else { continue };
@@ -240,16 +267,16 @@ async fn listen(conn: zbus::Connection, targets: Targets, feel: Option<FeelSink>
             .iter()
             .find(|(i, _)| *i == id)
             .map(|(_, t)| t.clone());
-        let Some(target) = target else { continue };
         if action == "default" {
-            if let Some(page) = target.page {
+            if let Some(page) = target.and_then(|t| t.page) {
                 tokio::spawn(open_page(conn.clone(), page));
             }
-        } else if let (Some(n), Some(day), Some(sink)) =
-            (feel_of_action(&action), target.day, feel.as_ref())
-        {
-            tracing::info!(%day, feel = n, "the runner answered the morning notification");
-            sink(day, n);
+        } else if let (Some(feel), Some(sink)) = (feel_of_action(&action), answers.as_ref()) {
+            // No day: not sent on this connection, maybe a morning notification sent before a
+            // restart, which the store knows by its id.
+            let day = target.and_then(|t| t.day);
+            tracing::info!(id, ?day, feel, "the runner answered a morning notification");
+            sink(Answer { id, day, feel });
         }
     }
 }

@@ -201,6 +201,20 @@ impl Desktop {
         }
     }
 
+    /// Listens for clicks from the start (the service): the buttons of a morning notification a
+    /// previous run sent are answered too. Without a session bus, it is tried again when a
+    /// notification goes out.
+    pub async fn listen_now(&mut self) {
+        if !self.enabled || !self.listen {
+            return;
+        }
+        // Short: the loop (and a stop) waits for it; the bus daemon answers at once.
+        let wait = std::time::Duration::from_secs(2);
+        if let Ok(Err(e)) = tokio::time::timeout(wait, self.clicks()).await {
+            tracing::debug!("not listening for clicks yet: {e}");
+        }
+    }
+
     /// The service's one listening connection, made on first use.
     async fn clicks(&mut self) -> Result<&Clicks, String> {
         if self.clicks.is_none() {
@@ -232,7 +246,7 @@ impl Desktop {
 }
 
 /// Waits [`SEND_TIMEOUT`] at most for a send.
-async fn within_timeout(sent: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+async fn within_timeout<T>(sent: impl Future<Output = Result<T, String>>) -> Result<T, String> {
     match tokio::time::timeout(SEND_TIMEOUT, sent).await {
         Ok(r) => r,
         Err(_) => Err(format!(

@@ -205,6 +205,17 @@ async fn one_morning_notification_a_day_whose_button_stores_the_feel_of_that_day
     let svc = home.start(&bus.address, None);
     tokio::time::sleep(Duration::from_secs(4)).await;
     let calls = server.calls();
+    // The notification still on screen answers after the restart too: "Normal" → 3.
+    click(&conn, morning.id, "normal").await;
+    let mut feel = None;
+    for _ in 0..100 {
+        feel = home.feel(today(home.off_h));
+        if feel == Some(3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(feel, Some(3), "{}", home.log());
     assert_eq!(stop(svc).await, Some(0));
     assert_eq!(morning_calls(&calls).len(), 1, "{calls:?}\n{}", home.log());
     assert_eq!(calls.len(), 2, "{calls:?}");

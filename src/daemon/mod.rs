@@ -150,6 +150,7 @@ async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
         sd_notify::NotifyState::Status(&format!("watching {} folder(s)", svc.tree.roots())),
     ]);
     tracing::info!(roots = ?svc.cfg.watch, "recoverd is watching");
+    svc.desktop.listen_now().await;
     let writer_died = loop {
         let next_due = svc.pending.0.values().map(|c| c.due).min();
         let sleep_until = next_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
@@ -257,8 +258,9 @@ impl Service {
 
     /// After a morning notification: one that could not be sent gives its day back and is
     /// tried again a little later, a few times a day at most.
-    fn morning_sent(&mut self, day: chrono::NaiveDate, sent: bool) {
-        if sent {
+    fn morning_sent(&mut self, day: chrono::NaiveDate, sent: Option<u32>) {
+        if let Some(id) = sent {
+            let _ = self.jobs.send(Job::MorningSent(day, id));
             return;
         }
         let _ = self.jobs.send(Job::MorningUnsent(day));
@@ -349,8 +351,8 @@ impl Service {
 /// Where the morning notification's buttons go: to the writer thread, which owns the store.
 fn feel_sink(jobs: &std::sync::mpsc::Sender<Job>) -> crate::click::FeelSink {
     let jobs = jobs.clone();
-    Arc::new(move |day, feel| {
-        let _ = jobs.send(Job::Feel { day, feel });
+    Arc::new(move |answer| {
+        let _ = jobs.send(Job::Feel(answer));
     })
 }
 

@@ -22,6 +22,9 @@ use crate::notifier::{self, MorningNotice};
 use crate::pipeline::{self, Options, Outcome, Session};
 use crate::store::{FileStatus, Store, Stored};
 
+/// A button on a morning notification sent before a restart is answered this many days on.
+const ANSWER_DAYS: i64 = 2;
+
 /// A burst ends when no file came for this long.
 pub const BURST_GAP: Duration = Duration::from_millis(1500);
 
@@ -36,13 +39,10 @@ pub enum Job {
     Morning,
     /// The morning notification of this day could not be sent: give its claim back.
     MorningUnsent(NaiveDate),
+    /// The morning notification of this day went out as the server's notification `id`.
+    MorningSent(NaiveDate, u32),
     /// A morning notification's button: how the legs feel on that notification's day.
-    Feel {
-        /// The notification's local day.
-        day: NaiveDate,
-        /// 1 very sore … 4 fresh.
-        feel: u8,
-    },
+    Feel(crate::click::Answer),
 }
 
 /// What the writer thread reports back.
@@ -143,8 +143,12 @@ impl Writer {
                     self.release_morning(day);
                     Ok(())
                 }
-                Ok(Job::Feel { day, feel }) => {
-                    self.feel(day, feel);
+                Ok(Job::MorningSent(day, id)) => {
+                    self.note_morning_id(day, id);
+                    Ok(())
+                }
+                Ok(Job::Feel(answer)) => {
+                    self.feel(answer);
                     Ok(())
                 }
                 Err(RecvTimeoutError::Timeout) => self.end_burst(true),
@@ -299,21 +303,52 @@ impl Writer {
         }
     }
 
+    /// Notes the server's id of the morning notification sent, so that its buttons are
+    /// answered after a restart too.
+    fn note_morning_id(&mut self, day: NaiveDate, id: u32) {
+        if let Some(Err(e)) = self
+            .store
+            .as_mut()
+            .map(|s| s.set_morning_notice_id(day, id))
+        {
+            tracing::warn!(%day, error = %e, "cannot note the morning notification's id");
+        }
+    }
+
     /// Records a morning notification's button: the feel of its day, exactly as `recoverd
     /// feel` does, and that day judged again.
-    fn feel(&mut self, day: NaiveDate, feel: u8) {
+    fn feel(&mut self, answer: crate::click::Answer) {
         if self.store.is_none() {
             self.store = open_store(&self.cfg);
         }
         let Some(store) = self.store.as_mut() else {
-            tracing::warn!(%day, feel, "the database cannot be opened: the answer is lost; use `recoverd feel`");
+            tracing::warn!(
+                feel = answer.feel,
+                "the database cannot be opened: the answer is lost; use `recoverd feel`"
+            );
             return;
         };
-        match pipeline::mornings::record_feel(store, day, feel, Utc::now(), &self.cfg.timezone) {
+        let now = Utc::now();
+        let day = match answer.day {
+            Some(d) => Some(d),
+            None => store
+                .morning_notice_day(answer.id, now - chrono::Duration::days(ANSWER_DAYS))
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot look up the notification answered");
+                    None
+                }),
+        };
+        // Not a morning notification of ours (or one too old to answer).
+        let Some(day) = day else { return };
+        let feel = answer.feel;
+        match pipeline::mornings::record_feel(store, day, feel, now, &self.cfg.timezone) {
             Ok(()) => tracing::info!(%day, feel, "stored how the legs feel"),
-            Err(e) => {
-                tracing::warn!(%day, feel, error = %e, "cannot store how the legs feel; use `recoverd feel`")
-            }
+            Err(e) => tracing::warn!(
+                %day,
+                feel,
+                error = %e,
+                "cannot store how the legs feel; use `recoverd feel`"
+            ),
         }
     }
 }

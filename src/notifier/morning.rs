@@ -164,15 +164,16 @@ impl Desktop {
     /// else with the command to answer in its text; its default action opens the activity's
     /// page. Only the service sends it (someone must stay to answer the buttons). Tried even
     /// after a plan notification failed (the notification server may have come up since: the
-    /// service starts at login, often before it). False when it was not sent.
-    pub async fn announce_morning(&mut self, n: &MorningNotice, tz: &TimeZone) -> bool {
+    /// service starts at login, often before it). The server's id of it, `None` when it was
+    /// not sent.
+    pub async fn announce_morning(&mut self, n: &MorningNotice, tz: &TimeZone) -> Option<u32> {
         if !self.enabled || !self.listen {
-            return false;
+            return None;
         }
         let files = self.write_pages(&n.activity, tz);
         let sent = async {
             let clicks = self.clicks().await?;
-            let (summary, body) = morning::text(&n.facts, !clicks.has_actions());
+            let (summary, body) = morning::text(&n.facts, !clicks.has_actions().await);
             clicks
                 .notify_morning(
                     &summary,
@@ -181,14 +182,13 @@ impl Desktop {
                     files.as_ref().map(|f| f.html.as_path()),
                 )
                 .await
-                .map(drop)
                 .map_err(|e| e.to_string())
         };
         match within_timeout(sent).await {
-            Ok(()) => {
-                tracing::info!(day = %n.day, "sent the morning notification");
+            Ok(id) => {
+                tracing::info!(day = %n.day, id, "sent the morning notification");
                 self.failed = false;
-                true
+                Some(id)
             }
             Err(e) => {
                 tracing::warn!(
@@ -198,7 +198,7 @@ impl Desktop {
                 );
                 // A connection whose server went away is made again next time.
                 self.clicks = None;
-                false
+                None
             }
         }
     }
