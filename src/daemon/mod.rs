@@ -180,14 +180,7 @@ async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
             () = tokio::time::sleep(morning::wait(svc.morning_due, chrono::Utc::now())) => svc.morning_tick(),
             done = done_rx.recv() => match done {
                 None => break true,
-                Some(Done::File(o)) => svc.on_outcome(&o),
-                Some(Done::Announce(items)) => {
-                    svc.desktop.announce_notices(&items, &svc.cfg.timezone).await;
-                }
-                Some(Done::Morning(n)) => {
-                    let sent = svc.desktop.announce_morning(&n, &svc.cfg.timezone).await;
-                    svc.morning_sent(n.day, sent);
-                }
+                Some(d) => svc.on_done(d).await,
             },
         }
     };
@@ -254,6 +247,22 @@ impl Service {
         let _ = self.jobs.send(Job::Morning);
         self.morning_due = morning::next_after(now, self.cfg.morning, &self.cfg.timezone);
         tracing::debug!(next = %self.morning_due, "morning notification asked for");
+    }
+
+    /// A report from the writer: a file's outcome, or what to announce.
+    async fn on_done(&mut self, done: Done) {
+        match done {
+            Done::File(o) => self.on_outcome(&o),
+            Done::Announce(items) => {
+                self.desktop
+                    .announce_notices(&items, &self.cfg.timezone)
+                    .await;
+            }
+            Done::Morning(n) => {
+                let sent = self.desktop.announce_morning(&n, &self.cfg.timezone).await;
+                self.morning_sent(n.day, sent);
+            }
+        }
     }
 
     /// After a morning notification: one that could not be sent gives its day back and is
