@@ -70,7 +70,8 @@ impl Point {
 /// The night's HRV as an HRV-status file gives it (raw values, ms × 128).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NightHrv {
-    /// Message 370's timestamp (UTC s), which names the night.
+    /// The time that names the night (UTC s): message 370's, else, in a file without
+    /// `time_created`, the last message 371's.
     pub ts: Option<i64>,
     /// Message 370 field 1 `last_night_average`, raw (valid values only).
     pub last_night_average: Option<u16>,

@@ -794,7 +794,7 @@ impl Accumulator {
         if let Some(w) = self.wellness.take() {
             let mut w = w.finish(self.time_created);
             if w.is_empty() {
-                let name = name_of(FieldDataType::File, self.file_type.unwrap_or_default());
+                let name = file_type_name(self.file_type.unwrap_or_default());
                 return Ok(Some(Parsed::Skipped(format!(
                     "FIT file of type {name}, not an activity, with no heart rate or HRV to store"
                 ))));
@@ -807,7 +807,7 @@ impl Accumulator {
         match self.file_type {
             Some(4) => {}
             Some(t) => {
-                let name = get_field_variant_as_string(FieldDataType::File, t as i64);
+                let name = file_type_name(t);
                 return Ok(Some(Parsed::Skipped(format!(
                     "FIT file of type {name}, not an activity"
                 ))));
@@ -974,6 +974,23 @@ struct Times {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     elapsed_s: f64,
+}
+
+/// A `file_id.type`'s name: the FIT profile's, or Garmin's for the wellness types newer than
+/// the profile fitparser carries (`sleep`, `hrv_status`), else the number.
+fn file_type_name(t: u64) -> String {
+    match t {
+        49 => "sleep".into(),
+        68 => "hrv_status".into(),
+        _ => {
+            let name = name_of(FieldDataType::File, t);
+            if name.starts_with("unknown") {
+                format!("{t} (unknown)")
+            } else {
+                name
+            }
+        }
+    }
 }
 
 /// A FIT profile value's name (`running`, `garmin`, ...).

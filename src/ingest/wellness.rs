@@ -4,8 +4,8 @@
 //!
 //! Read by field number, following the FIT SDK profile:
 //! - `monitoring` (55): `heart_rate` (27, uint8) at `timestamp` (253) or `timestamp_16` (26),
-//!   the latter resolved against the last full timestamp:
-//!   `ts = last + ((ts16 − (last & 0xFFFF)) & 0xFFFF)`;
+//!   the latter resolved against the monitoring clock (the last full time of a 55 or 103, or the
+//!   last resolved `timestamp_16`): `ts = last + ((ts16 − (last & 0xFFFF)) & 0xFFFF)`;
 //! - `monitoring_info` (103): `local_timestamp` (0) − `timestamp` (253) = the watch's UTC offset;
 //! - `monitoring_hr_data` (211): `current_day_resting_heart_rate` (1), never
 //!   `resting_heart_rate` (0), which moves like a 7-day average;
@@ -36,6 +36,9 @@ const FIT_MIN_ABSOLUTE: u32 = 0x1000_0000;
 /// Most values kept from one file: a week of 1-Hz heart rate. A real monitoring file holds a
 /// few hours at one a minute; past this the rest is left out with a warning.
 pub const MAX_SAMPLES: usize = 7 * 86_400;
+/// Values stamped further than this from the file's `time_created` (s) are a clock gone astray,
+/// not data of this file: a monitoring file holds hours, a daily one a day.
+const MAX_FROM_CREATED_S: i64 = 7 * 86_400;
 /// HRV values (371) kept per file: a night has one per 5 min.
 const MAX_HRV_VALUES: usize = 24 * 12 * 7;
 
@@ -64,6 +67,8 @@ pub struct Reader {
     hr: Vec<Stamped>,
     watch_rhr: Vec<Stamped>,
     hrv: NightHrv,
+    /// The last timestamp of a message 371, the night's stamp when nothing else gives one.
+    last_value_ts: Option<i64>,
     dropped: usize,
     bad_offsets: usize,
     full: bool,
@@ -81,6 +86,7 @@ impl Reader {
             hr: Vec::new(),
             watch_rhr: Vec::new(),
             hrv: NightHrv::default(),
+            last_value_ts: None,
             dropped: 0,
             bad_offsets: 0,
             full: false,
@@ -99,7 +105,10 @@ impl Reader {
             103 => self.monitoring_info(f, ts),
             211 => self.hr_data(f, ts),
             370 => self.hrv_summary(f, ts),
-            371 => self.hrv_value(f),
+            371 => {
+                self.hrv_value(f);
+                self.last_value_ts = ts.map(unix).or(self.last_value_ts);
+            }
             _ => {}
         }
     }
@@ -118,7 +127,10 @@ impl Reader {
             self.last = Some(t);
             Some(t)
         });
-        let Some(bpm) = field(f, 27) else { return };
+        // 0 is the watch's "no reading" (off the wrist), not a value.
+        let Some(bpm) = field(f, 27).filter(|&b| b != 0) else {
+            return;
+        };
         let Some(ts) = ts else {
             self.dropped += 1;
             return;
@@ -153,7 +165,8 @@ impl Reader {
     }
 
     fn hr_data(&mut self, f: &HashMap<u8, Value>, ts: Option<u32>) {
-        let (Some(ts), Some(v)) = (ts, field(f, 1)) else {
+        // 0: no value yet.
+        let (Some(ts), Some(v)) = (ts, field(f, 1).filter(|&v| v != 0)) else {
             return;
         };
         match u16::try_from(v).ok().filter(|b| HR_RANGE.contains(b)) {
@@ -208,27 +221,42 @@ impl Reader {
             );
         }
         let first_offset = self.first_offset;
-        let fill = |mut v: Vec<Stamped>| {
+        let time_created = time_created.filter(|&t| t >= FIT_MIN_ABSOLUTE).map(unix);
+        let mut astray = 0usize;
+        let mut fill = |mut v: Vec<Stamped>| {
+            let before = v.len();
+            v.retain(|s| time_created.is_none_or(|tc| (s.ts - tc).abs() <= MAX_FROM_CREATED_S));
+            astray += before - v.len();
             for s in &mut v {
                 s.utc_offset_s = s.utc_offset_s.or(first_offset);
             }
             v
         };
-        let hrv = (self.kind == WellnessKind::HrvStatus).then_some(self.hrv);
+        let (hr, watch_rhr) = (fill(self.hr), fill(self.watch_rhr));
+        if astray > 0 {
+            warnings.push(format!(
+                "{astray} values stamped more than a week from the file's creation were left out"
+            ));
+        }
+        let mut hrv = self.hrv;
+        if time_created.is_none() {
+            hrv.ts = hrv.ts.or(self.last_value_ts);
+        }
+        let hrv = (self.kind == WellnessKind::HrvStatus).then_some(hrv);
         Wellness {
             kind: self.kind,
-            hr: fill(self.hr),
-            watch_rhr: fill(self.watch_rhr),
+            hr,
+            watch_rhr,
             hrv,
             utc_offset_s: first_offset,
-            time_created: time_created.filter(|&t| t >= FIT_MIN_ABSOLUTE).map(unix),
+            time_created,
             warnings,
         }
     }
 }
 
-/// A `timestamp_16` resolved against the last full timestamp (FIT profile rule). `None` past
-/// the end of FIT time.
+/// A `timestamp_16` resolved against the last full time of the monitoring clock (FIT profile
+/// rule). `None` past the end of FIT time.
 #[must_use]
 pub fn resolve_ts16(last: u32, ts16: u16) -> Option<u32> {
     let delta = u32::from(ts16.wrapping_sub((last & 0xFFFF) as u16));
@@ -289,6 +317,23 @@ mod tests {
         assert_eq!(w.hr.len(), 1);
         assert_eq!(w.hr[0].utc_offset_s, Some(3600));
         assert_eq!(w.warnings.len(), 1, "{:?}", w.warnings);
+    }
+
+    #[test]
+    fn values_stamped_far_from_the_files_creation_are_left_out() {
+        let mut r = Reader::new(WellnessKind::Monitoring);
+        let t = 0x4000_0000u32;
+        let hr = |bpm: u8| HashMap::from([(27u8, Value::UInt8(bpm))]);
+        r.message(55, &hr(50), Some(t + 3600));
+        r.message(55, &hr(51), Some(t + 30 * 86_400));
+        let w = r.finish(Some(t));
+        assert_eq!(w.hr.len(), 1);
+        assert_eq!(w.hr[0].value, 50);
+        assert!(
+            w.warnings.iter().any(|x| x.contains("a week")),
+            "{:?}",
+            w.warnings
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The single writer: batched transactions, and the import/duplicate/failed policy decided
 //! inside them.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::history::{HistoryCache, Session};
 use super::workers::crashed;
@@ -34,6 +35,9 @@ pub(super) struct Writer<'a> {
     pub(super) uncommitted: Vec<(i64, DateTime<Utc>)>,
     pub(super) slot: inflight::Slot,
     pub(super) cut_short_after: Option<Duration>,
+    /// Days the open batch's wellness files added data to: their mornings are judged again
+    /// when it is committed.
+    pub(super) wellness_days: BTreeSet<NaiveDate>,
 }
 
 impl<'a> Writer<'a> {
@@ -56,6 +60,7 @@ impl<'a> Writer<'a> {
             uncommitted: Vec::new(),
             slot: inflight::Slot::new(db),
             cut_short_after: None,
+            wellness_days: BTreeSet::new(),
         }
     }
 
@@ -81,6 +86,7 @@ impl<'a> Writer<'a> {
     /// Commits the open batch and reports its outcomes; when the commit fails, none of them was
     /// stored and all are pending.
     pub(super) fn flush(&mut self, sink: &mut dyn FnMut(Outcome)) {
+        self.refresh_mornings();
         if let Err(e) = self.store.end_batch() {
             self.uncommitted.clear();
             for o in &mut self.batch {
@@ -93,6 +99,20 @@ impl<'a> Writer<'a> {
         self.session.imported.append(&mut self.uncommitted);
         for o in self.batch.drain(..) {
             sink(o);
+        }
+    }
+
+    /// Judges again, once per batch and inside it, the mornings of the days the batch's wellness
+    /// files added data to: committed with them, before their outcomes are reported.
+    fn refresh_mornings(&mut self) {
+        if self.wellness_days.is_empty() {
+            return;
+        }
+        let days: Vec<NaiveDate> = std::mem::take(&mut self.wellness_days)
+            .into_iter()
+            .collect();
+        if let Err(e) = mornings::refresh(self.store, &days, &self.cfg.timezone) {
+            tracing::warn!(error = %e, "could not judge the mornings again; `recoverd replan` will");
         }
     }
 
@@ -196,14 +216,10 @@ impl<'a> Writer<'a> {
             Ok(days) => days,
             Err(e) => return self.store_fault(meta, &e),
         };
-        if let Err(e) = self.store.record_wellness_file(meta, &days, self.now) {
+        if let Err(e) = self.store.record_wellness_file(meta, Some(&days), self.now) {
             return self.store_fault(meta, &e);
         }
-        if !days.is_empty()
-            && let Err(e) = mornings::refresh(self.store, &days, &self.cfg.timezone)
-        {
-            tracing::warn!(error = %e, "could not judge the mornings again; `recoverd replan` will");
-        }
+        self.wellness_days.extend(days.iter().copied());
         let mut o = Outcome::new(&meta.path, FileStatus::Imported);
         o.wellness = true;
         o.days = days;
@@ -218,7 +234,7 @@ impl<'a> Writer<'a> {
         o.wellness = true;
         if first == meta.path {
             o.known = true;
-            if let Err(e) = self.store.record_wellness_file(meta, &[], self.now) {
+            if let Err(e) = self.store.record_wellness_file(meta, None, self.now) {
                 return self.store_fault(meta, &e);
             }
             return o;

@@ -152,22 +152,25 @@ impl Store {
         self.write(|c| store_wellness(c, rows, now))
     }
 
-    /// Records a wellness file as imported, with the local days it added data to.
+    /// Records a wellness file as imported, with the local days it added data to; `None` keeps
+    /// the days recorded before (the same file read again).
     ///
     /// # Errors
     /// On SQLite failure.
     pub fn record_wellness_file(
         &mut self,
         meta: &FileMeta,
-        days: &[NaiveDate],
+        days: Option<&[NaiveDate]>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let json = serde_json::to_string(&days.iter().map(|d| day_text(*d)).collect::<Vec<_>>())
-            .unwrap_or_else(|_| "[]".into());
+        let json = days.map(|days| {
+            serde_json::to_string(&days.iter().map(|d| day_text(*d)).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".into())
+        });
         self.write(|c| {
             upsert_file(c, meta, FileStatus::Imported, None, None, None, now)?;
             c.execute(
-                "UPDATE files SET days = ?2 WHERE path = ?1",
+                "UPDATE files SET days = COALESCE(?2, days, '[]') WHERE path = ?1",
                 params![path_bytes(&meta.path), json],
             )?;
             Ok(())
@@ -323,6 +326,84 @@ fn set_feel(c: &Connection, day: NaiveDate, feel: u8, at: DateTime<Utc>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn night(from: i64, n: i64, bpm: u16) -> Vec<Point> {
+        (0..n)
+            .map(|i| Point {
+                ts: from + i * 60,
+                bpm,
+                utc_offset_s: 3600,
+            })
+            .collect()
+    }
+
+    /// 2026-04-20T22:00Z: 23:00 local at +1 h.
+    const EVENING: i64 = 1_776_722_400;
+
+    #[test]
+    fn samples_are_stored_once_and_only_touched_days_change() {
+        let mut s = Store::open_in_memory().unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 4, 21).unwrap();
+        s.set_feel(d, 2, Utc::now()).unwrap();
+        let rows = WellnessRows {
+            hr: night(EVENING, 240, 52),
+            watch_rhr: night(EVENING + 6 * 3600, 1, 50),
+            hrv: Some((d, 44.0, HrvSource::HrvStatus)),
+        };
+        assert_eq!(s.store_wellness(&rows, Utc::now()).unwrap(), [d]);
+        let day = &s.days_in(d, d).unwrap()[0];
+        assert_eq!(day.rhr_monitoring, Some(52.0));
+        assert_eq!(day.rhr, Some(52));
+        assert_eq!(day.rhr_source, Some(RhrSource::Monitoring));
+        assert_eq!(day.rhr_watch, Some(50));
+        assert_eq!(day.hrv_rmssd_ms, Some(44.0));
+        assert_eq!(day.feel, Some(2), "feel is never overwritten");
+        // The same values again add nothing; 5-min values never replace the summary.
+        let again = WellnessRows {
+            hrv: Some((d, 60.0, HrvSource::HrvValues)),
+            ..rows.clone()
+        };
+        assert!(s.store_wellness(&again, Utc::now()).unwrap().is_empty());
+        assert_eq!(s.days_in(d, d).unwrap()[0].hrv_rmssd_ms, Some(44.0));
+    }
+
+    #[test]
+    fn without_a_long_enough_night_the_watch_value_is_the_rhr() {
+        let mut s = Store::open_in_memory().unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 4, 21).unwrap();
+        let rows = WellnessRows {
+            hr: night(EVENING, 60, 52),
+            watch_rhr: night(EVENING + 6 * 3600, 1, 50),
+            hrv: None,
+        };
+        s.store_wellness(&rows, Utc::now()).unwrap();
+        let day = &s.days_in(d, d).unwrap()[0];
+        assert_eq!(day.rhr_monitoring, None);
+        assert_eq!(
+            (day.rhr, day.rhr_source),
+            (Some(50), Some(RhrSource::Watch))
+        );
+    }
+
+    #[test]
+    fn a_wellness_file_is_recorded_with_its_days_and_found_by_content() {
+        let mut s = Store::open_in_memory().unwrap();
+        let meta = FileMeta {
+            path: PathBuf::from("/w/1_WELLNESS.fit"),
+            sha256: Some("ab".into()),
+            size: 10,
+            mtime_ns: 1,
+        };
+        let d = NaiveDate::from_ymd_opt(2026, 4, 21).unwrap();
+        s.record_wellness_file(&meta, Some(&[d]), Utc::now())
+            .unwrap();
+        s.record_wellness_file(&meta, None, Utc::now()).unwrap();
+        let row = s.file(&meta.path).unwrap().unwrap();
+        assert_eq!(row.status, FileStatus::Imported);
+        assert_eq!(row.days, Some(vec![d]));
+        assert_eq!(s.wellness_file_by_sha("ab").unwrap(), Some(meta.path));
+        assert_eq!(s.wellness_file_by_sha("cd").unwrap(), None);
+    }
 
     #[test]
     fn feel_is_stored_once_per_day_and_replaced() {

@@ -582,6 +582,9 @@ pub struct Monitoring {
     /// as message 211.
     pub rhr: Vec<(i64, u8, u8)>,
     pub time_form: TimeForm,
+    /// (before heart rate number i, unix seconds): an event (21) with a full timestamp written
+    /// among the samples, as Garmin files interleave them (often stamped ahead of the samples).
+    pub events: Vec<(usize, i64)>,
 }
 
 impl Monitoring {
@@ -594,6 +597,7 @@ impl Monitoring {
             hr: (0..n).map(|i| (from + i as i64 * step, f(i))).collect(),
             rhr: Vec::new(),
             time_form: TimeForm::Ts16,
+            events: Vec::new(),
         }
     }
 
@@ -613,8 +617,20 @@ impl Monitoring {
         def(&mut data, 1, 55, &[(27, 1, 0x02)]);
         def(&mut data, 2, 55, &[(253, 4, 0x86), (27, 1, 0x02)]);
         def(&mut data, 3, 55, &[(26, 2, 0x84), (27, 1, 0x02)]);
+        // event (21) as local 6: timestamp, event (0, enum), event_type (1, enum).
+        def(
+            &mut data,
+            6,
+            21,
+            &[(253, 4, 0x86), (0, 1, 0x00), (1, 1, 0x00)],
+        );
         let mut last: Option<u32> = None;
-        for &(t, bpm) in &self.hr {
+        for (i, &(t, bpm)) in self.hr.iter().enumerate() {
+            for &(_, at) in self.events.iter().filter(|e| e.0 == i) {
+                data.push(6);
+                data.extend(fit(at).to_le_bytes());
+                data.extend([0, 3]); // timer, marker
+            }
             let ts = fit(t);
             match (self.time_form, last) {
                 (TimeForm::Ts16, Some(_)) => {
