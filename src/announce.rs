@@ -3,6 +3,8 @@
 //! last 48 h is news and gets its own notification, up to three; more than three become one
 //! summary. Older activities are history: one summary for all of them. Never one per old file.
 
+pub mod morning;
+
 use chrono::{DateTime, Duration, Utc};
 
 /// Activities that ended longer ago than this are history, not news.

@@ -384,7 +384,7 @@ fn show(cfg: &Config, id: &str, format: Format, chart: Chart) -> Result<ExitCode
         }
         Format::Json => {
             let mut v = render::show_json(&s);
-            morning_view::add_to_show_json(&mut v, s.assessment.as_ref(), &mornings);
+            morning_view::add_to_show_json(&mut v, &mornings);
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         Format::Ics => write!(out, "{}", render::show_ics(&s))?,
@@ -462,50 +462,64 @@ fn forget(cfg: &Config, id: i64) -> Result<ExitCode> {
 fn status(cfg: &Config, json: bool) -> Result<ExitCode> {
     let store = open(cfg)?;
     let now = Utc::now();
+    let tz = &cfg.timezone;
+    let mut out = std::io::stdout().lock();
+    if !json {
+        if store.newest_ids(Some(1))?.is_empty() {
+            writeln!(out, "{EMPTY_STORE}")?;
+        } else {
+            write!(out, "{}", status_lines(&store, tz, now)?)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let hard = match store.latest_hard()? {
         Some(id) => store.load(id)?,
         None => None,
     };
     let hard = hard.and_then(|s| s.assessment.clone().map(|a| (s, a)));
-    let today = localtime::day(now, &cfg.timezone);
+    let today = localtime::day(now, tz);
     let pmc = effort::pmc_on(&store.daily_loads(None)?, today);
-    let any = !store.newest_ids(Some(1))?.is_empty();
-    let (signals, judged) = pipeline::mornings::day_of(&store, today)?;
-    let mut out = std::io::stdout().lock();
-    if json {
-        let mut v = status_json(hard.as_ref().map(|(s, a)| (s, a)), pmc, now);
-        let morning = (has_signal(&signals) || judged.is_some())
-            .then(|| morning_view::status_json(&signals, judged.as_ref()));
-        if let Some(obj) = v.as_object_mut() {
-            obj.insert("morning".into(), morning.into());
-        }
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-    } else if !any {
-        writeln!(out, "{EMPTY_STORE}")?;
-    } else {
-        let text = status_text(
-            hard.as_ref().map(|(s, a)| (s, a)),
-            pmc,
-            newest_peak_warning(&store),
-            &cfg.timezone,
-            now,
-        );
-        write!(out, "{text}")?;
-        if has_signal(&signals) || judged.is_some() {
-            writeln!(
-                out,
-                "{}",
-                morning_view::status_line(&signals, judged.as_ref())
-            )?;
-        }
+    let mut v = status_json(hard.as_ref().map(|(s, a)| (s, a)), pmc, now);
+    let morning = today_morning(&store, hard.as_ref().map(|(s, a)| (s, a)), tz, now)?
+        .map(|(d, judged)| morning_view::status_json(&d, judged.as_ref()));
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("morning".into(), morning.into());
     }
+    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Today's signals and morning check, when there is anything to say: a signal stored, a
+/// verdict, or today inside the latest hard effort's open window (then it asks for `feel`).
+type TodayMorning = (
+    crate::model::DaySignals,
+    Option<(i64, crate::model::Morning)>,
+);
+
+fn today_morning(
+    store: &Store,
+    hard: Option<(&Stored, &crate::plan::Assessment)>,
+    tz: &TimeZone,
+    now: DateTime<Utc>,
+) -> Result<Option<TodayMorning>> {
+    let today = localtime::day(now, tz);
+    let (signals, judged) = pipeline::mornings::day_of(store, today)?;
+    let open = hard.is_some_and(|(s, a)| {
+        crate::morning::in_window(s.activity.end, a.recovery.ready, today, tz)
+    });
+    Ok((open || has_signal(&signals) || judged.is_some()).then_some((signals, judged)))
 }
 
 /// Whether a day holds any signal.
 fn has_signal(d: &crate::model::DaySignals) -> bool {
     d.rhr.is_some() || d.hrv_rmssd_ms.is_some() || d.feel.is_some()
 }
+
+/// The earliest day `feel --date` takes (no watch recorded nights before it).
+const FEEL_FROM: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
 
 /// The feel answers, for messages.
 const FEEL_SCALE: &str = "1 very sore or exhausted, 2 sore or tired, 3 normal, 4 fresh, 5 great";
@@ -531,6 +545,11 @@ fn feel(cfg: &Config, n: &str, date: Option<&str>) -> Result<ExitCode> {
             ))
         })?,
     };
+    if day < FEEL_FROM {
+        bail!(UsageError(format!(
+            "{day} is too far back: give a day from {FEEL_FROM} on"
+        )));
+    }
     if day > today {
         bail!(UsageError(format!(
             "{day} is in the future (today is {today}): say how you feel on the day itself"
@@ -550,9 +569,14 @@ fn feel(cfg: &Config, n: &str, date: Option<&str>) -> Result<ExitCode> {
         );
         if let Some(a) = store.load(id)?.and_then(|s| s.assessment) {
             let (label, when) = render::ready_lines(&a, tz).pop().unwrap_or_default();
-            let _ = std::fmt::Write::write_fmt(&mut line, format_args!("; {label}: {when}"));
+            let _ = std::fmt::Write::write_fmt(
+                &mut line,
+                format_args!("; {}: {when}", label.to_lowercase()),
+            );
         }
-        line.push('.');
+        if !line.ends_with('.') {
+            line.push('.');
+        }
     }
     println!("{line}");
     Ok(ExitCode::SUCCESS)
@@ -607,8 +631,9 @@ pub fn status_lines(store: &Store, tz: &TimeZone, now: DateTime<Utc>) -> Result<
         tz,
         now,
     );
-    let (signals, judged) = pipeline::mornings::day_of(store, today)?;
-    if has_signal(&signals) || judged.is_some() {
+    if let Some((signals, judged)) =
+        today_morning(store, hard.as_ref().map(|(s, a)| (s, a)), tz, now)?
+    {
         text.push_str(&morning_view::status_line(&signals, judged.as_ref()));
         text.push('\n');
     }
@@ -633,6 +658,7 @@ fn status_json(
             "ready": t(a.recovery.ready),
             "easy_from": a.recovery.easy_from.map(t),
             "hard_training_from": t(a.recovery.ready),
+            "ready_moved_h": a.recovery.morning.map_or(0.0, |m| m.moved_h(a.recovery.ready)),
         })),
         "ready": hard.is_none_or(|(_, a)| a.recovery.ready <= now),
         "fitness": round1(ctl),

@@ -71,7 +71,11 @@ struct AthleteFile {
 #[serde(deny_unknown_fields)]
 struct NotificationsFile {
     enabled: Option<bool>,
+    morning: Option<String>,
 }
+
+/// The morning notification's default local time.
+pub const DEFAULT_MORNING: &str = "07:30";
 
 /// The resolved configuration the program runs on.
 #[derive(Debug, Clone)]
@@ -92,6 +96,8 @@ pub struct Config {
     pub athlete: AthleteSettings,
     /// Desktop notifications on or off.
     pub notifications: bool,
+    /// Local time of the morning notification (`[notifications] morning = "HH:MM"`).
+    pub morning: jiff::civil::Time,
     /// The runner's time zone: `timezone =`, else the system's (`$TZ` honoured).
     pub timezone: jiff::tz::TimeZone,
 }
@@ -238,6 +244,13 @@ pub fn load(config: Option<&Path>, db: Option<&Path>) -> Result<Config, ConfigEr
         max_file_bytes: max_mb * 1024 * 1024,
         athlete,
         notifications: file.notifications.enabled.unwrap_or(true),
+        morning: morning_time(
+            file.notifications
+                .morning
+                .as_deref()
+                .unwrap_or(DEFAULT_MORNING),
+        )
+        .map_err(&invalid)?,
         timezone: crate::localtime::resolve(file.timezone.as_deref()).map_err(invalid)?,
     })
 }
@@ -316,6 +329,30 @@ fn athlete(
     })
 }
 
+/// `notifications.morning`: a local time as exactly `HH:MM` (00:00 to 23:59).
+fn morning_time(raw: &str) -> Result<jiff::civil::Time, String> {
+    let bad = || {
+        format!(
+            "notifications.morning = {raw:?} is not a time of day: use HH:MM from 00:00 to 23:59, \
+             e.g. \"{DEFAULT_MORNING}\""
+        )
+    };
+    let b = raw.as_bytes();
+    if b.len() != 5 || b[2] != b':' {
+        return Err(bad());
+    }
+    let two = |s: &[u8]| -> Option<i8> {
+        match s {
+            [a @ b'0'..=b'9', c @ b'0'..=b'9'] => i8::try_from((a - b'0') * 10 + (c - b'0')).ok(),
+            _ => None,
+        }
+    };
+    let (Some(h), Some(m)) = (two(&b[..2]), two(&b[3..])) else {
+        return Err(bad());
+    };
+    jiff::civil::Time::new(h, m, 0, 0).map_err(|_| bad())
+}
+
 fn parse(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     toml::from_str(text).map_err(|e| ConfigError::Invalid {
         path: path.to_path_buf(),
@@ -386,6 +423,41 @@ pub fn glob(p: &[u8], s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn morning_time_is_hh_mm_and_an_error_names_the_key() {
+        assert_eq!(
+            morning_time("07:30").ok(),
+            jiff::civil::Time::new(7, 30, 0, 0).ok()
+        );
+        assert_eq!(
+            morning_time("23:59").ok(),
+            jiff::civil::Time::new(23, 59, 0, 0).ok()
+        );
+        for bad in [
+            "7:30", "24:00", "07:60", "07-30", "0730", " 07:30", "07:3x", "", "+7:30",
+        ] {
+            let e = morning_time(bad).err().unwrap_or_default();
+            assert!(e.contains("notifications.morning"), "{bad}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[notifications]\nmorning = \"6.45\"\n").unwrap_or_default();
+        let e = load(Some(&path), Some(&dir.path().join("x.db")))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("notifications.morning") && e.contains("6.45"),
+            "{e}"
+        );
+        std::fs::write(&path, "").unwrap_or_default();
+        let cfg = load(Some(&path), Some(&dir.path().join("x.db")));
+        assert_eq!(
+            cfg.ok().map(|c| c.morning),
+            jiff::civil::Time::new(7, 30, 0, 0).ok()
+        );
+    }
 
     #[test]
     fn globs() {

@@ -37,6 +37,26 @@ pub const MAX_MOVE_DAYS: i64 = 3;
 /// The window stays open this many days after the local day of the (moved) `ready`.
 pub const WINDOW_TAIL_DAYS: i64 = 3;
 
+/// `d` moved by `n` days, held at the calendar's ends instead of overflowing.
+#[must_use]
+pub fn add_days(d: NaiveDate, n: i64) -> NaiveDate {
+    d.checked_add_signed(Duration::days(n)).unwrap_or(if n < 0 {
+        NaiveDate::MIN
+    } else {
+        NaiveDate::MAX
+    })
+}
+
+/// `t` moved by `n` days, held at the clock's ends instead of overflowing.
+#[must_use]
+pub fn add_days_to(t: DateTime<Utc>, n: i64) -> DateTime<Utc> {
+    t.checked_add_signed(Duration::days(n)).unwrap_or(if n < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
 /// Mean and sample SD (n − 1) with the SD floored, when there are enough values.
 fn mean_sd(values: &[f64], floor: f64) -> Option<(f64, f64)> {
     if values.len() < MIN_VALUES {
@@ -58,7 +78,7 @@ fn ln_rmssd(ms: Option<f64>) -> Option<f64> {
 /// signal over `days` in [day − 60, day − 1] (other days given are ignored).
 #[must_use]
 pub fn normal(days: &[DaySignals], activity_day: NaiveDate) -> Normal {
-    let from = activity_day - Duration::days(NORMAL_DAYS);
+    let from = add_days(activity_day, -NORMAL_DAYS);
     let before: Vec<&DaySignals> = days
         .iter()
         .filter(|d| d.day >= from && d.day < activity_day)
@@ -159,16 +179,20 @@ pub struct Replay {
 /// The last day of a window whose `ready` is `ready`.
 #[must_use]
 pub fn last_day(ready: DateTime<Utc>, tz: &TimeZone) -> NaiveDate {
-    localtime::day(ready, tz) + Duration::days(WINDOW_TAIL_DAYS)
+    add_days(localtime::day(ready, tz), WINDOW_TAIL_DAYS)
+}
+
+/// Whether local day `day` lies in the window of an activity that ended at `end` with (moved)
+/// `ready`: from the day after the end to `ready`'s day + 3.
+#[must_use]
+pub fn in_window(end: DateTime<Utc>, ready: DateTime<Utc>, day: NaiveDate, tz: &TimeZone) -> bool {
+    localtime::day(end, tz) < day && day <= last_day(ready, tz)
 }
 
 /// The latest `ready` the morning check can give for a model `ready`.
 #[must_use]
 pub fn latest_ready(model_ready: DateTime<Utc>, tz: &TimeZone) -> DateTime<Utc> {
-    let cap = localtime::morning(
-        localtime::day(model_ready, tz) + Duration::days(MAX_MOVE_DAYS),
-        tz,
-    );
+    let cap = localtime::morning(add_days(localtime::day(model_ready, tz), MAX_MOVE_DAYS), tz);
     cap.max(model_ready)
 }
 
@@ -295,16 +319,15 @@ pub fn apply(a: &mut Assessment, ready_after: DateTime<Utc>, moves: u8, persisti
         return;
     }
     a.recovery.ready = ready;
-    let days = moves;
     for item in &mut a.plan {
         if item.tactic == Tactic::ReturnToTraining && item.start == model_ready {
             item.start = ready;
             item.end = ready;
             item.why = format!(
-                "{} Moved by the morning check: {days} not-recovered morning{} at or after the \
+                "{} Moved by the morning check: {moves} not-recovered morning{} at or after the \
                  predicted ready time.",
                 item.why,
-                if days == 1 { "" } else { "s" }
+                if moves == 1 { "" } else { "s" }
             );
         }
     }

@@ -144,7 +144,7 @@ pub fn day_json(d: &DaySignals, judged: Option<&(i64, Morning)>) -> Value {
 #[must_use]
 pub fn days_header() -> String {
     format!(
-        "{:<10}  {:<14} {:>5}  {:<19} {:<4}  {:<13} {:<24} {}",
+        "{:<10}  {:<13} {:>5}  {:<16} {:<4}  {:<13} {:<24} {}",
         "DAY", "RESTING HR", "WATCH", "HRV", "FEEL", "VERDICT", "FLAGS", "NORMAL"
     )
 }
@@ -155,12 +155,7 @@ pub fn days_header() -> String {
 pub fn day_line(d: &DaySignals, judged: Option<&(i64, Morning)>) -> String {
     let dash = || "-".to_string();
     let rhr = d.rhr.map_or_else(dash, |r| {
-        format!(
-            "{r} {}",
-            d.rhr_source
-                .map_or("", <&str>::from)
-                .replace("monitoring", "monitor")
-        )
+        format!("{r} {}", d.rhr_source.map_or("", <&str>::from))
     });
     let hrv = d.hrv_rmssd_ms.map_or_else(dash, |h| {
         format!(
@@ -181,7 +176,7 @@ pub fn day_line(d: &DaySignals, judged: Option<&(i64, Morning)>) -> String {
         });
     }
     format!(
-        "{:<10}  {:<14} {:>5}  {:<19} {:<4}  {:<13} {:<24} {}",
+        "{:<10}  {:<13} {:>5}  {:<16} {:<4}  {:<13} {:<24} {}",
         d.day.format("%Y-%m-%d"),
         rhr,
         d.rhr_watch.map_or_else(dash, |w| w.to_string()),
@@ -231,29 +226,14 @@ pub fn morning_json(md: &MorningDay) -> Value {
     })
 }
 
-/// Adds the window's mornings to a `show --format json` object: `recovery.mornings` and
-/// `recovery.ready_moved_h` (0 when none), and `recovery.model_ready` and
-/// `recovery.persisting_fatigue`.
-pub fn add_to_show_json(v: &mut Value, a: Option<&crate::plan::Assessment>, days: &[MorningDay]) {
-    let (Some(a), Some(rec)) = (a, v.get_mut("recovery").and_then(Value::as_object_mut)) else {
-        return;
-    };
-    let r = &a.recovery;
-    let moved = r.morning.map_or(0.0, |s| s.moved_h(r.ready));
-    let model = r.morning.map_or(r.ready, |s| s.model_ready);
-    rec.insert(
-        "mornings".into(),
-        Value::Array(days.iter().map(morning_json).collect()),
-    );
-    rec.insert("ready_moved_h".into(), json!(moved));
-    rec.insert(
-        "model_ready".into(),
-        json!(model.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-    );
-    rec.insert(
-        "persisting_fatigue".into(),
-        json!(r.morning.is_some_and(|s| s.persisting)),
-    );
+/// Adds the window's mornings to a `show --format json` object as `recovery.mornings`.
+pub fn add_to_show_json(v: &mut Value, days: &[MorningDay]) {
+    if let Some(rec) = v.get_mut("recovery").and_then(Value::as_object_mut) {
+        rec.insert(
+            "mornings".into(),
+            Value::Array(days.iter().map(morning_json).collect()),
+        );
+    }
 }
 
 /// One morning for people: "Thu 23 Apr  not recovered  resting HR 53 (normal 48 ± 2) · …",
@@ -315,15 +295,30 @@ pub fn mornings_markdown(days: &[MorningDay], tz: &TimeZone) -> String {
 /// `status`'s line on today's morning: the verdict and each signal against the normal.
 #[must_use]
 pub fn status_line(d: &DaySignals, judged: Option<&(i64, Morning)>) -> String {
-    let normal = judged.map(|(_, m)| m.normal).unwrap_or_default();
-    let parts = signal_parts(d, &normal);
-    let verdict = judged.map_or("outside any recovery window", |(_, m)| {
-        verdict_words(m.verdict)
-    });
-    if parts.is_empty() {
-        format!("This morning: {verdict}; no data yet (answer with `recoverd feel N`).")
-    } else {
-        format!("This morning: {verdict}: {}.", parts.join(", "))
+    match judged {
+        Some((_, m)) => {
+            let parts = signal_parts(d, &m.normal);
+            format!(
+                "This morning: {}: {}.",
+                verdict_words(m.verdict),
+                parts.join(", ")
+            )
+        }
+        None if d.rhr.is_none() && d.hrv_rmssd_ms.is_none() && d.feel.is_none() => {
+            "This morning: no data yet. How do your legs feel? Answer with `recoverd feel N` \
+             (1 very sore … 5 great)."
+                .to_string()
+        }
+        None => {
+            let mut parts = Vec::new();
+            parts.extend(d.rhr.map(|r| format!("resting HR {r}")));
+            parts.extend(d.hrv_rmssd_ms.map(|h| format!("HRV {h:.0} ms")));
+            parts.extend(d.feel.map(|f| format!("feel {f}, {}", feel_words(f))));
+            format!(
+                "This morning: {} (no recovery window open: nothing to judge).",
+                parts.join(", ")
+            )
+        }
     }
 }
 

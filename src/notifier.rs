@@ -4,7 +4,9 @@
 //! notification server costs one warning per run; nothing retries forever. Each activity's
 //! notification carries a picture of the effort (`image-path`, a PNG beside its HTML page in the
 //! data folder); the service's also has a default action that opens the page, sent and
-//! answered on one lasting connection ([`crate::click`]).
+//! answered on one lasting connection ([`crate::click`]). The service also sends the morning
+//! notification ([`morning`]): at most one a local day inside a recovery window, with buttons
+//! that record how the legs feel.
 
 use std::path::PathBuf;
 
@@ -14,7 +16,7 @@ use notify_rust::{Notification, Timeout, Urgency};
 use chrono::Utc;
 
 use crate::announce::Notice;
-use crate::click::Clicks;
+use crate::click::{Clicks, FeelSink};
 use crate::config::Config;
 use crate::model::Stored;
 use crate::page::{self, PageFiles};
@@ -24,8 +26,11 @@ use crate::store::{Store, StoreError};
 /// Longest wait for the notification server's answer to one notification.
 const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+pub mod morning;
+
+pub use morning::{MorningNotice, morning_notice};
+
 /// Sends notifications; gives up for the rest of the run after the first failure.
-#[derive(Debug)]
 pub struct Desktop {
     enabled: bool,
     failed: bool,
@@ -36,8 +41,23 @@ pub struct Desktop {
     listen: bool,
     /// The service's listening connection, once a plan notification has been sent.
     clicks: Option<Clicks>,
+    /// Where the morning notification's buttons send the runner's answer (the service).
+    feel: Option<FeelSink>,
     /// The service renders in a child process; `None`: in this process (`import`).
     renderer: Option<Renderer>,
+}
+
+impl std::fmt::Debug for Desktop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desktop")
+            .field("enabled", &self.enabled)
+            .field("failed", &self.failed)
+            .field("pages", &self.pages)
+            .field("listen", &self.listen)
+            .field("clicks", &self.clicks)
+            .field("renderer", &self.renderer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Desktop {
@@ -50,17 +70,35 @@ impl Desktop {
             pages: None,
             listen: false,
             clicks: None,
+            feel: None,
             renderer: None,
         }
     }
 
+    /// The configuration changed (SIGHUP): on or off, the pages' folder (and the renderer's
+    /// config and database); the connection that answers the buttons of notifications already
+    /// on screen is kept.
+    pub fn reconfigure(&mut self, cfg: &Config) {
+        self.enabled = cfg.notifications;
+        self.failed = false;
+        self.pages = Some(page::folder(cfg));
+        if self.renderer.is_some() {
+            self.renderer = Some(Renderer::new(cfg));
+        }
+        if !self.enabled {
+            self.clicks = None;
+        }
+    }
+
     /// The service's notifier: each plan notification carries a picture of the effort, and a
-    /// click on it (its default action) opens the activity's page from the data folder.
+    /// click on it (its default action) opens the activity's page from the data folder; the
+    /// morning notification's buttons send the runner's answer to `feel`.
     #[must_use]
-    pub fn service(cfg: &Config) -> Self {
+    pub fn service(cfg: &Config, feel: FeelSink) -> Self {
         Self {
             pages: Some(page::folder(cfg)),
             listen: true,
+            feel: Some(feel),
             renderer: Some(Renderer::new(cfg)),
             ..Self::new(cfg.notifications)
         }
@@ -105,10 +143,15 @@ impl Desktop {
         if !self.enabled || self.failed {
             return None;
         }
+        self.write_pages(stored, tz).await
+    }
+
+    /// Writes the activity's page and picture into the pages' folder, when there is one.
+    async fn write_pages(&self, stored: &Stored, tz: &TimeZone) -> Option<PageFiles> {
         let dir = self.pages.as_ref()?;
         let made = match &self.renderer {
             Some(r) => r.render(stored.id, dir).await,
-            // A new activity: its window's first morning is still to come.
+            // `import`: a new activity, whose first morning is still to come.
             None => page::write_files(dir, stored, &page::Mornings::default(), tz, Utc::now()),
         };
         made.map_err(|e| {
@@ -155,13 +198,12 @@ impl Desktop {
                 None => note.show_async().await.map(drop).map_err(|e| e.to_string()),
             }
         };
-        let result = match tokio::time::timeout(SEND_TIMEOUT, sent).await {
-            Ok(r) => r,
-            Err(_) => Err(format!(
-                "no answer from the notification server within {} s",
-                SEND_TIMEOUT.as_secs()
-            )),
-        };
+        let result = within_timeout(sent).await;
+        self.give_up_on(result);
+    }
+
+    /// After a failed send, says so once and sends nothing more this run.
+    fn give_up_on(&mut self, result: Result<(), String>) {
         if let Err(e) = result {
             self.failed = true;
             tracing::warn!(
@@ -172,6 +214,33 @@ impl Desktop {
         }
     }
 
+    /// Listens for clicks from the start (the service): the buttons of a morning notification a
+    /// previous run sent are answered too. Without a session bus, it is tried again when a
+    /// notification goes out.
+    pub async fn listen_now(&mut self) {
+        if !self.enabled || !self.listen {
+            return;
+        }
+        // Short: the loop (and a stop) waits for it; the bus daemon answers at once.
+        let wait = std::time::Duration::from_secs(2);
+        if let Ok(Err(e)) = tokio::time::timeout(wait, self.clicks()).await {
+            tracing::debug!("not listening for clicks yet: {e}");
+        }
+    }
+
+    /// The service's one listening connection, made on first use.
+    async fn clicks(&mut self) -> Result<&Clicks, String> {
+        if self.clicks.is_none() {
+            let c = Clicks::connect(self.feel.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            self.clicks = Some(c);
+        }
+        self.clicks
+            .as_ref()
+            .ok_or_else(|| "no session bus connection".to_string())
+    }
+
     /// A plan notification whose click opens its page: sent on the service's one listening
     /// connection (see [`crate::click`]), made on first use.
     async fn send_with_click(
@@ -180,17 +249,23 @@ impl Desktop {
         body: &str,
         files: &PageFiles,
     ) -> Result<(), String> {
-        if self.clicks.is_none() {
-            self.clicks = Some(Clicks::connect().await.map_err(|e| e.to_string())?);
-        }
-        match &self.clicks {
-            Some(c) => c
-                .notify(summary, body, &files.png, &files.html)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            None => Ok(()),
-        }
+        self.clicks()
+            .await?
+            .notify(summary, body, &files.png, &files.html)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Waits [`SEND_TIMEOUT`] at most for a send.
+async fn within_timeout<T>(sent: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    match tokio::time::timeout(SEND_TIMEOUT, sent).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "no answer from the notification server within {} s",
+            SEND_TIMEOUT.as_secs()
+        )),
     }
 }
 
@@ -282,18 +357,20 @@ fn with_activities(store: &Store, notices: &[Notice]) -> Result<Vec<(Notice, Sto
     Ok(out)
 }
 
-/// The notification server's name and version, or why there is none (for `doctor`). Blocking:
-/// call it outside an async runtime.
+/// The notification server's name and version, or why there is none (for `doctor`), and
+/// whether it shows the morning notification's buttons. Blocking: call it outside an async
+/// runtime.
 ///
 /// # Errors
 /// A sentence saying why no server answered.
 pub fn server_information() -> Result<String, String> {
-    notify_rust::get_server_information()
-        .map(|i| {
-            format!(
-                "{} {} ({}), spec {}",
-                i.name, i.version, i.vendor, i.spec_version
-            )
-        })
-        .map_err(|e| e.to_string())
+    let info = notify_rust::get_server_information().map_err(|e| e.to_string())?;
+    let buttons = match notify_rust::get_capabilities() {
+        Ok(caps) if caps.iter().any(|c| c == "actions") => "shows buttons",
+        _ => "shows no buttons: the morning notification says to answer with `recoverd feel N`",
+    };
+    Ok(format!(
+        "{} {} ({}), spec {}; {buttons}",
+        info.name, info.version, info.vendor, info.spec_version
+    ))
 }

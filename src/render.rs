@@ -333,7 +333,17 @@ fn recovery_json(a: &Assessment) -> Value {
         "long_race": r.long_race,
         "extension": r.extension,
         "moved_from_night": r.moved_from_night,
+        "model_ready": rfc3339(r.morning.map_or(r.ready, |m| m.model_ready)),
+        "ready_moved_h": ready_moved_h(a),
+        "persisting_fatigue": r.morning.is_some_and(|m| m.persisting),
     })
+}
+
+/// Hours the morning check added to `ready` (0 when none).
+fn ready_moved_h(a: &Assessment) -> f64 {
+    a.recovery
+        .morning
+        .map_or(0.0, |m| m.moved_h(a.recovery.ready))
 }
 
 /// `show --format json` (INTERFACE.md, with its Additions).
@@ -410,6 +420,7 @@ pub fn list_json(s: &Stored) -> Value {
         "ready_at": a.map(|a| rfc3339(a.recovery.ready_at)),
         "ready": a.map(|a| rfc3339(a.recovery.ready)),
         "easy_from": a.and_then(|a| a.recovery.easy_from).map(rfc3339),
+        "ready_moved_h": a.map(ready_moved_h),
     })
 }
 
@@ -446,7 +457,9 @@ pub fn list_line(s: &Stored, tz: &TimeZone, now: DateTime<Utc>) -> String {
 /// Items lasting this long or more are all-day background in a calendar, not busy time.
 const TRANSPARENT_FROM_H: i64 = 24;
 
-fn ics_event(s: &Stored, stamp: &str, i: usize, item: &PlanItem) -> Vec<String> {
+/// `sequence` counts the event's revisions (RFC 5545 §3.8.7.4): the morning check's moves of
+/// the ready event, so that a calendar replaces the event of the same UID.
+fn ics_event(s: &Stored, stamp: &str, i: usize, item: &PlanItem, sequence: u8) -> Vec<String> {
     let end = if item.end > item.start {
         item.end
     } else {
@@ -462,6 +475,7 @@ fn ics_event(s: &Stored, stamp: &str, i: usize, item: &PlanItem) -> Vec<String> 
             i
         ),
         format!("DTSTAMP:{stamp}"),
+        format!("SEQUENCE:{sequence}"),
         format!("DTSTART:{}", ics_time(item.start)),
         format!("DTEND:{}", ics_time(end)),
         format!("SUMMARY:{}", ics_escape(&item.text)),
@@ -497,8 +511,11 @@ pub fn show_ics(s: &Stored) -> String {
         return out;
     };
     let stamp = ics_time(s.activity.end);
+    let moves = a.recovery.morning.map_or(0, |m| m.moves);
     for (i, item) in a.plan.iter().enumerate() {
-        for line in ics_event(s, &stamp, i, item) {
+        let moved = item.tactic == Tactic::ReturnToTraining && item.start == a.recovery.ready;
+        let sequence = if moved { moves } else { 0 };
+        for line in ics_event(s, &stamp, i, item, sequence) {
             out.push_str(&ics_fold(&line));
         }
     }

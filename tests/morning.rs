@@ -46,8 +46,12 @@ fn db(home: &Path) -> PathBuf {
 /// A 10K race (42 min at 174, 10.0 km: max effort, a race by its distance) ten days ago, so
 /// that its whole window lies in the past and `feel --date` can reach every morning of it.
 fn race_start() -> i64 {
-    let ten_days_ago = Utc::now() - Duration::days(10);
-    let day = ten_days_ago.date_naive();
+    race_start_ago(10)
+}
+
+/// 07:00 UTC the given number of days ago.
+fn race_start_ago(days: i64) -> i64 {
+    let day = (Utc::now() - Duration::days(days)).date_naive();
     day.and_hms_opt(7, 0, 0)
         .unwrap_or_default()
         .and_utc()
@@ -92,7 +96,11 @@ fn put_day(home: &Path, d: &DaySignals) {
 }
 
 fn import_race(home: &Path) {
-    let mut fa = FitActivity::segments(race_start(), &[(42, 174)]);
+    import_race_at(home, race_start());
+}
+
+fn import_race_at(home: &Path, start: i64) {
+    let mut fa = FitActivity::segments(start, &[(42, 174)]);
     fa.speed = 10_000.0 / (42.0 * 60.0);
     let file = home.join("race.fit");
     std::fs::write(&file, fa.encode()).unwrap_or_else(|e| panic!("{e}"));
@@ -112,8 +120,13 @@ fn show(home: &Path) -> Value {
     json(&support::run(home, &["show", "latest", "--format", "json"]))
 }
 
-/// The return-to-training event of the calendar: (UID, DTSTART).
+/// The return-to-training event of the calendar: (UID, DTSTART), with its SEQUENCE.
 fn ready_event(home: &Path) -> (String, String) {
+    let (uid, start, _) = ready_event_seq(home);
+    (uid, start)
+}
+
+fn ready_event_seq(home: &Path) -> (String, String, String) {
     let ics = String::from_utf8_lossy(ok(&support::run(
         home,
         &["show", "latest", "--format", "ics"],
@@ -132,7 +145,7 @@ fn ready_event(home: &Path) -> (String, String) {
             .trim()
             .to_string()
     };
-    (field("UID:"), field("DTSTART:"))
+    (field("UID:"), field("DTSTART:"), field("SEQUENCE:"))
 }
 
 fn ics_time(t: DateTime<Utc>) -> String {
@@ -182,8 +195,10 @@ fn nights_stored_before_the_race_are_judged_when_it_arrives_and_ready_moves_in_e
 
     let list = json(&support::run(home, &["list", "--json"]));
     assert_eq!(time(&list[0]["ready"]), moved);
+    assert_eq!(list[0]["ready_moved_h"], rec["ready_moved_h"]);
     let status = json(&support::run(home, &["status", "--json"]));
     assert_eq!(time(&status["latest_hard"]["ready"]), moved);
+    assert_eq!(status["latest_hard"]["ready_moved_h"], rec["ready_moved_h"]);
     let (_, start) = ready_event(home);
     assert_eq!(start, ics_time(moved));
     let text = String::from_utf8_lossy(ok(&support::run(home, &["show"]))).into_owned();
@@ -207,6 +222,50 @@ fn nights_stored_before_the_race_are_judged_when_it_arrives_and_ready_moves_in_e
         .unwrap_or_default();
     assert_eq!(old["verdict"], Value::Null);
     assert_eq!(old["normal"], Value::Null);
+
+    // Judged again as training (a re-plan): the same nights move it the same way.
+    ok(&support::run(home, &["mark", "1", "training"]));
+    assert_eq!(time(&show(home)["recovery"]["ready"]), moved);
+    // Forgotten: its window goes, and its days are judged in none.
+    ok(&support::run(home, &["forget", "1"]));
+    let days = json(&support::run(home, &["days", "--json"]));
+    assert!(
+        days.as_array()
+            .is_some_and(|a| a.iter().all(|d| d["verdict"].is_null())),
+        "{days}"
+    );
+}
+
+#[test]
+fn status_gives_this_mornings_verdict_against_the_normal() {
+    let home = new_home();
+    let home = home.path();
+    // Normal days before a race two days ago; today is inside its window.
+    std::fs::create_dir_all(home.join(".local/share/recoverd")).unwrap_or_default();
+    let start = race_start_ago(2);
+    let race_day = recoverd::localtime::day(
+        DateTime::from_timestamp(start, 0).unwrap_or_default(),
+        &berlin(),
+    );
+    for i in 1..=20 {
+        let rhr = if i % 2 == 0 { 46 } else { 50 };
+        put_day(home, &signals(race_day - Duration::days(i), rhr, 55.0));
+    }
+    import_race_at(home, start);
+    let text = String::from_utf8_lossy(ok(&support::run(home, &["status"]))).into_owned();
+    assert!(text.contains("This morning: no data yet"), "{text}");
+    ok(&support::run(home, &["feel", "2"]));
+    let status = json(&support::run(home, &["status", "--json"]));
+    let m = &status["morning"];
+    assert_eq!(m["verdict"], "not_recovered", "{status}");
+    assert_eq!(m["flags"], serde_json::json!(["feel_low"]));
+    assert_eq!(m["feel"], 2);
+    assert_eq!(m["normal"]["rhr_mean"], 48.0);
+    let text = String::from_utf8_lossy(ok(&support::run(home, &["status"]))).into_owned();
+    assert!(
+        text.contains("This morning: not recovered: feel 2, sore or tired"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -230,9 +289,10 @@ fn feel_through_the_command_moves_ready_once_then_persisting_after_three_days() 
     let v = show(home);
     let once = six_local(ready_day + Duration::days(1));
     assert_eq!(time(&v["recovery"]["ready"]), once);
-    let (uid_after, start_after) = ready_event(home);
+    let (uid_after, start_after, sequence) = ready_event_seq(home);
     assert_eq!(uid_after, uid, "the moved ready replaces the old event");
     assert_eq!(start_after, ics_time(once));
+    assert_eq!(sequence, "1", "a revision of the event");
     // A good answer the next morning keeps it.
     ok(&feel(ready_day + Duration::days(1), "4"));
     assert_eq!(time(&show(home)["recovery"]["ready"]), once);
@@ -283,4 +343,167 @@ fn feel_refuses_what_is_not_an_answer_and_the_future() {
     assert_eq!(days[0]["verdict"], Value::Null);
     let text = String::from_utf8_lossy(ok(&support::run(home, &["days"]))).into_owned();
     assert!(text.starts_with("DAY"), "{text}");
+}
+
+#[test]
+fn a_day_inside_two_windows_is_judged_in_the_later_activitys() {
+    let home = new_home();
+    let home = home.path();
+    store_normal_days(home);
+    let day_a = race_day();
+    for i in 1..=6 {
+        let d = DaySignals {
+            feel: Some(3),
+            ..recoverd::morning::empty_day(day_a + Duration::days(i))
+        };
+        put_day(home, &d);
+    }
+    // Two hard races two days apart; the later one is imported first (a backfill out of order).
+    import_race_at(home, race_start_ago(8));
+    import_race_at(home, race_start());
+    let days = json(&support::run(home, &["days", "--json", "--limit", "6"]));
+    let owner = |i: i64| {
+        days.as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|d| d["day"] == (day_a + Duration::days(i)).to_string())
+            })
+            .map(|d| (d["activity_id"].clone(), d["verdict"].clone()))
+            .unwrap_or_default()
+    };
+    let (later, earlier) = (Value::from(1), Value::from(2));
+    assert_eq!(owner(1), (earlier.clone(), "recovered".into()), "{days}");
+    assert_eq!(
+        owner(2),
+        (earlier, "recovered".into()),
+        "the later race's own day"
+    );
+    for i in 3..=6 {
+        assert_eq!(owner(i), (later.clone(), "recovered".into()), "{days}");
+    }
+    // Judged easier after all (a changed setting's re-plan): its window closes at the next
+    // change to its days.
+    let conn = rusqlite::Connection::open(db(home)).unwrap_or_else(|e| panic!("{e}"));
+    conn.execute(
+        "UPDATE assessments SET class = 'moderate' WHERE activity_id = 2",
+        [],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    drop(conn);
+    let first = (day_a + Duration::days(1)).to_string();
+    ok(&support::run(home, &["feel", "3", "--date", &first]));
+    let days = json(&support::run(home, &["days", "--json", "--limit", "6"]));
+    let first = days
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["day"] == first))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(first["verdict"], Value::Null, "{days}");
+}
+
+/// The files of one night before local day `day`: monitoring heart rate from 23:00 to 06:00
+/// (CET, the watch's +1 h) at `bpm`, and an HRV-status summary of `rmssd` ms.
+fn night_files(dir: &Path, day: NaiveDate, bpm: u8, rmssd: f64) {
+    let eve = (day - Duration::days(1))
+        .and_hms_opt(22, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp();
+    let hr = support::Monitoring::night(eve, 7 * 60, 60, |_| bpm);
+    std::fs::write(dir.join(format!("{day}-monitoring.fit")), hr.encode())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let morning = eve + 8 * 3600;
+    let hrv = support::HrvStatus {
+        created: morning,
+        summary: Some((morning, Some(rmssd))),
+        values: Vec::new(),
+    };
+    std::fs::write(dir.join(format!("{day}-hrv.fit")), hrv.encode())
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn wellness_files_of_a_bad_night_on_the_ready_day_move_ready_once() {
+    let home = new_home();
+    let home = home.path();
+    let nights = home.join("nights");
+    std::fs::create_dir_all(&nights).unwrap_or_default();
+    for i in 1..=20 {
+        let (bpm, rmssd) = if i % 2 == 0 { (46, 50.0) } else { (50, 60.0) };
+        night_files(&nights, race_day() - Duration::days(i), bpm, rmssd);
+    }
+    ok(&support::run(
+        home,
+        &["import", "--no-notify", nights.to_str().unwrap_or_default()],
+    ));
+    import_race(home);
+    let model_ready = time(&show(home)["recovery"]["ready"]);
+    let ready_day = recoverd::localtime::day(model_ready, &berlin());
+    let bad = home.join("bad");
+    std::fs::create_dir_all(&bad).unwrap_or_default();
+    night_files(&bad, ready_day, 56, 40.0);
+    ok(&support::run(
+        home,
+        &["import", "--no-notify", bad.to_str().unwrap_or_default()],
+    ));
+
+    let v = show(home);
+    assert_eq!(
+        time(&v["recovery"]["ready"]),
+        six_local(ready_day + Duration::days(1)),
+        "{}",
+        v["recovery"]
+    );
+    let days = json(&support::run(home, &["days", "--json", "--limit", "1"]));
+    let d = &days[0];
+    assert_eq!(d["day"], ready_day.to_string());
+    assert_eq!(
+        (d["rhr"].clone(), d["rhr_source"].clone()),
+        (56.into(), "monitoring".into())
+    );
+    assert_eq!(d["hrv_source"], "hrv_status");
+    assert_eq!(d["verdict"], "not_recovered");
+    assert_eq!(d["flags"], serde_json::json!(["rhr_high", "hrv_low"]));
+    assert_eq!(d["normal"]["rhr_mean"], 48.0);
+}
+
+#[test]
+fn nights_before_the_race_stored_last_make_its_normal_and_judge_its_mornings_again() {
+    let home = new_home();
+    let home = home.path();
+    import_race(home);
+    let model_ready = time(&show(home)["recovery"]["ready"]);
+    let ready_day = recoverd::localtime::day(model_ready, &berlin());
+    let bad = home.join("bad");
+    std::fs::create_dir_all(&bad).unwrap_or_default();
+    night_files(&bad, ready_day, 56, 40.0);
+    ok(&support::run(
+        home,
+        &["import", "--no-notify", bad.to_str().unwrap_or_default()],
+    ));
+    // No normal yet: the night's values are no signal.
+    let v = show(home);
+    assert_eq!(time(&v["recovery"]["ready"]), model_ready);
+    let last = v["recovery"]["mornings"]
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["verdict"], "unknown", "{v}");
+    // 20 nights six to eight weeks before the race arrive (an export synced late): the race's
+    // normal exists now, and the ready day's night is judged against it.
+    let nights = home.join("nights");
+    std::fs::create_dir_all(&nights).unwrap_or_default();
+    for i in 40..=59 {
+        let (bpm, rmssd) = if i % 2 == 0 { (46, 50.0) } else { (50, 60.0) };
+        night_files(&nights, race_day() - Duration::days(i), bpm, rmssd);
+    }
+    ok(&support::run(
+        home,
+        &["import", "--no-notify", nights.to_str().unwrap_or_default()],
+    ));
+    assert_eq!(
+        time(&show(home)["recovery"]["ready"]),
+        six_local(ready_day + Duration::days(1))
+    );
 }

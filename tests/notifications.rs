@@ -1,114 +1,15 @@
 //! Desktop notifications on a real, private D-Bus session bus (`dbus-daemon`), served by a small
 //! `org.freedesktop.Notifications` implementation inside the test that records every call.
 
+#[path = "support/notifyd.rs"]
+mod notifyd;
 mod support;
 
-use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 
+use notifyd::{Bus, Server, start_bus};
 use support::FitActivity;
-
-#[derive(Clone, Debug)]
-struct Call {
-    app: String,
-    summary: String,
-    body: String,
-    actions: Vec<String>,
-    image_path: Option<String>,
-}
-
-#[derive(Clone, Default)]
-struct Server {
-    calls: Arc<Mutex<Vec<Call>>>,
-    /// Records each call, then never answers it.
-    stuck: bool,
-}
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl Server {
-    #[allow(clippy::too_many_arguments)]
-    async fn notify(
-        &self,
-        app_name: String,
-        _replaces_id: u32,
-        _app_icon: String,
-        summary: String,
-        body: String,
-        actions: Vec<String>,
-        hints: HashMap<String, zbus::OwnedVariant>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let n = {
-            let mut calls = self
-                .calls
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let image_path = hints
-                .get("image-path")
-                .and_then(|v| v.try_clone().ok())
-                .and_then(|v| String::try_from(v).ok());
-            calls.push(Call {
-                app: app_name,
-                summary,
-                body,
-                actions,
-                image_path,
-            });
-            calls.len()
-        };
-        if self.stuck {
-            std::future::pending::<()>().await;
-        }
-        u32::try_from(n).unwrap_or(u32::MAX)
-    }
-
-    fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into()]
-    }
-
-    fn get_server_information(&self) -> (String, String, String, String) {
-        (
-            "test-notifyd".into(),
-            "recoverd tests".into(),
-            "1.0".into(),
-            "1.2".into(),
-        )
-    }
-
-    fn close_notification(&self, _id: u32) {}
-}
-
-struct Bus {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_bus() -> Bus {
-    let mut child = Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("dbus-daemon is needed (apt-get install dbus-daemon): {e}"));
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
-    }
-    Bus {
-        child,
-        address: line.trim().to_string(),
-    }
-}
 
 fn import(home: &Path, bus: &str, args: &[&str]) -> std::process::Output {
     Command::new(support::bin())
@@ -128,12 +29,7 @@ async fn serve(bus: &Bus) -> (Server, zbus::Connection) {
 }
 
 async fn serve_as(bus: &Bus, server: Server) -> (Server, zbus::Connection) {
-    let conn = zbus::connection::Builder::address(bus.address.as_str())
-        .name("org.freedesktop.Notifications")
-        .serve_at("/org/freedesktop/Notifications", server.clone())
-        .build()
-        .await
-        .unwrap_or_else(|e| panic!("cannot serve on the private bus: {e}"));
+    let conn = notifyd::serve(bus, server.clone()).await;
     (server, conn)
 }
 
@@ -241,6 +137,8 @@ async fn one_notify_per_new_activity_none_for_duplicates_one_for_a_backfill() {
         .unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("test-notifyd 1.0"), "{text}");
+    // This server shows no buttons: the morning notification will say how to answer.
+    assert!(text.contains("shows no buttons"), "{text}");
 }
 
 #[test]
@@ -272,15 +170,8 @@ fn without_a_bus_import_succeeds_with_one_warning() {
 }
 
 /// Waits until the server has recorded `n` calls (or the timeout passes); returns them all.
-async fn wait_calls(server: &Server, n: usize, secs: u64) -> Vec<Call> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
-        if calls.len() >= n || std::time::Instant::now() > deadline {
-            return calls;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+async fn wait_calls(server: &Server, n: usize, secs: u64) -> Vec<notifyd::Call> {
+    server.wait_calls(n, secs).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,16 +253,7 @@ async fn the_service_notifies_each_new_activity_once_and_a_start_up_backfill_onc
     );
     let page = Path::new(&png).with_extension("html");
     assert!(page.is_file(), "no page beside {png}");
-    server_conn
-        .emit_signal(
-            None::<&str>,
-            "/org/freedesktop/Notifications",
-            "org.freedesktop.Notifications",
-            "ActionInvoked",
-            &(2u32, "default"),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    notifyd::click(&server_conn, calls[1].id, "default").await;
     let opened = home.path().join("opened");
     for _ in 0..100 {
         if opened.is_file() {

@@ -2,7 +2,8 @@
 //! take over SIGTERM, SIGINT and SIGHUP (before anything is logged) → say which watched folders
 //! do not exist yet → take the database's lock → start the writer thread (`writer.rs`) → watch the roots and
 //! list what arrived while we were down (`watch.rs`) → `READY=1` → loop over file events,
-//! settle timers, signals and the writer's reports → on SIGTERM, let the writer finish the file
+//! settle timers, signals, the morning notification's time (`morning.rs`) and the writer's
+//! reports → on SIGTERM, let the writer finish the file
 //! in hand for a few seconds at most → `STOPPING=1`.
 //!
 //! The notify callback only forwards events into a channel. No domain logic or SQL here.
@@ -34,6 +35,7 @@ use writer::{Done, Job, Writer};
 mod counts;
 mod events;
 mod lock;
+mod morning;
 mod mounts;
 mod settle;
 mod watch;
@@ -104,6 +106,10 @@ struct Service {
     counts: Counts,
     desktop: Desktop,
     jobs: std::sync::mpsc::Sender<Job>,
+    /// When the writer is next asked for the morning notification (may be past: at once).
+    morning_due: chrono::DateTime<chrono::Utc>,
+    /// Morning notifications not sent on that day, each tried again [`morning::RETRY`] later.
+    morning_retries: (Option<chrono::NaiveDate>, u32),
 }
 
 async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
@@ -125,12 +131,15 @@ async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
     })
     .context("cannot start the file watcher (inotify)")?;
     let mut svc = Service {
-        desktop: Desktop::service(&cfg),
+        desktop: Desktop::service(&cfg, feel_sink(&job_tx)),
         tree: Tree::new(watcher),
         pending: Pending::default(),
         retries: HashMap::new(),
         counts: Counts::default(),
         jobs: job_tx,
+        // Past the time today and not sent yet (the service was down): caught up at once.
+        morning_due: morning::today_at(chrono::Utc::now(), cfg.morning, &cfg.timezone),
+        morning_retries: (None, 0),
         cfg,
     };
     svc.tree.sync(&svc.cfg, &mut svc.pending);
@@ -141,6 +150,7 @@ async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
         sd_notify::NotifyState::Status(&format!("watching {} folder(s)", svc.tree.roots())),
     ]);
     tracing::info!(roots = ?svc.cfg.watch, "recoverd is watching");
+    svc.desktop.listen_now().await;
     let writer_died = loop {
         let next_due = svc.pending.0.values().map(|c| c.due).min();
         let sleep_until = next_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
@@ -167,12 +177,10 @@ async fn serve(cfg: Config, mut signals: Signals) -> Result<()> {
                 }
             },
             _ = tokio::time::sleep_until(sleep_until.into()), if next_due.is_some() => svc.dispatch_due(),
+            () = tokio::time::sleep(morning::wait(svc.morning_due, chrono::Utc::now())) => svc.morning_tick(),
             done = done_rx.recv() => match done {
                 None => break true,
-                Some(Done::File(o)) => svc.on_outcome(&o),
-                Some(Done::Announce(items)) => {
-                    svc.desktop.announce_notices(&items, &svc.cfg.timezone).await;
-                }
+                Some(d) => svc.on_done(d).await,
             },
         }
     };
@@ -217,12 +225,60 @@ impl Service {
             Ok(new) => {
                 self.cfg = new;
                 self.tree.sync(&self.cfg, &mut self.pending);
-                self.desktop = Desktop::service(&self.cfg);
+                self.desktop.reconfigure(&self.cfg);
                 let _ = self.jobs.send(Job::Reload(Box::new(self.cfg.clone())));
+                // A new time (or zone) counts from today: one already passed is caught up.
+                self.morning_due =
+                    morning::today_at(chrono::Utc::now(), self.cfg.morning, &self.cfg.timezone);
                 self.tree.rescan_all(&self.cfg, &mut self.pending);
                 tracing::info!("SIGHUP: configuration reloaded");
             }
             Err(e) => tracing::warn!("SIGHUP: keeping the old configuration: {e}"),
+        }
+    }
+
+    /// The wall clock reached the morning notification's time: the writer sends it if today
+    /// is in a recovery window and none went out yet; the next one is tomorrow's.
+    fn morning_tick(&mut self) {
+        let now = chrono::Utc::now();
+        if now < self.morning_due {
+            return;
+        }
+        let _ = self.jobs.send(Job::Morning);
+        self.morning_due = morning::next_after(now, self.cfg.morning, &self.cfg.timezone);
+        tracing::debug!(next = %self.morning_due, "morning notification asked for");
+    }
+
+    /// A report from the writer: a file's outcome, or what to announce.
+    async fn on_done(&mut self, done: Done) {
+        match done {
+            Done::File(o) => self.on_outcome(&o),
+            Done::Announce(items) => {
+                self.desktop
+                    .announce_notices(&items, &self.cfg.timezone)
+                    .await;
+            }
+            Done::Morning(n) => {
+                let sent = self.desktop.announce_morning(&n, &self.cfg.timezone).await;
+                self.morning_sent(n.day, sent);
+            }
+        }
+    }
+
+    /// After a morning notification: one that could not be sent gives its day back and is
+    /// tried again a little later, a few times a day at most.
+    fn morning_sent(&mut self, day: chrono::NaiveDate, sent: Option<u32>) {
+        if let Some(id) = sent {
+            let _ = self.jobs.send(Job::MorningSent(day, id));
+            return;
+        }
+        let _ = self.jobs.send(Job::MorningUnsent(day));
+        if self.morning_retries.0 != Some(day) {
+            self.morning_retries = (Some(day), 0);
+        }
+        if self.morning_retries.1 < morning::MAX_RETRIES {
+            self.morning_retries.1 += 1;
+            self.morning_due = self.morning_due.min(chrono::Utc::now() + morning::RETRY);
         }
     }
 
@@ -299,6 +355,14 @@ impl Service {
             }
         }
     }
+}
+
+/// Where the morning notification's buttons go: to the writer thread, which owns the store.
+fn feel_sink(jobs: &std::sync::mpsc::Sender<Job>) -> crate::click::FeelSink {
+    let jobs = jobs.clone();
+    Arc::new(move |answer| {
+        let _ = jobs.send(Job::Feel(answer));
+    })
 }
 
 /// The paths of an event as they are on disk and in the configuration.

@@ -13,14 +13,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::announce::Notice;
 use crate::config::Config;
-use crate::notifier;
+use crate::notifier::{self, MorningNotice};
 use crate::pipeline::{self, Options, Outcome, Session};
 use crate::store::{FileStatus, Store, Stored};
+
+/// A button on a morning notification sent before a restart is answered this many days on.
+const ANSWER_DAYS: i64 = 2;
 
 /// A burst ends when no file came for this long.
 pub const BURST_GAP: Duration = Duration::from_millis(1500);
@@ -31,6 +34,15 @@ pub enum Job {
     Files(Vec<PathBuf>),
     /// A new configuration (SIGHUP).
     Reload(Box<Config>),
+    /// The morning notification's time came (or passed while the service was down): send
+    /// today's, unless one was sent or today is outside every recovery window.
+    Morning,
+    /// The morning notification of this day could not be sent: give its claim back.
+    MorningUnsent(NaiveDate),
+    /// The morning notification of this day went out as the server's notification `id`.
+    MorningSent(NaiveDate, u32),
+    /// A morning notification's button: how the legs feel on that notification's day.
+    Feel(crate::click::Answer),
 }
 
 /// What the writer thread reports back.
@@ -39,6 +51,8 @@ pub enum Done {
     File(Outcome),
     /// The notifications of a burst, each with the activity it names.
     Announce(Vec<(Notice, Stored)>),
+    /// Today's morning notification, its day already claimed in the store.
+    Morning(Box<MorningNotice>),
 }
 
 /// Feeds the systemd watchdog, at most every quarter of its period.
@@ -81,6 +95,8 @@ pub struct Writer {
     done: UnboundedSender<Done>,
     stop: Arc<AtomicBool>,
     dog: Watchdog,
+    /// The morning notification is to be sent once the burst in hand is judged.
+    morning_due: bool,
 }
 
 /// The main loop is gone: the writer stops.
@@ -98,6 +114,7 @@ impl Writer {
             done,
             stop,
             dog: Watchdog::from_env(),
+            morning_due: false,
         }
     }
 
@@ -118,6 +135,22 @@ impl Writer {
                     Ok(())
                 }
                 Ok(Job::Files(paths)) => self.files(&paths),
+                Ok(Job::Morning) => {
+                    self.morning_due = true;
+                    self.morning()
+                }
+                Ok(Job::MorningUnsent(day)) => {
+                    self.release_morning(day);
+                    Ok(())
+                }
+                Ok(Job::MorningSent(day, id)) => {
+                    self.note_morning_id(day, id);
+                    Ok(())
+                }
+                Ok(Job::Feel(answer)) => {
+                    self.feel(answer);
+                    Ok(())
+                }
                 Err(RecvTimeoutError::Timeout) => self.end_burst(true),
                 Err(RecvTimeoutError::Disconnected) => Err(Hangup),
             };
@@ -168,6 +201,7 @@ impl Writer {
         } else {
             Options::default()
         };
+        let now = Utc::now();
         let mut sink = Sink {
             done: &self.done,
             stop: &self.stop,
@@ -175,16 +209,10 @@ impl Writer {
             arrived: &mut self.arrived,
             refused: false,
             hung_up: false,
+            today: super::morning::night_over(now, &self.cfg.timezone),
+            morning_due: &mut self.morning_due,
         };
-        pipeline::ingest_paths(
-            store,
-            &self.cfg,
-            paths,
-            opts,
-            Utc::now(),
-            session,
-            &mut sink,
-        );
+        pipeline::ingest_paths(store, &self.cfg, paths, opts, now, session, &mut sink);
         let (refused, hung_up) = (sink.refused, sink.hung_up);
         if refused {
             // A connection opened read-only stays so after the fault is fixed: open afresh.
@@ -210,16 +238,117 @@ impl Writer {
                 tracing::warn!(error = %e, "could not update judgements; `recoverd replan` will")
             }
         }
-        if !announce || arrived.is_empty() {
+        if !announce {
             return Ok(());
         }
-        match notifier::notices_for(store, &arrived, Utc::now()) {
-            Ok(items) if items.is_empty() => Ok(()),
-            Ok(items) => self.done.send(Done::Announce(items)).map_err(|_| Hangup),
+        // What arrived may open today's window (a race synced late) or bring last night's data:
+        // once the morning's time has passed, today's notification goes out if it has not.
+        let now = Utc::now();
+        self.morning_due |=
+            now >= super::morning::today_at(now, self.cfg.morning, &self.cfg.timezone);
+        if !arrived.is_empty() {
+            match notifier::notices_for(store, &arrived, Utc::now()) {
+                Ok(items) if items.is_empty() => {}
+                Ok(items) => self.done.send(Done::Announce(items)).map_err(|_| Hangup)?,
+                Err(e) => tracing::warn!(error = %e, "cannot load what to announce"),
+            }
+        }
+        self.morning()
+    }
+
+    /// Sends today's morning notification when it is due and not sent (MODEL.md §7: at most one
+    /// a local day inside a recovery window). Waits for the burst in hand to be judged first.
+    /// The day is claimed in the store before the notification goes out, so that two triggers
+    /// (the time, the night's data, a restart) never send two.
+    fn morning(&mut self) -> Result<(), Hangup> {
+        if !self.morning_due || self.session.is_some() {
+            return Ok(());
+        }
+        self.morning_due = false;
+        if !self.cfg.notifications {
+            return Ok(());
+        }
+        if self.store.is_none() {
+            self.store = open_store(&self.cfg);
+        }
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let notice = match notifier::morning_notice(store, now, &self.cfg.timezone) {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(()),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot load what to announce");
+                tracing::warn!(error = %e, "cannot read what to say this morning");
+                return Ok(());
+            }
+        };
+        match store.record_morning_notice(notice.day, Some(notice.activity.id), now, None) {
+            Ok(true) => self
+                .done
+                .send(Done::Morning(Box::new(notice)))
+                .map_err(|_| Hangup),
+            Ok(false) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record the morning notification; not sending it");
                 Ok(())
             }
+        }
+    }
+
+    /// Gives back the claim of a morning notification that could not be sent.
+    fn release_morning(&mut self, day: NaiveDate) {
+        if let Some(Err(e)) = self.store.as_mut().map(|s| s.release_morning_notice(day)) {
+            tracing::warn!(%day, error = %e, "cannot give back the unsent morning notification's day");
+        }
+    }
+
+    /// Notes the server's id of the morning notification sent, so that its buttons are
+    /// answered after a restart too.
+    fn note_morning_id(&mut self, day: NaiveDate, id: u32) {
+        if let Some(Err(e)) = self
+            .store
+            .as_mut()
+            .map(|s| s.set_morning_notice_id(day, id))
+        {
+            tracing::warn!(%day, error = %e, "cannot note the morning notification's id");
+        }
+    }
+
+    /// Records a morning notification's button: the feel of its day, exactly as `recoverd
+    /// feel` does, and that day judged again.
+    fn feel(&mut self, answer: crate::click::Answer) {
+        if self.store.is_none() {
+            self.store = open_store(&self.cfg);
+        }
+        let Some(store) = self.store.as_mut() else {
+            tracing::warn!(
+                feel = answer.feel,
+                "the database cannot be opened: the answer is lost; use `recoverd feel`"
+            );
+            return;
+        };
+        let now = Utc::now();
+        let day = match answer.day {
+            Some(d) => Some(d),
+            None => store
+                .morning_notice_day(answer.id, now - chrono::Duration::days(ANSWER_DAYS))
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot look up the notification answered");
+                    None
+                }),
+        };
+        // Not a morning notification of ours (or one too old to answer).
+        let Some(day) = day else { return };
+        let feel = answer.feel;
+        match pipeline::mornings::record_feel(store, day, feel, now, &self.cfg.timezone) {
+            Ok(()) => tracing::info!(%day, feel, "stored how the legs feel"),
+            Err(e) => tracing::warn!(
+                %day,
+                feel,
+                error = %e,
+                "cannot store how the legs feel; use `recoverd feel`"
+            ),
         }
     }
 }
@@ -232,6 +361,10 @@ struct Sink<'a> {
     arrived: &'a mut Vec<i64>,
     refused: bool,
     hung_up: bool,
+    /// Today, once its night is over (from 04:00 local): its data calls for the morning
+    /// notification.
+    today: Option<NaiveDate>,
+    morning_due: &'a mut bool,
 }
 
 impl pipeline::Sink for Sink<'_> {
@@ -240,6 +373,10 @@ impl pipeline::Sink for Sink<'_> {
         self.refused |= o.status == FileStatus::Pending && o.transient;
         if o.status == FileStatus::Imported {
             self.arrived.extend(o.activity_id);
+        }
+        // Last night's data arrived: the morning notification once the burst is judged.
+        if self.today.is_some_and(|d| o.days.contains(&d)) {
+            *self.morning_due = true;
         }
         self.hung_up |= self.done.send(Done::File(o)).is_err();
     }

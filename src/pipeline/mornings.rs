@@ -8,12 +8,12 @@
 //! imported after the nights it covers, is judged in its place. The final `ready` is not stored
 //! apart: views read it from the `mornings` rows (`ready_after_ms`), see `store::activities`.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use jiff::tz::TimeZone;
 
 use crate::localtime;
 use crate::morning::{self, Window};
-use crate::store::{Store, StoreError};
+use crate::store::{HardActivity, Store, StoreError};
 
 /// How far from a changed day a window can reach: a hard activity's window ends at most this
 /// many days after the activity (recovery 96 h with a history extension, a marathon's 7 days,
@@ -21,7 +21,8 @@ use crate::store::{Store, StoreError};
 /// days from it. Generous: judging a window again that did not change costs a few queries.
 const REACH_DAYS: i64 = 30;
 
-/// Judges again every recovery window that holds one of `days`.
+/// Judges again every recovery window that holds one of `days`, or whose normal (the 60 days
+/// before its activity) does.
 ///
 /// # Errors
 /// On SQLite failure.
@@ -29,9 +30,9 @@ pub fn refresh(store: &mut Store, days: &[NaiveDate], tz: &TimeZone) -> Result<(
     let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) else {
         return Ok(());
     };
-    let from = localtime::day_start(lo - Duration::days(REACH_DAYS), tz);
-    let to = localtime::day_start(hi + Duration::days(1), tz);
-    judge_windows(store, from, to, tz)
+    let from = localtime::day_start(morning::add_days(lo, -REACH_DAYS), tz);
+    let to = localtime::day_start(morning::add_days(hi, morning::NORMAL_DAYS + 1), tz);
+    judge_windows(store, from, to, Some(days), tz)
 }
 
 /// Judges again the windows an activity that ended at each of `ends` opens, or opened before
@@ -49,49 +50,54 @@ pub fn refresh_activities(
     };
     judge_windows(
         store,
-        lo - Duration::days(REACH_DAYS),
-        hi + Duration::days(REACH_DAYS),
+        morning::add_days_to(lo, -REACH_DAYS),
+        morning::add_days_to(hi, REACH_DAYS),
+        None,
         tz,
     )
 }
 
+/// Whether a changed day can change an activity's mornings: it lies in the widest window the
+/// activity can have, or in the days its normal is made of.
+fn touches(a: &HardActivity, days: &[NaiveDate], tz: &TimeZone) -> bool {
+    let first = morning::add_days(localtime::day(a.end, tz), 1);
+    let last = morning::last_day(morning::latest_ready(a.model_ready, tz), tz);
+    let normal = (
+        morning::add_days(a.local_day, -morning::NORMAL_DAYS),
+        morning::add_days(a.local_day, -1),
+    );
+    days.iter()
+        .any(|d| (first..=last).contains(d) || (normal.0..=normal.1).contains(d))
+}
+
 /// Judges the windows of the hard activities that end in [`from`, `to`) and of those that end
 /// up to [`REACH_DAYS`] later (whose windows take days from them), newest first, in one
-/// transaction.
+/// transaction; with `changed`, only when a changed day can change one of them.
 fn judge_windows(
     store: &mut Store,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    changed: Option<&[NaiveDate]>,
     tz: &TimeZone,
 ) -> Result<(), StoreError> {
-    let to = to + Duration::days(REACH_DAYS);
+    let to = morning::add_days_to(to, REACH_DAYS);
     // Without a stored day in reach every window is empty, and so are its stored mornings.
     let (first, last) = (
-        localtime::day(from, tz),
-        localtime::day(to, tz) + Duration::days(REACH_DAYS),
+        morning::add_days(localtime::day(from, tz), -morning::NORMAL_DAYS),
+        morning::add_days(localtime::day(to, tz), REACH_DAYS),
     );
     if !store.any_days_in(first, last)? {
         return Ok(());
     }
     let activities = store.hard_activities_ending(from, to)?;
-    if activities.is_empty() {
+    if changed.is_some_and(|days| !activities.iter().any(|a| touches(a, days, tz))) {
         return Ok(());
     }
     let own_batch = !store.in_batch();
     if own_batch {
         store.begin_batch()?;
     }
-    let mut taken: Vec<(NaiveDate, NaiveDate)> = Vec::new();
-    let mut result = Ok(());
-    for a in &activities {
-        match judge_window(store, a, &taken, tz) {
-            Ok(span) => taken.extend(span),
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
+    let result = judge_all(store, from, to, &activities, tz);
     if own_batch {
         if result.is_err() {
             // Nothing half-done: the batch is dropped with the error.
@@ -103,11 +109,28 @@ fn judge_windows(
     result
 }
 
+/// The work of [`judge_windows`], newest activity first, each window without the days the
+/// later ones took.
+fn judge_all(
+    store: &mut Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    activities: &[HardActivity],
+    tz: &TimeZone,
+) -> Result<(), StoreError> {
+    store.clear_mornings_of_easier(from, to)?;
+    let mut taken: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for a in activities {
+        taken.extend(judge_window(store, a, &taken, tz)?);
+    }
+    Ok(())
+}
+
 /// Judges one activity's window against the days stored and the days later windows took;
 /// returns its span, which it takes from earlier ones.
 fn judge_window(
     store: &mut Store,
-    a: &crate::store::HardActivity,
+    a: &HardActivity,
     taken: &[(NaiveDate, NaiveDate)],
     tz: &TimeZone,
 ) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
@@ -115,8 +138,8 @@ fn judge_window(
         return Ok(None);
     };
     let before = store.days_in(
-        a.local_day - Duration::days(morning::NORMAL_DAYS),
-        a.local_day - Duration::days(1),
+        morning::add_days(a.local_day, -morning::NORMAL_DAYS),
+        morning::add_days(a.local_day, -1),
     )?;
     let w = Window {
         first_day,

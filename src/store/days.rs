@@ -418,4 +418,27 @@ mod tests {
         assert!(s.set_feel(d, 6, Utc::now()).is_err(), "6 is outside 1-5");
         assert_eq!(s.latest_days(5).unwrap()[0].day, d);
     }
+
+    #[test]
+    fn signals_put_by_hand_read_back_and_are_found_in_their_range() {
+        let mut s = Store::open_in_memory().unwrap();
+        let d = NaiveDate::from_ymd_opt(2026, 4, 21).unwrap();
+        let day = DaySignals {
+            day: d,
+            rhr: Some(53),
+            rhr_source: Some(crate::model::RhrSource::Monitoring),
+            rhr_monitoring: Some(52.6),
+            rhr_watch: Some(55),
+            hrv_rmssd_ms: Some(44.0),
+            hrv_source: Some(crate::model::HrvSource::HrvStatus),
+            feel: Some(3),
+        };
+        s.put_signals(&day, Utc::now()).unwrap();
+        assert_eq!(s.days_in(d, d).unwrap(), vec![day]);
+        assert!(s.any_days_in(d, d).unwrap());
+        assert!(
+            !s.any_days_in(d.succ_opt().unwrap(), NaiveDate::MAX)
+                .unwrap()
+        );
+    }
 }

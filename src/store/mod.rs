@@ -17,6 +17,7 @@ mod days;
 mod files;
 mod hr;
 mod mornings;
+mod notices;
 
 pub use crate::model::Stored;
 pub use activities::NewActivity;

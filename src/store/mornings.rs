@@ -97,6 +97,28 @@ impl Store {
         Ok(out)
     }
 
+    /// Deletes the morning checks of activities that end in [`from`, `to`) and are no longer
+    /// judged hard (a re-plan lowered them): they open no window.
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn clear_mornings_of_easier(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM mornings WHERE activity_id IN (
+                    SELECT a.id FROM activities a LEFT JOIN assessments s ON s.activity_id = a.id
+                    WHERE a.end_ms >= ?1 AND a.end_ms < ?2
+                      AND (s.class IS NULL OR s.class NOT IN ('hard', 'very_hard', 'max')))",
+                params![ms(from), ms(to)],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Replaces the morning checks of one activity's window.
     ///
     /// # Errors
