@@ -525,4 +525,15 @@ async fn a_hard_race_three_nights_and_a_click_end_to_end() {
         .as_f64()
         .unwrap_or_default();
     assert!(moved > 0.0 && moved <= 24.0, "{show}");
+    // The page the morning notification opens, written by the service's renderer child at that
+    // moment, shows the window's mornings.
+    let id = show["id"].as_i64().unwrap_or_default();
+    let page = home
+        .path()
+        .join(format!(".local/share/recoverd/pages/activity-{id}.html"));
+    let html = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+    assert!(
+        html.contains("<h2>Mornings</h2>") && html.contains("id=\"chart-morning\""),
+        "{html:.400}"
+    );
 }
