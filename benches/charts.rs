@@ -1,5 +1,6 @@
 //! `cargo bench --bench charts [-- RUNS]`: the charts of a 4-hour 1 Hz run (14 400 samples):
-//! heart rate, time in zones and the plan as SVG, the HTML page, and the notification's PNG.
+//! heart rate, time in zones and the plan as SVG, the HTML page, the notification's PNG, and the
+//! morning chart of a 10-day window.
 //! Median and worst wall time over RUNS (default 20). Target: the three charts well under
 //! 100 ms together.
 
@@ -44,6 +45,66 @@ fn four_hours() -> Activity {
         marked_race: true,
         warnings: vec![],
     }
+}
+
+/// Ten judged mornings after `end`: every other one not recovered, ready moved once.
+fn window(
+    end: chrono::DateTime<Utc>,
+    tz: &jiff::tz::TimeZone,
+) -> (
+    Vec<recoverd::model::Morning>,
+    Vec<recoverd::model::DaySignals>,
+) {
+    use recoverd::model::{DaySignals, Flag, Morning, Normal, Verdict};
+    let first = recoverd::localtime::day(end, tz) + Duration::days(1);
+    let normal = Normal {
+        rhr_mean: Some(48.0),
+        rhr_sd: Some(2.0),
+        ln_rmssd_mean: Some(4.0),
+        ln_rmssd_sd: Some(0.1),
+    };
+    let ready = end + Duration::hours(72);
+    let (mut mornings, mut days) = (Vec::new(), Vec::new());
+    for i in 0..10 {
+        let day = first + Duration::days(i);
+        let bad = i % 2 == 0;
+        let after = if i == 4 {
+            ready + Duration::hours(15)
+        } else {
+            ready
+        };
+        mornings.push(Morning {
+            day,
+            verdict: if bad {
+                Verdict::NotRecovered
+            } else {
+                Verdict::Recovered
+            },
+            flags: if bad {
+                vec![Flag::RhrHigh, Flag::HrvLow]
+            } else {
+                vec![]
+            },
+            normal,
+            ready_before: if i > 4 { after } else { ready },
+            ready_after: if i >= 4 {
+                ready + Duration::hours(15)
+            } else {
+                ready
+            },
+        });
+        days.push(DaySignals {
+            day,
+            rhr: Some(if bad { 53 } else { 48 }),
+            rhr_source: None,
+            rhr_monitoring: None,
+            rhr_watch: None,
+            hrv_rmssd_ms: Some(if bad { 44.0 } else { 55.0 }),
+            hrv_source: None,
+            feel: Some(3),
+        });
+    }
+    (mornings, days)
 }
 
 fn time(label: &str, runs: usize, mut f: impl FnMut() -> usize) {
@@ -93,18 +154,22 @@ fn main() {
     );
     println!("a 4-hour 1 Hz run: {} samples, {runs} runs each", hr.len());
     time("hr + zones + plan charts (SVG)", runs, || {
-        let a = recoverd::chart::hr(hr, lthr).map_or(0, |s| s.len());
+        let a = recoverd::chart::hr(hr, lthr, Some(11.0 * 60.0 + 2.0)).map_or(0, |s| s.len());
         let b = recoverd::chart::zones(hr, lthr).map_or(0, |s| s.len());
         let c = recoverd::chart::plan(ass, s.activity.end, now, &tz).map_or(0, |s| s.len());
         a + b + c
     });
     time("hr chart (SVG)", runs, || {
-        recoverd::chart::hr(hr, lthr).map_or(0, |s| s.len())
+        recoverd::chart::hr(hr, lthr, Some(11.0 * 60.0 + 2.0)).map_or(0, |s| s.len())
     });
     time("show --format html (whole page)", runs, || {
-        recoverd::page::show_html(&s, &tz, now).len()
+        recoverd::page::show_html(&s, &recoverd::page::Mornings::default(), &tz, now).len()
     });
-    let svg = recoverd::chart::hr(hr, lthr).unwrap_or_default();
+    let (mornings, days) = window(s.activity.end, &tz);
+    time("morning chart, 10 days (SVG)", runs, || {
+        recoverd::chart::morning(&mornings, &days, &tz).map_or(0, |s| s.len())
+    });
+    let svg = recoverd::chart::hr(hr, lthr, Some(11.0 * 60.0 + 2.0)).unwrap_or_default();
     time("notification picture (PNG)", runs, || {
         recoverd::raster::png(&svg, 1.0).map_or(0, |p| p.len())
     });

@@ -1,5 +1,6 @@
 //! A minimal `org.freedesktop.Notifications` server that appends every notification it receives
-//! as one JSON line (`app`, `summary`, `body`) to the file named by its first argument.
+//! as one JSON line (`app`, `summary`, `body`, `image_path`) to the file named by its first
+//! argument.
 //!
 //! The systemd test (`tests/systemd_unit.rs`) runs it on a real user's session bus inside a
 //! booted Debian container, where no desktop notification daemon can run without a display.
@@ -25,10 +26,16 @@ impl Recorder {
         summary: String,
         body: String,
         _actions: Vec<String>,
-        _hints: HashMap<String, zbus::OwnedVariant>,
+        hints: HashMap<String, zbus::OwnedVariant>,
         _expire_timeout: i32,
     ) -> zbus::fdo::Result<u32> {
-        let line = serde_json::json!({ "app": app_name, "summary": summary, "body": body });
+        let image = hints
+            .get("image-path")
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| String::try_from(v).ok());
+        let line = serde_json::json!({
+            "app": app_name, "summary": summary, "body": body, "image_path": image
+        });
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -81,6 +81,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Days { json, limit } => days(&cfg, json, limit),
         Command::InstallService { enable } => crate::install::install_service(&cfg, enable),
         Command::Doctor => Ok(doctor(&cfg)),
+        Command::RenderPage { id } => crate::page::render_command(&cfg, id),
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }
@@ -387,8 +388,21 @@ fn show(cfg: &Config, id: &str, format: Format, chart: Chart) -> Result<ExitCode
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         Format::Ics => write!(out, "{}", render::show_ics(&s))?,
-        Format::Html => write!(out, "{}", crate::page::show_html(&s, tz, Utc::now()))?,
-        Format::Svg => match crate::page::chart_svg(&s, chart, tz, Utc::now()) {
+        Format::Html => {
+            let mornings = crate::page::Mornings::of(&store, id)?;
+            write!(
+                out,
+                "{}",
+                crate::page::show_html(&s, &mornings, tz, Utc::now())
+            )?;
+        }
+        Format::Svg => match crate::page::chart_svg(
+            &s,
+            &crate::page::Mornings::of(&store, id)?,
+            chart,
+            tz,
+            Utc::now(),
+        ) {
             Ok(svg) => writeln!(out, "{svg}")?,
             Err(why) => bail!(UsageError(why)),
         },
@@ -427,6 +441,11 @@ fn forget(cfg: &Config, id: i64) -> Result<ExitCode> {
         bail!(UsageError(format!("no activity {id}: see `recoverd list`")));
     };
     store.forget(id, Utc::now())?;
+    // Its page and picture (written for the notification) go with it.
+    let pages = crate::page::PageFiles::of(&crate::page::folder(cfg), id);
+    if let Err(e) = pages.remove() {
+        tracing::warn!("cannot delete the page of activity {id} ({e}); delete it by hand");
+    }
     // Later activities were judged with this one's load and peak in their history.
     let later = store.activity_ids(Some(s.activity.start))?;
     pipeline::replan_ids(&mut store, cfg, &later)?;

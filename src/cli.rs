@@ -135,6 +135,13 @@ pub enum Command {
     },
     /// Print the man page (roff): `recoverd man > recoverd.1`.
     Man,
+    /// The service's picture maker: writes one activity's page and picture into the data
+    /// folder and exits, so that the memory a render takes goes back to the system.
+    #[command(hide = true)]
+    RenderPage {
+        /// Activity id.
+        id: i64,
+    },
 }
 
 /// Writes the completion script for `shell` to `out`.
@@ -183,6 +190,9 @@ pub enum Chart {
     Zones,
     /// The plan as a timeline, with now and ready.
     Plan,
+    /// The mornings of the recovery window: resting HR and HRV against your normal, the
+    /// verdicts and the moved ready.
+    Morning,
 }
 
 /// `status --format` values.
@@ -222,9 +232,11 @@ mod tests {
 
     use super::*;
 
+    /// The commands a user sees (not the service's hidden `render-page`).
     fn subcommands() -> Vec<String> {
         Cli::command()
             .get_subcommands()
+            .filter(|c| !c.is_hide_set())
             .map(|c| c.get_name().to_string())
             .collect()
     }

@@ -43,6 +43,8 @@ pub struct Desktop {
     clicks: Option<Clicks>,
     /// Where the morning notification's buttons send the runner's answer (the service).
     feel: Option<FeelSink>,
+    /// The service renders in a child process; `None`: in this process (`import`).
+    renderer: Option<Renderer>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -53,6 +55,7 @@ impl std::fmt::Debug for Desktop {
             .field("pages", &self.pages)
             .field("listen", &self.listen)
             .field("clicks", &self.clicks)
+            .field("renderer", &self.renderer)
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +71,7 @@ impl Desktop {
             listen: false,
             clicks: None,
             feel: None,
+            renderer: None,
         }
     }
 
@@ -77,6 +81,9 @@ impl Desktop {
         self.enabled = cfg.notifications;
         self.failed = false;
         self.pages = Some(page::folder(cfg));
+        if self.renderer.is_some() {
+            self.renderer = Some(Renderer::new(cfg));
+        }
         if !self.enabled {
             self.clicks = None;
         }
@@ -91,6 +98,7 @@ impl Desktop {
             pages: Some(page::folder(cfg)),
             listen: true,
             feel: Some(feel),
+            renderer: Some(Renderer::new(cfg)),
             ..Self::new(cfg.notifications)
         }
     }
@@ -123,31 +131,35 @@ impl Desktop {
     /// Announces one new activity.
     pub async fn announce(&mut self, stored: &Stored, tz: &TimeZone) {
         if let Some((summary, body)) = render::notification(stored, tz) {
-            let files = self.pages(stored, tz);
+            let files = self.pages(stored, tz).await;
             self.send(&summary, &body, files.as_ref()).await;
         }
     }
 
-    /// Writes the activity's page and picture, rendered now and freed after; a failure costs
-    /// the picture, not the notification.
-    fn pages(&self, stored: &Stored, tz: &TimeZone) -> Option<PageFiles> {
+    /// Writes the activity's page and picture, rendered now and freed after (the service's in
+    /// a child process, see [`Renderer`]); a failure costs the picture, not the notification.
+    async fn pages(&self, stored: &Stored, tz: &TimeZone) -> Option<PageFiles> {
         if !self.enabled || self.failed {
             return None;
         }
-        self.write_pages(stored, tz)
+        self.write_pages(stored, tz).await
     }
 
     /// Writes the activity's page and picture into the pages' folder, when there is one.
-    fn write_pages(&self, stored: &Stored, tz: &TimeZone) -> Option<PageFiles> {
+    async fn write_pages(&self, stored: &Stored, tz: &TimeZone) -> Option<PageFiles> {
         let dir = self.pages.as_ref()?;
-        page::write_files(dir, stored, tz, Utc::now())
-            .map_err(|e| {
-                tracing::warn!(
-                    folder = %dir.display(),
-                    "cannot write the activity's page and picture ({e}); the notification is text only"
-                );
-            })
-            .ok()
+        let made = match &self.renderer {
+            Some(r) => r.render(stored.id, dir).await,
+            // A new activity: its window's first morning is still to come.
+            None => page::write_files(dir, stored, &page::Mornings::default(), tz, Utc::now()),
+        };
+        made.map_err(|e| {
+            tracing::warn!(
+                folder = %dir.display(),
+                "cannot write the activity's page and picture ({e}); the notification is text only"
+            );
+        })
+        .ok()
     }
 
     /// Announces `count` activities (`kind`: "recent" or "past") with one notification that
@@ -253,6 +265,60 @@ async fn within_timeout<T>(sent: impl Future<Output = Result<T, String>>) -> Res
             "no answer from the notification server within {} s",
             SEND_TIMEOUT.as_secs()
         )),
+    }
+}
+
+/// Longest wait for the child that renders one activity's page and picture.
+const RENDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Renders pages and pictures in a short-lived child process, `recoverd render-page ID` (this
+/// very binary, through `/proc/self/exe`, so an upgrade on disk cannot mix versions). The
+/// bundled font, the SVG tree, the pixels and the allocator's arenas they grew all go back to
+/// the system when the child exits: the service's idle memory stays what it was before the
+/// first picture.
+#[derive(Debug, Clone)]
+struct Renderer {
+    /// The config file, passed on only where it exists (else the child finds the same default).
+    config: Option<PathBuf>,
+    database: PathBuf,
+}
+
+impl Renderer {
+    fn new(cfg: &Config) -> Self {
+        Self {
+            config: cfg.config_path.is_file().then(|| cfg.config_path.clone()),
+            database: cfg.database.clone(),
+        }
+    }
+
+    /// Runs the child for activity `id`; the files it wrote in `dir`.
+    async fn render(&self, id: i64, dir: &std::path::Path) -> anyhow::Result<PageFiles> {
+        let mut cmd = tokio::process::Command::new("/proc/self/exe");
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.arg("--db")
+            .arg(&self.database)
+            .args(["--quiet", "render-page", &id.to_string()])
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(RENDER_TIMEOUT, cmd.output())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the renderer took longer than {} s",
+                    RENDER_TIMEOUT.as_secs()
+                )
+            })??;
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            let why = why.lines().last().unwrap_or_default();
+            anyhow::bail!("the renderer failed ({}): {why}", out.status);
+        }
+        Ok(PageFiles::of(dir, id))
     }
 }
 

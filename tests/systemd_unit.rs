@@ -11,6 +11,8 @@
 //! on that bus, this checkout's `recoverd` at `~/.cargo/bin/recoverd`, then
 //! `recoverd install-service --enable` as that user.
 
+mod support;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -304,7 +306,34 @@ fn stage() -> tempfile::TempDir {
         std::fs::copy(&from, dir.path().join(to))
             .unwrap_or_else(|e| panic!("cannot stage {}: {e}", from.display()));
     }
+    // A run that ended half an hour ago: news, so its notification carries a picture.
+    let end = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+        - 1800;
+    let mut recent = support::FitActivity::segments(end - 40 * 60, &[(40, 168)]);
+    recent.serial = 3_800_000_040;
+    std::fs::write(dir.path().join("recent-run.fit"), recent.encode())
+        .unwrap_or_else(|e| panic!("cannot stage the recent run: {e}"));
     dir
+}
+
+/// A recent run's notification carries a picture and a page written inside the sandbox by the
+/// service's short-lived renderer (`recoverd render-page`, re-executed from the binary).
+fn picture_inside_the_sandbox(c: &Container, uid: u32) {
+    c.user(uid, "cp /mnt/ci/recent-run.fit ~/Activities/");
+    let image = wait_for("the notification with a picture", 60, || {
+        let out = c.run_as_user(uid, "cat ~/notifications.jsonl 2>/dev/null");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|n| n["image_path"].as_str().map(str::to_string))
+    });
+    let magic = c.user(uid, &format!("head -c 4 '{image}' | tail -c 3"));
+    assert_eq!(magic, "PNG", "{image} is not a PNG");
+    let page = image.replace(".png", ".html");
+    let html = c.user(uid, &format!("head -c 15 '{page}'"));
+    assert_eq!(html, "<!DOCTYPE html>", "{page}");
 }
 
 /// A lingering user with a running user manager; their uid.
@@ -451,6 +480,7 @@ fn the_unit_runs_sandboxed_under_a_real_user_manager() {
         !note["summary"].as_str().unwrap_or_default().is_empty(),
         "{note}"
     );
+    picture_inside_the_sandbox(&c, uid);
 
     // reload keeps the process.
     c.user(uid, "systemctl --user reload recoverd.service");

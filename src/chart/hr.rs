@@ -13,7 +13,7 @@ use crate::effort;
 type Ctx<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Keyed, RangedCoordf64>>;
 use crate::model::HrSample;
 
-const HEIGHT: u32 = 340;
+const HEIGHT: u32 = 380;
 /// At most this many points on the line: one per pixel or so, whatever the stream's length.
 const POINTS: f64 = 900.0;
 /// A gap longer than this (seconds) breaks the line.
@@ -65,11 +65,34 @@ fn time_ticks(minutes: f64) -> Vec<f64> {
         .collect()
 }
 
-/// The heart-rate chart of one activity: `threshold_hr` places the zone bands.
+/// Ticks of the local-clock axis (minutes after local midnight, from `c0` for `minutes`): on
+/// the clock's round steps, so 11:00, 11:30 … rather than 11:02, 11:32 ….
+fn clock_ticks(c0: f64, minutes: f64) -> Vec<f64> {
+    let step = time_ticks(minutes).get(1).copied().unwrap_or(60.0);
+    let first = (c0 / step).ceil() * step;
+    (0..=((minutes / step) as u32) + 1)
+        .map(|i| first + f64::from(i) * step)
+        .filter(|m| *m <= c0 + minutes)
+        .collect()
+}
+
+/// "11:30" from minutes after local midnight (past midnight it goes on at 00:00).
+fn clock(m: f64) -> String {
+    let m = (m.round() as i64).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// The heart-rate chart of one activity: `threshold_hr` places the zone bands; `start_clock`
+/// (minutes after local midnight at the start, on the watch's clock) adds the local time of day
+/// along the top.
 ///
 /// # Errors
 /// When the SVG backend fails.
-pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> {
+pub fn hr(
+    stream: &[HrSample],
+    threshold_hr: f64,
+    start_clock: Option<f64>,
+) -> Result<String, ChartError> {
     let err = |e| ChartError::new("heart-rate", e);
     let segs = effort::held_segments(stream);
     let t0 = 0.0;
@@ -87,6 +110,7 @@ pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> 
     let y0 = ((lo.min(0.8 * lthr) - 5.0) / 10.0).floor().max(3.0) * 10.0;
     let y1 = ((hi.max(1.08 * lthr) + 5.0) / 10.0).ceil().min(26.0) * 10.0;
     let x1 = end / 60.0;
+    let c0 = start_clock.filter(|c| c.is_finite()).unwrap_or(0.0);
     let best = effort::best_20min(stream);
     let mut svg = String::new();
     {
@@ -94,11 +118,13 @@ pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> 
         let mut chart = ChartBuilder::on(&root)
             .caption("Heart rate, with the zones of your threshold", text(18))
             .margin(12)
-            .margin_right(24)
+            .margin_right(84)
             .x_label_area_size(44)
+            .top_x_label_area_size(if start_clock.is_some() { 40 } else { 0 })
             .y_label_area_size(56)
             .build_cartesian_2d(Keyed::new(0.0..x1, time_ticks(x1)), y0..y1)
-            .map_err(err)?;
+            .map_err(err)?
+            .set_secondary_coord(Keyed::new(c0..c0 + x1, clock_ticks(c0, x1)), y0..y1);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -112,6 +138,18 @@ pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> 
             .y_label_formatter(&|b| format!("{b:.0}"))
             .draw()
             .map_err(err)?;
+        if start_clock.is_some() {
+            chart
+                .configure_secondary_axes()
+                .axis_style(AXIS)
+                .label_style(text(13))
+                .axis_desc_style(text(14))
+                .x_desc("local time")
+                .x_label_formatter(&|m| clock(*m))
+                .y_labels(0)
+                .draw()
+                .map_err(err)?;
+        }
         bands(&mut chart, lthr, (x1, y0, y1)).map_err(err)?;
         if let Some((start, mean)) = best {
             best_window(&mut chart, (start - t0) / 60.0, mean, lthr, (x1, y0, y1)).map_err(err)?;
@@ -126,7 +164,7 @@ pub fn hr(stream: &[HrSample], threshold_hr: f64) -> Result<String, ChartError> 
     Ok(svg)
 }
 
-/// The zone bands with their names at the right edge.
+/// The zone bands, with their names in the margin right of the plot (never under the line).
 fn bands(chart: &mut Ctx<'_, '_>, lthr: f64, (x1, y0, y1): (f64, f64, f64)) -> Drawn {
     for (class, low, high) in zone_bounds(lthr) {
         let (a, b) = (low.unwrap_or(y0).max(y0), high.unwrap_or(y1).min(y1));
@@ -141,8 +179,8 @@ fn bands(chart: &mut Ctx<'_, '_>, lthr: f64, (x1, y0, y1): (f64, f64, f64)) -> D
             EmptyElement::at((x1, (a + b) / 2.0))
                 + Text::new(
                     zone_name(class),
-                    (-4, 0),
-                    text(12).pos(Pos::new(HPos::Right, VPos::Center)),
+                    (6, 0),
+                    text(12).pos(Pos::new(HPos::Left, VPos::Center)),
                 ),
         ))?;
     }

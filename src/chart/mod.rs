@@ -1,19 +1,21 @@
 //! Charts as SVG, drawn with `plotters` on its SVG backend: heart rate over time with the zone
 //! bands and the best 20-min window ([`hr`]), time in each zone ([`zones`]), the plan as a
 //! timeline in the runner's local time ([`plan`]) and fitness / fatigue / form over 90 days
-//! ([`pmc`]). The numbers come from the pure model ([`crate::effort`]); this module only draws.
+//! ([`pmc`]), and the morning check of a recovery window: resting HR and HRV against the
+//! runner's normal band, each morning's verdict and the moved `ready` ([`morning`]). The numbers come from the pure model ([`crate::effort`]); this module only draws.
 //!
 //! Each function returns a bare SVG whose colours read on a white background; [`themed`] adds
 //! the style that turns its black text light where the viewer prefers a dark scheme (the page
-//! carries the same rules once, [`THEME_CSS`]). The morning check's chart (resting HR and HRV
-//! against the normal band) joins here once the morning check has landed.
+//! carries the same rules once, [`THEME_CSS`]).
 
 mod hr;
+mod morning;
 mod plan;
 mod pmc;
 mod zones;
 
 pub use hr::hr;
+pub use morning::morning;
 pub use plan::plan;
 pub use pmc::{Mark, pmc};
 pub use zones::zones;
@@ -121,6 +123,17 @@ fn text(size: u32) -> TextStyle<'static> {
 fn hm(minutes: f64) -> String {
     let m = minutes.max(0.0).round() as i64;
     format!("{}:{:02}", m / 60, m % 60)
+}
+
+/// "+24 h", "+15.5 h": how far the mornings moved `ready`, to the tenth of an hour as
+/// `show --json`'s `ready_moved_h`.
+fn moved(h: f64) -> String {
+    let h = (h * 10.0).round() / 10.0;
+    if h.fract() == 0.0 {
+        format!("+{h:.0} h")
+    } else {
+        format!("+{h:.1} h")
+    }
 }
 
 /// "1 h 05 min" / "12 min" from seconds.

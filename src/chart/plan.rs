@@ -9,6 +9,8 @@ use super::{AXIS, ChartError, Drawn, FONT, HPos, Keyed, NOW, Pos, READY, VPos, W
 
 /// The easy-running marker.
 const EASY: RGBColor = RGBColor(0x0d, 0x94, 0x88);
+/// The model's ready, where the morning check moved it.
+const PLANNED: RGBColor = RGBColor(0x80, 0x86, 0x8f);
 use crate::localtime;
 use crate::plan::{Assessment, Tactic};
 
@@ -138,15 +140,7 @@ pub fn plan(
             .map_err(err)?;
         items(&mut chart, a, &rows, end).map_err(err)?;
         let span = Span { x0, x1, n };
-        let short = |t| crate::render::local_short(t, tz);
-        let ready_label = format!("ready {}", short(a.recovery.ready));
-        marker(&mut chart, &span, ready, READY, ready_label, true).map_err(err)?;
-        if let Some(easy) = a.recovery.easy_from {
-            let label = format!("easy running {}", short(easy));
-            marker(&mut chart, &span, hours(easy, end), EASY, label, false).map_err(err)?;
-        }
-        let now_label = format!("now {}", short(now));
-        marker(&mut chart, &span, hours(now, end), NOW, now_label, true).map_err(err)?;
+        markers(&mut chart, &span, a, (end, now), tz).map_err(err)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -182,31 +176,152 @@ fn items(chart: &mut Ctx<'_, '_>, a: &Assessment, rows: &[Tactic], end: DateTime
     Ok(())
 }
 
-/// A vertical line at hour `x` with its label at the top or the bottom; nothing outside the span.
-fn marker(
-    chart: &mut Ctx<'_, '_>,
-    span: &Span,
+/// A marker line's label, before it is placed.
+struct Label {
     x: f64,
     colour: RGBColor,
-    label: String,
+    text: String,
     top: bool,
+}
+
+/// Plot width in pixels, near enough for placing labels (the chart less its y labels and margins).
+const PLOT_PX: f64 = (WIDTH - 110 - 24) as f64;
+
+/// `ready` (with the model's time, dashed, where the mornings moved it), easy running and
+/// `now`: the lines, then their labels placed so that none covers another.
+fn markers(
+    chart: &mut Ctx<'_, '_>,
+    span: &Span,
+    a: &Assessment,
+    (end, now): (DateTime<Utc>, DateTime<Utc>),
+    tz: &TimeZone,
 ) -> Drawn {
+    let short = |t| crate::render::local_short(t, tz);
+    let mut labels = Vec::new();
+    let mut ready_text = format!("ready {}", short(a.recovery.ready));
+    if let Some(shift) = a.recovery.morning
+        && a.recovery.ready > shift.model_ready
+    {
+        let moved_h = shift.moved_h(a.recovery.ready);
+        ready_text.push_str(&format!(" (mornings: {})", super::moved(moved_h)));
+        let x = hours(shift.model_ready, end);
+        line(chart, span, x, PLANNED, true)?;
+        labels.push(Label {
+            x,
+            colour: PLANNED,
+            text: format!("planned {}", short(shift.model_ready)),
+            top: false,
+        });
+    }
+    let ready = hours(a.recovery.ready, end);
+    line(chart, span, ready, READY, false)?;
+    labels.insert(
+        0,
+        Label {
+            x: ready,
+            colour: READY,
+            text: ready_text,
+            top: true,
+        },
+    );
+    if let Some(easy) = a.recovery.easy_from {
+        let x = hours(easy, end);
+        line(chart, span, x, EASY, false)?;
+        let text = format!("easy running {}", short(easy));
+        labels.push(Label {
+            x,
+            colour: EASY,
+            text,
+            top: false,
+        });
+    }
+    let x = hours(now, end);
+    line(chart, span, x, NOW, false)?;
+    labels.push(Label {
+        x,
+        colour: NOW,
+        text: format!("now {}", short(now)),
+        top: true,
+    });
+    place_labels(chart, span, labels)
+}
+
+/// A vertical marker line at hour `x` (dashed for the model's moved ready); nothing outside.
+fn line(chart: &mut Ctx<'_, '_>, span: &Span, x: f64, colour: RGBColor, dashed: bool) -> Drawn {
     if !(span.x0..=span.x1).contains(&x) {
         return Ok(());
     }
-    let (ya, yb) = (-0.6, span.n - 0.4);
-    chart.draw_series(std::iter::once(PathElement::new(
-        vec![(x, ya), (x, yb)],
-        colour.stroke_width(2),
-    )))?;
-    let right = x > span.x0 + (span.x1 - span.x0) * 0.6;
+    let points = vec![(x, -0.6), (x, span.n - 0.4)];
+    if dashed {
+        chart.draw_series(std::iter::once(plotters::element::DashedPathElement::new(
+            points,
+            5,
+            4,
+            colour.stroke_width(2),
+        )))?;
+    } else {
+        chart.draw_series(std::iter::once(PathElement::new(
+            points,
+            colour.stroke_width(2),
+        )))?;
+    }
+    Ok(())
+}
+
+/// Draws each label (in order of importance) beside its line, at its preferred edge (top or
+/// foot) and on the side where it fits; where that would cover a label already placed, it tries
+/// the other side, then the other edge.
+fn place_labels(chart: &mut Ctx<'_, '_>, span: &Span, labels: Vec<Label>) -> Drawn {
+    let per_px = (span.x1 - span.x0) / PLOT_PX;
+    let mut placed: Vec<(bool, f64, f64)> = Vec::new();
+    for l in labels {
+        if !(span.x0..=span.x1).contains(&l.x) {
+            continue;
+        }
+        let w = (l.text.chars().count() as f64 * 7.2 + 8.0) * per_px;
+        let extent = |right: bool| {
+            if right {
+                (l.x, l.x + w)
+            } else {
+                (l.x - w, l.x)
+            }
+        };
+        let fits = |right: bool| {
+            let (a, b) = extent(right);
+            a >= span.x0 && b <= span.x1
+        };
+        let free = |top: bool, right: bool| {
+            let (a, b) = extent(right);
+            placed
+                .iter()
+                .all(|&(t, pa, pb)| t != top || b <= pa || a >= pb)
+        };
+        let first = fits(true);
+        let choice = [
+            (l.top, first),
+            (l.top, !first),
+            (!l.top, first),
+            (!l.top, !first),
+        ]
+        .into_iter()
+        .find(|&(top, right)| fits(right) && free(top, right))
+        .unwrap_or((l.top, first));
+        let (a, b) = extent(choice.1);
+        placed.push((choice.0, a, b));
+        label(chart, span, &l, choice)?;
+    }
+    Ok(())
+}
+
+/// One label at the top or the foot of its line, extending right or left of it.
+fn label(chart: &mut Ctx<'_, '_>, span: &Span, l: &Label, (top, right): (bool, bool)) -> Drawn {
     chart.draw_series(std::iter::once(
-        EmptyElement::at((x, if top { yb } else { ya }))
+        EmptyElement::at((l.x, if top { span.n - 0.4 } else { -0.6 }))
             + Text::new(
-                label,
-                (if right { -4 } else { 4 }, 0),
-                (FONT, 13).into_font().color(&colour).pos(Pos::new(
-                    if right { HPos::Right } else { HPos::Left },
+                l.text.clone(),
+                (if right { 4 } else { -4 }, 0),
+                (FONT, 13).into_font().color(&l.colour).pos(Pos::new(
+                    if right { HPos::Left } else { HPos::Right },
                     if top { VPos::Top } else { VPos::Bottom },
                 )),
             ),

@@ -11,11 +11,16 @@ use crate::model::HrSample;
 
 const HEIGHT: u32 = 250;
 
+/// A zone's name and its range in whole bpm, as a watch shows heart rate: a zone holds the
+/// readings from `low` (included) to `high` (excluded), so with a threshold of 168 easy is
+/// "≤ 151" (151 < 151.2) and moderate "152–159".
 fn zone_label(class: EffortClass, low: Option<f64>, high: Option<f64>) -> String {
+    let first = |l: f64| l.ceil();
+    let last = |h: f64| h.ceil() - 1.0;
     match (low, high) {
-        (None, Some(h)) => format!("{} < {h:.0}", zone_name(class)),
-        (Some(l), Some(h)) => format!("{} {l:.0}–{h:.0}", zone_name(class)),
-        (Some(l), None) => format!("{} ≥ {l:.0}", zone_name(class)),
+        (None, Some(h)) => format!("{} ≤ {:.0}", zone_name(class), last(h)),
+        (Some(l), Some(h)) => format!("{} {:.0}–{:.0}", zone_name(class), first(l), last(h)),
+        (Some(l), None) => format!("{} ≥ {:.0}", zone_name(class), first(l)),
         (None, None) => zone_name(class).to_string(),
     }
 }

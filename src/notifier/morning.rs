@@ -170,7 +170,7 @@ impl Desktop {
         if !self.enabled || !self.listen {
             return None;
         }
-        let files = self.write_pages(&n.activity, tz);
+        let files = self.write_pages(&n.activity, tz).await;
         let sent = async {
             let clicks = self.clicks().await?;
             let (summary, body) = morning::text(&n.facts, !clicks.has_actions().await);
