@@ -296,9 +296,9 @@ impl Shift {
 }
 
 /// The plain word for persisting fatigue (§7).
-pub const PERSISTING: &str = "Persisting fatigue: your mornings still say not recovered 3 days \
-                              after the predicted ready time. Rest, and see a doctor if you feel \
-                              unwell.";
+pub const PERSISTING: &str = "Persisting fatigue: your mornings still say not recovered, and \
+                              the morning check moves ready no further than 3 days past the \
+                              predicted day. Rest, and see a doctor if you feel unwell.";
 
 /// Shows the morning check's final `ready` in a stored judgement: `ready` and the plan's
 /// return-to-training moment at it move to `ready_after` (never earlier), the model's time is
