@@ -73,19 +73,20 @@ pub fn day(t: DateTime<Utc>, tz: &TimeZone) -> NaiveDate {
     .unwrap_or_default()
 }
 
+/// A chrono day as a jiff one (`None` outside jiff's years).
+fn civil(d: NaiveDate) -> Option<jiff::civil::Date> {
+    use chrono::Datelike as _;
+    let m = i8::try_from(d.month()).ok()?;
+    let dd = i8::try_from(d.day()).ok()?;
+    let y = i16::try_from(d.year()).ok()?;
+    jiff::civil::Date::new(y, m, dd).ok()
+}
+
 /// The first instant of a local calendar day (midnight, or the first valid time on a day whose
 /// midnight a clock change skips).
 #[must_use]
 pub fn day_start(d: NaiveDate, tz: &TimeZone) -> DateTime<Utc> {
-    use chrono::Datelike as _;
-    let date = i8::try_from(d.month())
-        .ok()
-        .zip(i8::try_from(d.day()).ok())
-        .and_then(|(m, dd)| {
-            i16::try_from(d.year())
-                .ok()
-                .and_then(|y| jiff::civil::Date::new(y, m, dd).ok())
-        });
+    let date = civil(d);
     date.and_then(|date| date.to_zoned_datetime(tz.clone()).ok())
         .map_or_else(
             || Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()),
@@ -114,15 +115,7 @@ pub fn out_of_the_night(t: DateTime<Utc>, tz: &TimeZone) -> DateTime<Utc> {
 /// date; a zone whose clock skips 06:00 that day gives the first valid time after it.
 #[must_use]
 pub fn morning(d: NaiveDate, tz: &TimeZone) -> DateTime<Utc> {
-    use chrono::Datelike as _;
-    let date = i8::try_from(d.month())
-        .ok()
-        .zip(i8::try_from(d.day()).ok())
-        .and_then(|(m, dd)| {
-            i16::try_from(d.year())
-                .ok()
-                .and_then(|y| jiff::civil::Date::new(y, m, dd).ok())
-        });
+    let date = civil(d);
     date.and_then(|date| {
         date.at(MORNING_H, 0, 0, 0)
             .to_zoned_datetime(tz.clone())
