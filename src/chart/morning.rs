@@ -217,17 +217,14 @@ fn rhr_panel(
         flag_line(&mut chart, w, f, format!("high from {f:.0}"))?;
     }
     points(&mut chart, &s.rhr, |v| format!("{v:.0}"))?;
-    if s.rhr.is_empty() {
-        note(&mut chart, w, y1, "no resting heart rate for these nights")?;
-    } else if band.is_none() {
-        note(
-            &mut chart,
-            w,
-            y1,
-            "no normal yet: 14 nights before the effort are needed",
-        )?;
-    }
-    Ok(())
+    what_is_missing(
+        &mut chart,
+        w,
+        y1,
+        s.rhr.is_empty(),
+        band.is_none(),
+        "resting heart rate",
+    )
 }
 
 /// HRV in ms against e^(mean ± SD) of ln RMSSD; "low" below the band.
@@ -257,17 +254,7 @@ fn hrv_panel(
         )?;
     }
     points(&mut chart, &s.hrv, |v| format!("{v:.0}"))?;
-    if s.hrv.is_empty() {
-        note(&mut chart, w, y1, "no HRV for these nights")?;
-    } else if band.is_none() {
-        note(
-            &mut chart,
-            w,
-            y1,
-            "no normal yet: 14 nights before the effort are needed",
-        )?;
-    }
-    Ok(())
+    what_is_missing(&mut chart, w, y1, s.hrv.is_empty(), band.is_none(), "HRV")
 }
 
 /// One signal's panel: days across (no labels: the verdict strip has them), values up.
@@ -381,6 +368,29 @@ fn points(chart: &mut Ctx<'_, '_>, pts: &[Point], label: impl Fn(f64) -> String)
 }
 
 /// A sentence where a panel has nothing (or no normal) to show.
+/// A panel's note when it has no values, or values but no normal to judge them against.
+fn what_is_missing(
+    chart: &mut Ctx<'_, '_>,
+    w: &Window,
+    y1: f64,
+    no_values: bool,
+    no_normal: bool,
+    signal: &str,
+) -> Drawn {
+    if no_values {
+        note(chart, w, y1, &format!("no {signal} for these nights"))
+    } else if no_normal {
+        note(
+            chart,
+            w,
+            y1,
+            "no normal yet: 14 nights before the effort are needed",
+        )
+    } else {
+        Ok(())
+    }
+}
+
 fn note(chart: &mut Ctx<'_, '_>, w: &Window, y1: f64, msg: &str) -> Drawn {
     chart.draw_series(std::iter::once(
         EmptyElement::at(((w.x0() + w.x1()) / 2.0, y1))
