@@ -422,30 +422,37 @@ fn night_files(dir: &Path, day: NaiveDate, bpm: u8, rmssd: f64) {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Writes the nights' monitoring and HRV-status files into `home/folder` and imports them.
+fn import_nights(home: &Path, folder: &str, nights: &[(NaiveDate, u8, f64)]) {
+    let dir = home.join(folder);
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    for &(day, bpm, rmssd) in nights {
+        night_files(&dir, day, bpm, rmssd);
+    }
+    ok(&support::run(
+        home,
+        &["import", "--no-notify", dir.to_str().unwrap_or_default()],
+    ));
+}
+
+/// Ordinary nights `days` before the race (resting HR 46/50, RMSSD 50/60 ms, alternating).
+fn normal_nights(days: std::ops::RangeInclusive<i64>) -> Vec<(NaiveDate, u8, f64)> {
+    days.map(|i| {
+        let (bpm, rmssd) = if i % 2 == 0 { (46, 50.0) } else { (50, 60.0) };
+        (race_day() - Duration::days(i), bpm, rmssd)
+    })
+    .collect()
+}
+
 #[test]
 fn wellness_files_of_a_bad_night_on_the_ready_day_move_ready_once() {
     let home = new_home();
     let home = home.path();
-    let nights = home.join("nights");
-    std::fs::create_dir_all(&nights).unwrap_or_default();
-    for i in 1..=20 {
-        let (bpm, rmssd) = if i % 2 == 0 { (46, 50.0) } else { (50, 60.0) };
-        night_files(&nights, race_day() - Duration::days(i), bpm, rmssd);
-    }
-    ok(&support::run(
-        home,
-        &["import", "--no-notify", nights.to_str().unwrap_or_default()],
-    ));
+    import_nights(home, "nights", &normal_nights(1..=20));
     import_race(home);
     let model_ready = time(&show(home)["recovery"]["ready"]);
     let ready_day = recoverd::localtime::day(model_ready, &berlin());
-    let bad = home.join("bad");
-    std::fs::create_dir_all(&bad).unwrap_or_default();
-    night_files(&bad, ready_day, 56, 40.0);
-    ok(&support::run(
-        home,
-        &["import", "--no-notify", bad.to_str().unwrap_or_default()],
-    ));
+    import_nights(home, "bad", &[(ready_day, 56, 40.0)]);
 
     let v = show(home);
     assert_eq!(
@@ -474,13 +481,7 @@ fn nights_before_the_race_stored_last_make_its_normal_and_judge_its_mornings_aga
     import_race(home);
     let model_ready = time(&show(home)["recovery"]["ready"]);
     let ready_day = recoverd::localtime::day(model_ready, &berlin());
-    let bad = home.join("bad");
-    std::fs::create_dir_all(&bad).unwrap_or_default();
-    night_files(&bad, ready_day, 56, 40.0);
-    ok(&support::run(
-        home,
-        &["import", "--no-notify", bad.to_str().unwrap_or_default()],
-    ));
+    import_nights(home, "bad", &[(ready_day, 56, 40.0)]);
     // No normal yet: the night's values are no signal.
     let v = show(home);
     assert_eq!(time(&v["recovery"]["ready"]), model_ready);
@@ -492,16 +493,7 @@ fn nights_before_the_race_stored_last_make_its_normal_and_judge_its_mornings_aga
     assert_eq!(last["verdict"], "unknown", "{v}");
     // 20 nights six to eight weeks before the race arrive (an export synced late): the race's
     // normal exists now, and the ready day's night is judged against it.
-    let nights = home.join("nights");
-    std::fs::create_dir_all(&nights).unwrap_or_default();
-    for i in 40..=59 {
-        let (bpm, rmssd) = if i % 2 == 0 { (46, 50.0) } else { (50, 60.0) };
-        night_files(&nights, race_day() - Duration::days(i), bpm, rmssd);
-    }
-    ok(&support::run(
-        home,
-        &["import", "--no-notify", nights.to_str().unwrap_or_default()],
-    ));
+    import_nights(home, "nights", &normal_nights(40..=59));
     assert_eq!(
         time(&show(home)["recovery"]["ready"]),
         six_local(ready_day + Duration::days(1))

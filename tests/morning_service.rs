@@ -64,6 +64,14 @@ impl Home {
         Self { dir, watch, off_h }
     }
 
+    /// A home whose morning time is 6 hours after now on its clock: only the night's data
+    /// can send today's morning notification.
+    fn morning_hours_away() -> Self {
+        let (_, off_h) = noon_zone();
+        let later = (Utc::now() + chrono::Duration::hours(off_h + 6)).format("%H:%M");
+        Self::new(&later.to_string())
+    }
+
     fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -257,9 +265,7 @@ async fn no_window_no_morning_notification_and_none_before_its_time() {
     };
     let _conn = serve(&bus, server.clone()).await;
     // A race that ended two days ago, but the morning time is still hours away.
-    let (_, off_h) = noon_zone();
-    let later = (Utc::now() + chrono::Duration::hours(off_h + 6)).format("%H:%M");
-    let home = Home::new(&later.to_string());
+    let home = Home::morning_hours_away();
     home.race(2);
     let svc = home.start(&bus.address, None);
     let calls = server.wait_calls(1, 30).await;
@@ -417,10 +423,9 @@ async fn a_hard_race_three_nights_and_a_click_end_to_end() {
     };
     let conn = serve(&bus, server.clone()).await;
     // The morning time is hours away: only the night's data can send today's notification.
-    let (_, off_h) = noon_zone();
-    let later = (Utc::now() + chrono::Duration::hours(off_h + 6)).format("%H:%M");
-    let home = Home::new(&later.to_string());
-    let today = today(home.off_h);
+    let home = Home::morning_hours_away();
+    let off_h = home.off_h;
+    let today = today(off_h);
     // The race four days ago; its ready (66 h after a 10K at max effort, out of the night) is
     // 06:00 on the third day after; the nights of the 2nd, 3rd and 4th mornings after it are
     // normal, bad and good.
