@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use jiff::tz::TimeZone;
 
 use crate::localtime;
+use crate::model::DaySignals;
 use crate::morning::{self, Window};
 use crate::store::{HardActivity, Store, StoreError};
 
@@ -83,10 +84,12 @@ fn judge_windows(
     let to = morning::add_days_to(to, REACH_DAYS);
     // Without a stored day in reach every window is empty, and so are its stored mornings.
     let (first, last) = (
-        morning::add_days(localtime::day(from, tz), -morning::NORMAL_DAYS),
+        // An activity's local day is its start's: up to a week before its end.
+        morning::add_days(localtime::day(from, tz), -morning::NORMAL_DAYS - 7),
         morning::add_days(localtime::day(to, tz), REACH_DAYS),
     );
-    if !store.any_days_in(first, last)? {
+    let days = store.days_in(first, last)?;
+    if days.is_empty() {
         return Ok(());
     }
     let activities = store.hard_activities_ending(from, to)?;
@@ -97,7 +100,7 @@ fn judge_windows(
     if own_batch {
         store.begin_batch()?;
     }
-    let result = judge_all(store, from, to, &activities, tz);
+    let result = judge_all(store, from, to, &activities, &days, tz);
     if own_batch {
         if result.is_err() {
             // Nothing half-done: the batch is dropped with the error.
@@ -116,39 +119,48 @@ fn judge_all(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     activities: &[HardActivity],
+    days: &[DaySignals],
     tz: &TimeZone,
 ) -> Result<(), StoreError> {
     store.clear_mornings_of_easier(from, to)?;
     let mut taken: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     for a in activities {
-        taken.extend(judge_window(store, a, &taken, tz)?);
+        taken.extend(judge_window(store, a, days, &taken, tz)?);
     }
     Ok(())
 }
 
-/// Judges one activity's window against the days stored and the days later windows took;
-/// returns its span, which it takes from earlier ones.
+/// The stored days from `from` to `to` (both included) of `days`, which are oldest first.
+fn between(days: &[DaySignals], from: NaiveDate, to: NaiveDate) -> &[DaySignals] {
+    let lo = days.partition_point(|d| d.day < from);
+    let hi = days.partition_point(|d| d.day <= to).max(lo);
+    &days[lo..hi]
+}
+
+/// Judges one activity's window against `days` (the stored days in reach, oldest first) and
+/// the days later windows took; returns its span, which it takes from earlier ones.
 fn judge_window(
     store: &mut Store,
     a: &HardActivity,
+    days: &[DaySignals],
     taken: &[(NaiveDate, NaiveDate)],
     tz: &TimeZone,
 ) -> Result<Option<(NaiveDate, NaiveDate)>, StoreError> {
     let Some(first_day) = localtime::day(a.end, tz).succ_opt() else {
         return Ok(None);
     };
-    let before = store.days_in(
+    let before = between(
+        days,
         morning::add_days(a.local_day, -morning::NORMAL_DAYS),
         morning::add_days(a.local_day, -1),
-    )?;
+    );
     let w = Window {
         first_day,
         model_ready: a.model_ready,
-        normal: morning::normal(&before, a.local_day),
+        normal: morning::normal(before, a.local_day),
     };
     let last = morning::last_day(morning::latest_ready(a.model_ready, tz), tz);
-    let days = store.days_in(first_day, last)?;
-    let r = morning::replay(&w, &days, taken, tz);
+    let r = morning::replay(&w, between(days, first_day, last), taken, tz);
     store.replace_mornings(a.id, &r.mornings)?;
     Ok(Some((first_day, morning::last_day(r.ready, tz))))
 }

@@ -38,6 +38,9 @@ pub(super) struct Writer<'a> {
     /// Days the open batch's wellness files added data to: their mornings are judged again
     /// when it is committed.
     pub(super) wellness_days: BTreeSet<NaiveDate>,
+    /// Ends of the open batch's new or replacing hard activities: each opens a window over
+    /// nights that may already be stored, judged once when the batch is committed.
+    pub(super) hard_ends: Vec<DateTime<Utc>>,
 }
 
 impl<'a> Writer<'a> {
@@ -61,6 +64,7 @@ impl<'a> Writer<'a> {
             slot: inflight::Slot::new(db),
             cut_short_after: None,
             wellness_days: BTreeSet::new(),
+            hard_ends: Vec::new(),
         }
     }
 
@@ -103,15 +107,21 @@ impl<'a> Writer<'a> {
     }
 
     /// Judges again, once per batch and inside it, the mornings of the days the batch's wellness
-    /// files added data to: committed with them, before their outcomes are reported.
+    /// files added data to and of the windows its hard activities open: committed with them,
+    /// before their outcomes are reported.
     fn refresh_mornings(&mut self) {
+        let tz = &self.cfg.timezone;
+        let ends = std::mem::take(&mut self.hard_ends);
+        if let Err(e) = mornings::refresh_activities(self.store, &ends, tz) {
+            tracing::warn!(error = %e, "cannot judge the mornings after these activities; the next change will");
+        }
         if self.wellness_days.is_empty() {
             return;
         }
         let days: Vec<NaiveDate> = std::mem::take(&mut self.wellness_days)
             .into_iter()
             .collect();
-        if let Err(e) = mornings::refresh(self.store, &days, &self.cfg.timezone) {
+        if let Err(e) = mornings::refresh(self.store, &days, tz) {
             tracing::warn!(error = %e, "could not judge the mornings again; `recoverd replan` will");
         }
     }
@@ -319,7 +329,7 @@ impl<'a> Writer<'a> {
                 if assessment.effort.class >= crate::effort::EffortClass::Hard
                     || replacing.is_some()
                 {
-                    self.judge_mornings(activity);
+                    self.hard_ends.push(activity.end);
                 }
                 self.uncommitted.push((id, activity.start));
                 let mut o = Outcome::new(&meta.path, FileStatus::Imported);
@@ -338,16 +348,6 @@ impl<'a> Writer<'a> {
                 _ => self.store_fault(meta, &e),
             },
             Err(e) => self.store_fault(meta, &e),
-        }
-    }
-
-    /// Judges again the mornings of the windows next to a new or replaced activity; a failure
-    /// is a warning (the next change judges them).
-    fn judge_mornings(&mut self, a: &Activity) {
-        if let Err(e) =
-            super::mornings::refresh_activities(self.store, &[a.end], &self.cfg.timezone)
-        {
-            tracing::warn!(error = %e, "cannot judge the mornings after this activity; the next change will");
         }
     }
 

@@ -72,19 +72,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Whether any day from `from` to `to` (both included) is stored.
-    ///
-    /// # Errors
-    /// On SQLite failure.
-    pub fn any_days_in(&self, from: NaiveDate, to: NaiveDate) -> Result<bool> {
-        let n: i64 = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM days WHERE day BETWEEN ?1 AND ?2)",
-            params![day_text(from), day_text(to)],
-            |r| r.get(0),
-        )?;
-        Ok(n != 0)
-    }
-
     /// Stores a day's signals exactly as given, replacing the day's row (its `feel` too): for
     /// tests and tools that place days by hand. The wellness import computes days from samples.
     ///
@@ -435,10 +422,5 @@ mod tests {
         };
         s.put_signals(&day, Utc::now()).unwrap();
         assert_eq!(s.days_in(d, d).unwrap(), vec![day]);
-        assert!(s.any_days_in(d, d).unwrap());
-        assert!(
-            !s.any_days_in(d.succ_opt().unwrap(), NaiveDate::MAX)
-                .unwrap()
-        );
     }
 }
