@@ -658,7 +658,7 @@ fn status_json(
             "ready": t(a.recovery.ready),
             "easy_from": a.recovery.easy_from.map(t),
             "hard_training_from": t(a.recovery.ready),
-            "ready_moved_h": a.recovery.morning.map_or(0.0, |m| m.moved_h(a.recovery.ready)),
+            "ready_moved_h": crate::render::ready_moved_h(a),
         })),
         "ready": hard.is_none_or(|(_, a)| a.recovery.ready <= now),
         "fitness": round1(ctl),

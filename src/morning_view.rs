@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
-use crate::localtime;
 use crate::model::{DaySignals, Flag, Morning, Normal, Verdict};
 use crate::morning;
 
@@ -256,7 +255,7 @@ pub fn morning_line(md: &MorningDay, tz: &TimeZone) -> String {
         let _ = write!(
             line,
             " → ready moved to {}",
-            localtime::format(m.ready_after, tz, "%a %-d %b %H:%M")
+            crate::render::local_short(m.ready_after, tz)
         );
     } else if m.flags.contains(&Flag::Persisting) {
         line.push_str(" → persisting fatigue");
@@ -305,9 +304,10 @@ pub fn status_line(d: &DaySignals, judged: Option<&(i64, Morning)>) -> String {
             )
         }
         None if d.rhr.is_none() && d.hrv_rmssd_ms.is_none() && d.feel.is_none() => {
-            "This morning: no data yet. How do your legs feel? Answer with `recoverd feel N` \
-             (1 very sore … 5 great)."
-                .to_string()
+            format!(
+                "This morning: no data yet. How do your legs feel? {}",
+                crate::announce::morning::ANSWER_HINT
+            )
         }
         None => {
             let mut parts = Vec::new();

@@ -340,7 +340,7 @@ fn recovery_json(a: &Assessment) -> Value {
 }
 
 /// Hours the morning check added to `ready` (0 when none).
-fn ready_moved_h(a: &Assessment) -> f64 {
+pub(crate) fn ready_moved_h(a: &Assessment) -> f64 {
     a.recovery
         .morning
         .map_or(0.0, |m| m.moved_h(a.recovery.ready))
