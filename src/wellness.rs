@@ -98,8 +98,6 @@ impl NightHrv {
 /// What one wellness file holds, every value range-checked by the reader.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Wellness {
-    /// Monitoring or HRV status.
-    pub kind: WellnessKind,
     /// Message 55 heart rates (30–250 bpm), in file order.
     pub hr: Vec<Stamped>,
     /// Message 211 field 1 `current_day_resting_heart_rate` values.

@@ -139,14 +139,25 @@ impl Reader {
     }
 
     fn push_hr(&mut self, ts: u32, bpm: u64) {
+        if let Some(s) = self.stamped(ts, bpm) {
+            self.hr.push(s);
+        }
+    }
+
+    /// A heart rate (30–250 bpm, else counted as dropped) at FIT time `ts` with the watch's
+    /// offset, while the file has room for it.
+    fn stamped(&mut self, ts: u32, bpm: u64) -> Option<Stamped> {
         match u16::try_from(bpm).ok().filter(|b| HR_RANGE.contains(b)) {
-            Some(value) if self.room() => self.hr.push(Stamped {
+            Some(value) if self.room() => Some(Stamped {
                 ts: unix(ts),
                 value,
                 utc_offset_s: self.offset,
             }),
-            Some(_) => {}
-            None => self.dropped += 1,
+            Some(_) => None,
+            None => {
+                self.dropped += 1;
+                None
+            }
         }
     }
 
@@ -169,14 +180,8 @@ impl Reader {
         let (Some(ts), Some(v)) = (ts, field(f, 1).filter(|&v| v != 0)) else {
             return;
         };
-        match u16::try_from(v).ok().filter(|b| HR_RANGE.contains(b)) {
-            Some(value) if self.room() => self.watch_rhr.push(Stamped {
-                ts: unix(ts),
-                value,
-                utc_offset_s: self.offset,
-            }),
-            Some(_) => {}
-            None => self.dropped += 1,
+        if let Some(s) = self.stamped(ts, v) {
+            self.watch_rhr.push(s);
         }
     }
 
@@ -244,7 +249,6 @@ impl Reader {
         }
         let hrv = (self.kind == WellnessKind::HrvStatus).then_some(hrv);
         Wellness {
-            kind: self.kind,
             hr,
             watch_rhr,
             hrv,
